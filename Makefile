@@ -1,0 +1,53 @@
+# obliviate -- build, test, bench. `make` builds build/obliviate.
+CC ?= cc
+BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_LIB ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+CFLAGS ?= -O3 -march=native
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -I$(BLAS_INC) -MMD -MP
+LDLIBS = -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lcjson -lpcre2-8 -lm -fopenmp
+
+LIB_SRC := $(sort $(wildcard src/util/*.c src/io/*.c src/text/*.c src/model/*.c src/train/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=build/tests/%)
+
+.PHONY: all test bench demo clean format deps
+all: build/obliviate
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+build/libobliviate.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/obliviate: $(CLI_OBJ) build/libobliviate.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+build/tests/%: tests/%.c build/libobliviate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< build/libobliviate.a -o $@ $(LDLIBS)
+
+# Checks build dependencies and says in one line what is missing.
+deps:
+	@sh tools/check-deps.sh
+
+test: deps all $(TEST_BIN)
+	@sh tests/run.sh $(TEST_BIN)
+
+bench: deps all
+	@sh bench/run.sh
+
+demo: deps all
+	@sh tools/demo.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*/*.h tests/*.h
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,269 @@
+#include "model/llama.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/ops.h"
+#include "util/rng.h"
+
+int llama_config_check(const LlamaConfig *c, ObErr *err) {
+    if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
+        c->head_dim <= 0 || c->ffn_dim <= 0 || c->vocab <= 0 || c->ctx_len <= 0)
+        return ob_errf(err, "model dimensions must be positive (dim %d, layers %d, heads %d, "
+                            "kv heads %d, head dim %d, ffn %d, vocab %d, context %d)",
+                       c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn_dim,
+                       c->vocab, c->ctx_len);
+    if (c->n_heads % c->n_kv_heads)
+        return ob_errf(err, "n_kv_heads %d does not divide n_heads %d", c->n_kv_heads,
+                       c->n_heads);
+    if (c->head_dim % 2) return ob_errf(err, "head_dim %d must be even for RoPE", c->head_dim);
+    if (!(c->norm_eps > 0.0f) || !(c->rope_base > 0.0f) || !isfinite(c->rope_base))
+        return ob_errf(err, "norm epsilon (%g) and RoPE base (%g) must be positive",
+                       c->norm_eps, c->rope_base);
+    /* Keep every (rows x cols) product inside int for BLAS and indexing. */
+    double big = (double)c->vocab * c->dim + (double)c->ffn_dim * c->dim +
+                 (double)c->n_heads * c->head_dim * c->dim;
+    if (big > 2e9) return ob_errf(err, "model matrices too large (%.3g elements)", big);
+    return 0;
+}
+
+size_t llama_param_count(const LlamaConfig *c) {
+    size_t C = c->dim, L = c->n_layers, QD = (size_t)c->n_heads * c->head_dim;
+    size_t KD = (size_t)c->n_kv_heads * c->head_dim, F = c->ffn_dim, V = c->vocab;
+    size_t per_layer = 2 * C + QD * C + 2 * KD * C + C * QD + 3 * F * C;
+    return V * C + L * per_layer + C + (c->tied ? 0 : V * C);
+}
+
+void llama_param_layout(const LlamaConfig *c, float *base, LlamaParams *p) {
+    size_t C = c->dim, L = c->n_layers, QD = (size_t)c->n_heads * c->head_dim;
+    size_t KD = (size_t)c->n_kv_heads * c->head_dim, F = c->ffn_dim, V = c->vocab;
+    float *at = base;
+    p->tok_embd = at, at += V * C;
+    p->attn_norm = at, at += L * C;
+    p->wq = at, at += L * QD * C;
+    p->wk = at, at += L * KD * C;
+    p->wv = at, at += L * KD * C;
+    p->wo = at, at += L * C * QD;
+    p->ffn_norm = at, at += L * C;
+    p->w_gate = at, at += L * F * C;
+    p->w_up = at, at += L * F * C;
+    p->w_down = at, at += L * C * F;
+    p->out_norm = at, at += C;
+    p->output = c->tied ? p->tok_embd : at;
+}
+
+int llama_create(Llama *m, const LlamaConfig *c, ObErr *err) {
+    memset(m, 0, sizeof *m);
+    if (llama_config_check(c, err)) return -1;
+    m->cfg = *c;
+    m->n_params = llama_param_count(c);
+    m->params = ob_calloc(m->n_params, sizeof(float), "model parameters", err);
+    if (!m->params) return -1;
+    llama_param_layout(c, m->params, &m->w);
+    return 0;
+}
+
+static void fill_normal(float *x, size_t n, float std, ObRng *rng) {
+    for (size_t i = 0; i < n; i++) x[i] = std * ob_rng_normal(rng);
+}
+
+static void fill_const(float *x, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) x[i] = v;
+}
+
+void llama_init_random(Llama *m, uint64_t seed) {
+    const LlamaConfig *c = &m->cfg;
+    size_t C = c->dim, L = c->n_layers, QD = (size_t)c->n_heads * c->head_dim;
+    size_t KD = (size_t)c->n_kv_heads * c->head_dim, F = c->ffn_dim, V = c->vocab;
+    ObRng rng;
+    ob_rng_seed(&rng, seed);
+    float std = 0.02f, std_out = 0.02f / sqrtf(2.0f * L); /* GPT-2's residual scaling */
+    fill_normal(m->w.tok_embd, V * C, std, &rng);
+    fill_const(m->w.attn_norm, L * C, 1.0f);
+    fill_normal(m->w.wq, L * QD * C, std, &rng);
+    fill_normal(m->w.wk, L * KD * C, std, &rng);
+    fill_normal(m->w.wv, L * KD * C, std, &rng);
+    fill_normal(m->w.wo, L * C * QD, std_out, &rng);
+    fill_const(m->w.ffn_norm, L * C, 1.0f);
+    fill_normal(m->w.w_gate, L * F * C, std, &rng);
+    fill_normal(m->w.w_up, L * F * C, std, &rng);
+    fill_normal(m->w.w_down, L * C * F, std_out, &rng);
+    fill_const(m->w.out_norm, C, 1.0f);
+    if (!c->tied) fill_normal(m->w.output, V * C, std, &rng);
+}
+
+int llama_alloc_grads(Llama *m, ObErr *err) {
+    if (m->grads) return 0;
+    m->grads = ob_calloc(m->n_params, sizeof(float), "parameter gradients", err);
+    if (!m->grads) return -1;
+    llama_param_layout(&m->cfg, m->grads, &m->g);
+    return 0;
+}
+
+void llama_zero_grads(Llama *m) {
+    memset(m->grads, 0, sizeof(float) * m->n_params);
+}
+
+/* Carves the activation buffers out of one allocation (or just counts when
+ * base is NULL). Returns the number of floats. */
+static size_t acts_layout(LlamaActs *a, const LlamaConfig *c, int B, int T, float *base) {
+    size_t L = c->n_layers, BT = (size_t)B * T, C = c->dim, F = c->ffn_dim, V = c->vocab;
+    size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
+    size_t HTT = (size_t)B * c->n_heads * T * T, half = c->head_dim / 2;
+    struct {
+        float **p;
+        size_t n;
+    } parts[] = {
+        {&a->x, (L + 1) * BT * C}, {&a->n1, L * BT * C},  {&a->rstd1, L * BT},
+        {&a->q, L * BT * QD},      {&a->k, L * BT * KD},  {&a->v, L * BT * KD},
+        {&a->att, L * HTT},        {&a->ao, L * BT * QD}, {&a->xa, L * BT * C},
+        {&a->n2, L * BT * C},      {&a->rstd2, L * BT},   {&a->gate, L * BT * F},
+        {&a->up, L * BT * F},      {&a->hmid, L * BT * F}, {&a->nf, BT * C},
+        {&a->rstdf, BT},           {&a->logits, BT * V},  {&a->lse, BT},
+        {&a->losses, BT},          {&a->rope_cos, T * half}, {&a->rope_sin, T * half},
+        {(float **)&a->inputs, BT}, {(float **)&a->targets, BT},
+        {&a->dx, BT * C},          {&a->dn, BT * C},      {&a->dq, BT * QD},
+        {&a->dk, BT * KD},         {&a->dv, BT * KD},     {&a->dao, BT * QD},
+        {&a->datt, HTT},           {&a->dgate, BT * F},   {&a->dup, BT * F},
+        {&a->dhmid, BT * F},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (base) *parts[i].p = base + total;
+        total += (parts[i].n + 15) & ~(size_t)15; /* keep each buffer 64-byte aligned */
+    }
+    return total;
+}
+
+int llama_alloc_batch(Llama *m, int B, int T, ObErr *err) {
+    const LlamaConfig *c = &m->cfg;
+    if (B <= 0 || T <= 0) return ob_errf(err, "batch %d x %d must be positive", B, T);
+    if ((double)B * T * c->vocab > 2e9 || (double)B * c->n_heads * T * T > 2e9)
+        return ob_errf(err, "batch %d x %d is too large for this model", B, T);
+    free(m->acts.mem);
+    memset(&m->acts, 0, sizeof m->acts);
+    size_t n = acts_layout(&m->acts, c, B, T, NULL);
+    float *mem = NULL;
+    if (posix_memalign((void **)&mem, 64, n * sizeof(float)) || !mem)
+        return ob_errf(err, "out of memory allocating %zu MB of activations for batch %d x %d",
+                       n * sizeof(float) >> 20, B, T);
+    memset(mem, 0, n * sizeof(float));
+    acts_layout(&m->acts, c, B, T, mem);
+    m->acts.mem = mem;
+    m->acts.n_floats = n;
+    m->acts.B = B;
+    m->acts.T = T;
+    rope_tables(m->acts.rope_cos, m->acts.rope_sin, T, c->head_dim, c->rope_base, 0);
+    return 0;
+}
+
+void llama_free(Llama *m) {
+    free(m->params);
+    free(m->grads);
+    free(m->acts.mem);
+    memset(m, 0, sizeof *m);
+}
+
+float llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, int T, int *n_valid) {
+    const LlamaConfig *c = &m->cfg;
+    LlamaActs *a = &m->acts;
+    const LlamaParams *w = &m->w;
+    int B = a->B, N = B * T, C = c->dim, F = c->ffn_dim, V = c->vocab, hd = c->head_dim;
+    int H = c->n_heads, KV = c->n_kv_heads, QD = H * hd, KD = KV * hd;
+    size_t sC = (size_t)N * C, sQ = (size_t)N * QD, sK = (size_t)N * KD, sF = (size_t)N * F;
+    size_t sA = (size_t)B * H * T * T;
+    a->T_cur = T;
+    memcpy(a->inputs, inputs, sizeof(int32_t) * N);
+    embedding_forward(a->x, inputs, w->tok_embd, N, C);
+    for (int l = 0; l < c->n_layers; l++) {
+        float *x = a->x + l * sC, *xa = a->xa + l * sC, *xo = a->x + (l + 1) * sC;
+        float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
+        float *q = a->q + l * sQ, *k = a->k + l * sK, *v = a->v + l * sK;
+        float *ao = a->ao + l * sQ, *att = a->att + l * sA;
+        float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
+        rmsnorm_forward(n1, a->rstd1 + (size_t)l * N, x, w->attn_norm + (size_t)l * C, N, C,
+                        c->norm_eps);
+        matmul_forward(q, n1, w->wq + (size_t)l * QD * C, N, C, QD, 0.0f);
+        matmul_forward(k, n1, w->wk + (size_t)l * KD * C, N, C, KD, 0.0f);
+        matmul_forward(v, n1, w->wv + (size_t)l * KD * C, N, C, KD, 0.0f);
+        rope_forward(q, a->rope_cos, a->rope_sin, B, T, H, hd);
+        rope_forward(k, a->rope_cos, a->rope_sin, B, T, KV, hd);
+        attention_forward(ao, att, q, k, v, B, T, H, KV, hd);
+        memcpy(xa, x, sizeof(float) * sC);
+        matmul_forward(xa, ao, w->wo + (size_t)l * C * QD, N, QD, C, 1.0f);
+        rmsnorm_forward(n2, a->rstd2 + (size_t)l * N, xa, w->ffn_norm + (size_t)l * C, N, C,
+                        c->norm_eps);
+        matmul_forward(gate, n2, w->w_gate + (size_t)l * F * C, N, C, F, 0.0f);
+        matmul_forward(up, n2, w->w_up + (size_t)l * F * C, N, C, F, 0.0f);
+        swiglu_forward(hm, gate, up, (long)sF);
+        memcpy(xo, xa, sizeof(float) * sC);
+        matmul_forward(xo, hm, w->w_down + (size_t)l * C * F, N, F, C, 1.0f);
+    }
+    rmsnorm_forward(a->nf, a->rstdf, a->x + (size_t)c->n_layers * sC, w->out_norm, N, C,
+                    c->norm_eps);
+    matmul_forward(a->logits, a->nf, w->output, N, C, V, 0.0f);
+    if (!targets) {
+        crossentropy_forward(NULL, a->lse, a->logits, NULL, N, V);
+        if (n_valid) *n_valid = 0;
+        return 0.0f;
+    }
+    memcpy(a->targets, targets, sizeof(int32_t) * N);
+    crossentropy_forward(a->losses, a->lse, a->logits, targets, N, V);
+    double sum = 0.0;
+    int cnt = 0;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= 0) sum += a->losses[n], cnt++;
+    if (n_valid) *n_valid = cnt;
+    return cnt ? (float)(sum / cnt) : 0.0f;
+}
+
+void llama_backward(Llama *m, float scale) {
+    const LlamaConfig *c = &m->cfg;
+    LlamaActs *a = &m->acts;
+    const LlamaParams *w = &m->w;
+    LlamaParams *g = &m->g;
+    int B = a->B, T = a->T_cur, C = c->dim, F = c->ffn_dim, V = c->vocab, hd = c->head_dim;
+    int H = c->n_heads, KV = c->n_kv_heads, QD = H * hd, KD = KV * hd;
+    int N = B * T;
+    size_t sC = (size_t)N * C, sQ = (size_t)N * QD, sK = (size_t)N * KD, sF = (size_t)N * F;
+    size_t sA = (size_t)B * H * T * T;
+    float *dlogits = a->logits;
+    crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, N, V);
+    matmul_backward(a->dn, g->output, dlogits, a->nf, w->output, N, C, V, 0.0f);
+    memset(a->dx, 0, sizeof(float) * sC);
+    rmsnorm_backward(a->dx, g->out_norm, a->dn, a->x + (size_t)c->n_layers * sC, w->out_norm,
+                     a->rstdf, N, C);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        float *x = a->x + l * sC, *xa = a->xa + l * sC;
+        float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
+        float *q = a->q + l * sQ, *k = a->k + l * sK, *v = a->v + l * sK;
+        float *ao = a->ao + l * sQ, *att = a->att + l * sA;
+        float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
+        /* x_out = xa + hm Wd^T: dx passes through to xa unchanged. */
+        matmul_backward(a->dhmid, g->w_down + (size_t)l * C * F, a->dx, hm,
+                        w->w_down + (size_t)l * C * F, N, F, C, 0.0f);
+        swiglu_backward(a->dgate, a->dup, a->dhmid, gate, up, (long)sF);
+        matmul_backward(a->dn, g->w_gate + (size_t)l * F * C, a->dgate, n2,
+                        w->w_gate + (size_t)l * F * C, N, C, F, 0.0f);
+        matmul_backward(a->dn, g->w_up + (size_t)l * F * C, a->dup, n2,
+                        w->w_up + (size_t)l * F * C, N, C, F, 1.0f);
+        rmsnorm_backward(a->dx, g->ffn_norm + (size_t)l * C, a->dn, xa,
+                         w->ffn_norm + (size_t)l * C, a->rstd2 + (size_t)l * N, N, C);
+        /* xa = x + ao Wo^T */
+        matmul_backward(a->dao, g->wo + (size_t)l * C * QD, a->dx, ao,
+                        w->wo + (size_t)l * C * QD, N, QD, C, 0.0f);
+        attention_backward(a->dq, a->dk, a->dv, a->datt, a->dao, q, k, v, att, B, T, H, KV, hd);
+        rope_backward(a->dq, a->rope_cos, a->rope_sin, B, T, H, hd);
+        rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, KV, hd);
+        matmul_backward(a->dn, g->wq + (size_t)l * QD * C, a->dq, n1,
+                        w->wq + (size_t)l * QD * C, N, C, QD, 0.0f);
+        matmul_backward(a->dn, g->wk + (size_t)l * KD * C, a->dk, n1,
+                        w->wk + (size_t)l * KD * C, N, C, KD, 1.0f);
+        matmul_backward(a->dn, g->wv + (size_t)l * KD * C, a->dv, n1,
+                        w->wv + (size_t)l * KD * C, N, C, KD, 1.0f);
+        rmsnorm_backward(a->dx, g->attn_norm + (size_t)l * C, a->dn, x,
+                         w->attn_norm + (size_t)l * C, a->rstd1 + (size_t)l * N, N, C);
+    }
+    embedding_backward(g->tok_embd, a->dx, a->inputs, N, C);
+}

@@ -1,0 +1,262 @@
+#include "model/ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
+                    float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta,
+                out, OC);
+}
+
+void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                     const float *w, int N, int C, int OC, float beta) {
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
+                    beta, dinp, C);
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
+                    1.0f, dw, C);
+}
+
+void embedding_forward(float *out, const int32_t *tok, const float *table, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        memcpy(out + (size_t)n * C, table + (size_t)tok[n] * C, sizeof(float) * C);
+}
+
+void embedding_backward(float *dtable, const float *dout, const int32_t *tok, int N, int C) {
+    /* Rows may repeat a token, so split the work over columns: each thread
+     * owns a slice of every row and adds rows in order (deterministic). */
+#pragma omp parallel
+    {
+#ifdef _OPENMP
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+#else
+        int nt = 1, id = 0;
+#endif
+        int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            float *d = dtable + (size_t)tok[n] * C;
+            const float *g = dout + (size_t)n * C;
+            for (int c = lo; c < hi; c++) d[c] += g[c];
+        }
+    }
+}
+
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
+                     float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float ss = 0.0f;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        rstd[n] = r;
+        for (int c = 0; c < C; c++) o[c] = x[c] * r * w[c];
+    }
+}
+
+void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                      const float *w, const float *rstd, int N, int C) {
+    /* y = x r w, r = (mean x^2 + eps)^-1/2:
+     * dx = r w dy - x r^3 / C * sum(dy w x); dw += dy x r. */
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float r = rstd[n], dot = 0.0f;
+        for (int c = 0; c < C; c++) dot += dy[c] * w[c] * x[c];
+        float k = dot * r * r * r / C;
+        for (int c = 0; c < C; c++) dx[c] += r * w[c] * dy[c] - k * x[c];
+    }
+    /* The weight gradient sums over rows; serial over rows keeps the order
+     * fixed, and it is only N x C multiply-adds. */
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float r = rstd[n];
+        for (int c = 0; c < C; c++) dw[c] += dy[c] * x[c] * r;
+    }
+}
+
+void rope_tables(float *cos_t, float *sin_t, int T, int hd, float base, int pos0) {
+    int half = hd / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            double theta = pow((double)base, -2.0 * i / hd) * (double)(pos0 + t);
+            cos_t[t * half + i] = (float)cos(theta);
+            sin_t[t * half + i] = (float)sin(theta);
+        }
+}
+
+/* Rotates every head vector of x (B, T, nh, hd) by +angle (dir = 1) or by
+ * -angle (dir = -1, the backward pass). */
+static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh,
+                       int hd, float dir) {
+    int half = hd / 2;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *cs = cos_t + (size_t)t * half, *sn = sin_t + (size_t)t * half;
+            for (int h = 0; h < nh; h++) {
+                float *v = x + (((size_t)b * T + t) * nh + h) * hd;
+                for (int i = 0; i < half; i++) {
+                    float a = v[2 * i], c = v[2 * i + 1], s = dir * sn[i];
+                    v[2 * i] = a * cs[i] - c * s;
+                    v[2 * i + 1] = a * s + c * cs[i];
+                }
+            }
+        }
+}
+
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd) {
+    rope_apply(x, cos_t, sin_t, B, T, nh, hd, 1.0f);
+}
+
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh,
+                   int hd) {
+    rope_apply(dx, cos_t, sin_t, B, T, nh, hd, -1.0f);
+}
+
+static float dot(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                       int B, int T, int H, int KV, int hd) {
+    int QD = H * hd, KD = KV * hd, rep = H / KV;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                const float *qt = q + ((size_t)b * T + t) * QD + (size_t)h * hd;
+                const float *kb = k + (size_t)b * T * KD + (size_t)(h / rep) * hd;
+                const float *vb = v + (size_t)b * T * KD + (size_t)(h / rep) * hd;
+                float *p = att + (((size_t)b * H + h) * T + t) * T;
+                float mx = -INFINITY;
+                for (int u = 0; u <= t; u++) {
+                    p[u] = dot(qt, kb + (size_t)u * KD, hd) * scale;
+                    if (p[u] > mx) mx = p[u];
+                }
+                float sum = 0.0f;
+                for (int u = 0; u <= t; u++) {
+                    p[u] = ob_expf(p[u] - mx);
+                    sum += p[u];
+                }
+                float inv = 1.0f / sum;
+                float *o = out + ((size_t)b * T + t) * QD + (size_t)h * hd;
+                memset(o, 0, sizeof(float) * hd);
+                for (int u = 0; u <= t; u++) {
+                    p[u] *= inv;
+                    const float *vu = vb + (size_t)u * KD;
+                    for (int i = 0; i < hd; i++) o[i] += p[u] * vu[i];
+                }
+            }
+}
+
+void attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
+                        const float *q, const float *k, const float *v, const float *att, int B,
+                        int T, int H, int KV, int hd) {
+    int QD = H * hd, KD = KV * hd, rep = H / KV;
+    float scale = 1.0f / sqrtf((float)hd);
+    /* One task per (batch, kv head): the query heads sharing a kv head all add
+     * into its dk/dv, so they run in a fixed order inside the task. */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int g = 0; g < KV; g++) {
+            for (int t = 0; t < T; t++) {
+                memset(dk + ((size_t)b * T + t) * KD + (size_t)g * hd, 0, sizeof(float) * hd);
+                memset(dv + ((size_t)b * T + t) * KD + (size_t)g * hd, 0, sizeof(float) * hd);
+            }
+            const float *kb = k + (size_t)b * T * KD + (size_t)g * hd;
+            const float *vb = v + (size_t)b * T * KD + (size_t)g * hd;
+            float *dkb = dk + (size_t)b * T * KD + (size_t)g * hd;
+            float *dvb = dv + (size_t)b * T * KD + (size_t)g * hd;
+            for (int h = g * rep; h < (g + 1) * rep; h++)
+                for (int t = 0; t < T; t++) {
+                    const float *p = att + (((size_t)b * H + h) * T + t) * T;
+                    float *dp = datt + (((size_t)b * H + h) * T + t) * T;
+                    const float *dot_ = dout + ((size_t)b * T + t) * QD + (size_t)h * hd;
+                    const float *qt = q + ((size_t)b * T + t) * QD + (size_t)h * hd;
+                    float *dqt = dq + ((size_t)b * T + t) * QD + (size_t)h * hd;
+                    /* dP = dO . V, then softmax backward: dS = P (dP - sum P dP). */
+                    float s = 0.0f;
+                    for (int u = 0; u <= t; u++) {
+                        dp[u] = dot(dot_, vb + (size_t)u * KD, hd);
+                        s += p[u] * dp[u];
+                        float *dvu = dvb + (size_t)u * KD;
+                        for (int i = 0; i < hd; i++) dvu[i] += p[u] * dot_[i];
+                    }
+                    memset(dqt, 0, sizeof(float) * hd);
+                    for (int u = 0; u <= t; u++) {
+                        float ds = p[u] * (dp[u] - s) * scale;
+                        const float *ku = kb + (size_t)u * KD;
+                        float *dku = dkb + (size_t)u * KD;
+                        for (int i = 0; i < hd; i++) {
+                            dqt[i] += ds * ku[i];
+                            dku[i] += ds * qt[i];
+                        }
+                    }
+                }
+        }
+}
+
+void swiglu_forward(float *out, const float *gate, const float *up, long n) {
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + ob_expf(-g)) * up[i];
+    }
+}
+
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                     const float *up, long n) {
+    /* silu(g) = g s(g); silu'(g) = s(g) (1 + g (1 - s(g))). */
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) {
+        float g = gate[i], s = 1.0f / (1.0f + ob_expf(-g));
+        dup[i] = dout[i] * g * s;
+        dgate[i] = dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
+    }
+}
+
+void crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets,
+                          int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float mx = -INFINITY;
+        for (int i = 0; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < V; i++) sum += ob_expf(z[i] - mx);
+        lse[n] = mx + logf(sum);
+        if (losses) losses[n] = (targets && targets[n] >= 0) ? lse[n] - z[targets[n]] : 0.0f;
+    }
+}
+
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                           const int32_t *targets, float scale, int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float *d = dlogits + (size_t)n * V;
+        int tgt = targets[n];
+        if (tgt < 0) {
+            memset(d, 0, sizeof(float) * V);
+            continue;
+        }
+        float m = lse[n];
+#pragma omp simd
+        for (int i = 0; i < V; i++) d[i] = scale * ob_expf(z[i] - m);
+        d[tgt] -= scale;
+    }
+}

@@ -1,0 +1,83 @@
+/* The transformer's operations as forward/backward pairs (llm.c style).
+ *
+ * Shapes are in comments; N is the number of rows (B*T). Backward functions
+ * ADD into parameter gradients (so micro-batches accumulate) and say for each
+ * input gradient whether it is set or added. Every op has a finite-difference
+ * gradient check in tests/test_ops.c. Matmuls go through BLAS sgemm; the rest
+ * is OpenMP with static schedules, so a fixed thread count gives fixed bits. */
+#ifndef OB_OPS_H
+#define OB_OPS_H
+
+#include <stdint.h>
+
+/* out (N, OC) = inp (N, C) @ w (OC, C)^T, plus beta * out. */
+void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
+                    float beta);
+/* dinp (N, C) = dout (N, OC) @ w + beta * dinp; dw (OC, C) += dout^T @ inp.
+ * Either gradient may be NULL to skip it. */
+void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                     const float *w, int N, int C, int OC, float beta);
+
+/* out (N, C) = table[tok[n]] with table (V, C). */
+void embedding_forward(float *out, const int32_t *tok, const float *table, int N, int C);
+/* dtable (V, C) += scatter of dout (N, C) by tok. */
+void embedding_backward(float *dtable, const float *dout, const int32_t *tok, int N, int C);
+
+/* out (N, C) = inp * rstd * w, rstd (N) = 1 / sqrt(mean(inp^2) + eps). */
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
+                     float eps);
+/* dinp (N, C) += ...; dw (C) += ... */
+void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                      const float *w, const float *rstd, int N, int C);
+
+/* cos/sin tables (T, hd/2) for positions pos0 .. pos0+T-1. */
+void rope_tables(float *cos_t, float *sin_t, int T, int hd, float base, int pos0);
+/* x (B, T, nh, hd) rotated in place: adjacent pairs (x[2i], x[2i+1]). */
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd);
+/* dx (B, T, nh, hd) rotated back in place (the transpose of the rotation). */
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh,
+                   int hd);
+
+/* Causal attention. q (B, T, H*hd), k and v (B, T, KV*hd); query head h reads
+ * kv head h / (H / KV). att (B, H, T, T) keeps the probabilities (upper
+ * triangle left untouched); out (B, T, H*hd). */
+void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                       int B, int T, int H, int KV, int hd);
+/* Sets dq, dk, dv; datt (B, H, T, T) is scratch. */
+void attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
+                        const float *q, const float *k, const float *v, const float *att, int B,
+                        int T, int H, int KV, int hd);
+
+/* out (n) = silu(gate) * up. */
+void swiglu_forward(float *out, const float *gate, const float *up, long n);
+/* Sets dgate and dup (n). */
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                     const float *up, long n);
+
+/* lse (N) = log sum exp of each logits (N, V) row; losses (N) = lse - logit of
+ * the target, 0 where target < 0. */
+void crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets,
+                          int N, int V);
+/* dlogits (N, V) = scale * (softmax - onehot(target)) for rows with a target,
+ * 0 elsewhere. dlogits may alias logits. */
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                           const int32_t *targets, float scale, int N, int V);
+
+/* exp with ~2 ulp error that vectorises in loops (glibc's expf does not
+ * without -ffast-math). Inputs below -87 give ~1e-38, above 88 give ~1e38. */
+static inline float ob_expf(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f; /* ln2 split hi/lo */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
+    return p * scale.f;
+}
+
+#endif

@@ -1,0 +1,50 @@
+#include "util/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ob_errf(ObErr *err, const char *fmt, ...) {
+    if (!err) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int ob_err_prefix(ObErr *err, const char *fmt, ...) {
+    if (!err) return -1;
+    char prefix[256], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    /* Built by hand: snprintf("%s: %s") trips -Wformat-truncation. */
+    size_t np = strlen(prefix), cap = sizeof err->msg - 1;
+    if (np > cap - 2) np = cap - 2;
+    memcpy(err->msg, prefix, np);
+    memcpy(err->msg + np, ": ", 2);
+    size_t no = strnlen(old, cap - np - 2);
+    memcpy(err->msg + np + 2, old, no);
+    err->msg[np + 2 + no] = 0;
+    return -1;
+}
+
+void *ob_malloc(size_t n, const char *what, ObErr *err) {
+    void *p = malloc(n ? n : 1);
+    if (!p) ob_errf(err, "out of memory allocating %zu bytes for %s", n, what);
+    return p;
+}
+
+void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err) {
+    if (size && count > (size_t)-1 / size) {
+        ob_errf(err, "allocation of %zu x %zu bytes for %s overflows", count, size, what);
+        return NULL;
+    }
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) ob_errf(err, "out of memory allocating %zu bytes for %s", count * size, what);
+    return p;
+}

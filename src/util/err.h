@@ -1,0 +1,27 @@
+/* Errors that carry context up to the one place that reports them.
+ *
+ * Library functions that can fail take an `ObErr *` last, return 0 on success
+ * and -1 on failure after filling err->msg with one line that names the file
+ * and the problem ("model.gguf: truncated tensor data at offset 1234").
+ * Library code never prints an error or exits; the command line does. */
+#ifndef OB_ERR_H
+#define OB_ERR_H
+
+#include <stddef.h>
+
+typedef struct {
+    char msg[512];
+} ObErr;
+
+/* Formats a message into err (if non-NULL) and returns -1, so callers can
+ * write `return ob_errf(err, "%s: bad magic", path);`. */
+int ob_errf(ObErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prefixes an existing message: "ctx: old message". Returns -1. */
+int ob_err_prefix(ObErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* malloc/calloc that report "out of memory allocating N bytes for WHAT". */
+void *ob_malloc(size_t n, const char *what, ObErr *err);
+void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err);
+
+#endif

@@ -1,0 +1,90 @@
+#include "util/fileio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err) {
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->path = ob_malloc(n + 1, "file name", err);
+    af->tmp_path = ob_malloc(n + 32, "file name", err);
+    if (!af->path || !af->tmp_path) {
+        free(af->path);
+        free(af->tmp_path);
+        return -1;
+    }
+    memcpy(af->path, path, n + 1);
+    snprintf(af->tmp_path, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp_path, "wb");
+    if (!af->fp) {
+        ob_errf(err, "%s: cannot create file: %s", path, strerror(errno));
+        free(af->path);
+        free(af->tmp_path);
+        memset(af, 0, sizeof *af);
+        return -1;
+    }
+    return 0;
+}
+
+static void atomic_free(ObAtomicFile *af) {
+    free(af->path);
+    free(af->tmp_path);
+    memset(af, 0, sizeof *af);
+}
+
+void ob_atomic_abort(ObAtomicFile *af) {
+    if (af->fp) fclose(af->fp);
+    if (af->tmp_path) remove(af->tmp_path);
+    atomic_free(af);
+}
+
+int ob_atomic_commit(ObAtomicFile *af, ObErr *err) {
+    int bad = ferror(af->fp) || fflush(af->fp) != 0;
+    int saved = errno;
+    if (!bad && fsync(fileno(af->fp)) != 0) bad = 1, saved = errno;
+    if (fclose(af->fp) != 0 && !bad) bad = 1, saved = errno;
+    af->fp = NULL;
+    if (!bad && rename(af->tmp_path, af->path) != 0) bad = 1, saved = errno;
+    if (bad) {
+        ob_errf(err, "%s: write failed: %s", af->path, strerror(saved ? saved : EIO));
+        remove(af->tmp_path);
+        atomic_free(af);
+        return -1;
+    }
+    atomic_free(af);
+    return 0;
+}
+
+int ob_read_file(const char *path, char **data, size_t *len, ObErr *err) {
+    *data = NULL;
+    *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ob_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    if (fseek(fp, 0, SEEK_END) != 0) {
+        fclose(fp);
+        return ob_errf(err, "%s: cannot seek (not a regular file?)", path);
+    }
+    long size = ftell(fp);
+    if (size < 0) {
+        fclose(fp);
+        return ob_errf(err, "%s: cannot tell size", path);
+    }
+    rewind(fp);
+    char *buf = ob_malloc((size_t)size + 1, path, err);
+    if (!buf) {
+        fclose(fp);
+        return -1;
+    }
+    if (fread(buf, 1, (size_t)size, fp) != (size_t)size) {
+        fclose(fp);
+        free(buf);
+        return ob_errf(err, "%s: read error", path);
+    }
+    fclose(fp);
+    buf[size] = 0;
+    *data = buf;
+    *len = (size_t)size;
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* Whole-file reads and crash-safe writes.
+ *
+ * Every file obliviate writes goes through ObAtomicFile: data is written to a
+ * temporary file in the same folder, flushed, fsynced and renamed over the
+ * destination, so a reader never sees a half-written file and a failed write
+ * (full disk, unwritable folder) leaves the previous file untouched. */
+#ifndef OB_FILEIO_H
+#define OB_FILEIO_H
+
+#include <stdio.h>
+
+#include "util/err.h"
+
+typedef struct {
+    FILE *fp;        /* write here */
+    char *path;      /* final destination */
+    char *tmp_path;  /* "<path>.tmp.<pid>" */
+} ObAtomicFile;
+
+int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err);
+/* Flushes, fsyncs, closes and renames. On any failure the temporary file is
+ * removed and the destination is left as it was. Frees af's strings. */
+int ob_atomic_commit(ObAtomicFile *af, ObErr *err);
+/* Abandons the write: closes and removes the temporary file. */
+void ob_atomic_abort(ObAtomicFile *af);
+
+/* Reads a whole file into a new NUL-terminated buffer the caller frees.
+ * An empty file is allowed (returns a 0-length buffer). */
+int ob_read_file(const char *path, char **data, size_t *len, ObErr *err);
+
+#endif
