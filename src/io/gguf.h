@@ -87,6 +87,7 @@ typedef struct {
     GGUFTensor *tensors;
     const uint8_t *map;
     size_t map_size;
+    bool owns_map;        /* gguf_close unmaps (gguf_open), or not (_buffer) */
     uint64_t data_offset; /* file offset of the data section */
 } GGUFFile;
 

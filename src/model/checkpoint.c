@@ -1,0 +1,210 @@
+#include "model/checkpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text/tokenizer_gguf.h"
+
+/* One GGUF tensor: its name, where it lives in LlamaParams, its ggml dims. */
+typedef struct {
+    char name[64];
+    float *data;
+    uint32_t n_dims;
+    uint64_t dims[2]; /* ggml order: {in, out} */
+    int is_norm;
+} TensorSpec;
+
+/* Lists the model's tensors in llama.cpp's order. Returns the count. */
+static int tensor_specs(const LlamaConfig *c, const LlamaParams *p, TensorSpec *s) {
+    uint64_t C = c->dim, F = c->ffn_dim, V = c->vocab;
+    uint64_t QD = (uint64_t)c->n_heads * c->head_dim, KD = (uint64_t)c->n_kv_heads * c->head_dim;
+    int n = 0;
+#define SPEC(nm, ptr, nd, d0, d1, norm)                                            \
+    do {                                                                           \
+        snprintf(s[n].name, sizeof s[n].name, "%s", nm);                           \
+        s[n].data = (ptr), s[n].n_dims = (nd), s[n].dims[0] = (d0), s[n].dims[1] = (d1); \
+        s[n].is_norm = (norm), n++;                                                \
+    } while (0)
+    SPEC("token_embd.weight", p->tok_embd, 2, C, V, 0);
+    for (int l = 0; l < c->n_layers; l++) {
+        char nm[64];
+#define LAYER(suffix, ptr, nd, d0, d1, norm)                       \
+    do {                                                           \
+        snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, suffix);    \
+        SPEC(nm, ptr, nd, d0, d1, norm);                           \
+    } while (0)
+        LAYER("attn_norm", p->attn_norm + l * C, 1, C, 1, 1);
+        LAYER("attn_q", p->wq + l * QD * C, 2, C, QD, 0);
+        LAYER("attn_k", p->wk + l * KD * C, 2, C, KD, 0);
+        LAYER("attn_v", p->wv + l * KD * C, 2, C, KD, 0);
+        LAYER("attn_output", p->wo + l * C * QD, 2, QD, C, 0);
+        LAYER("ffn_norm", p->ffn_norm + l * C, 1, C, 1, 1);
+        LAYER("ffn_gate", p->w_gate + l * F * C, 2, C, F, 0);
+        LAYER("ffn_up", p->w_up + l * F * C, 2, C, F, 0);
+        LAYER("ffn_down", p->w_down + l * C * F, 2, F, C, 0);
+#undef LAYER
+    }
+    SPEC("output_norm.weight", p->out_norm, 1, C, 1, 1);
+    if (!c->tied) SPEC("output.weight", p->output, 2, C, V, 0);
+#undef SPEC
+    return n;
+}
+
+static int file_type_of(uint32_t type) {
+    return type == GGML_TYPE_F16 ? 1 : type == GGML_TYPE_BF16 ? 32 : 0;
+}
+
+int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err) {
+    const LlamaConfig *c = &m->cfg;
+    if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16)
+        return ob_errf(err, "cannot write tensors of ggml type %u (F32, F16, BF16 only)", type);
+    int rc = 0;
+    rc |= gguf_set_str(w, "general.architecture", "llama");
+    rc |= gguf_set_u32(w, "general.file_type", (uint32_t)file_type_of(type));
+    rc |= gguf_set_u32(w, "llama.context_length", (uint32_t)c->ctx_len);
+    rc |= gguf_set_u32(w, "llama.embedding_length", (uint32_t)c->dim);
+    rc |= gguf_set_u32(w, "llama.block_count", (uint32_t)c->n_layers);
+    rc |= gguf_set_u32(w, "llama.feed_forward_length", (uint32_t)c->ffn_dim);
+    rc |= gguf_set_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim);
+    rc |= gguf_set_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads);
+    rc |= gguf_set_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    rc |= gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
+    rc |= gguf_set_f32(w, "llama.rope.freq_base", c->rope_base);
+    rc |= gguf_set_u32(w, "llama.vocab_size", (uint32_t)c->vocab);
+    if (c->head_dim * c->n_heads != c->dim) {
+        rc |= gguf_set_u32(w, "llama.attention.key_length", (uint32_t)c->head_dim);
+        rc |= gguf_set_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
+    }
+    if (rc) return ob_errf(err, "out of memory building GGUF metadata");
+    TensorSpec *specs = ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c->n_layers + 3),
+                                  "tensor list", err);
+    if (!specs) return -1;
+    int n = tensor_specs(c, &m->w, specs);
+    for (int i = 0; i < n && !rc; i++)
+        rc = gguf_add_tensor_f32(w, specs[i].name, specs[i].is_norm ? GGML_TYPE_F32 : type,
+                                 specs[i].n_dims, specs[i].dims, specs[i].data, err);
+    free(specs);
+    return rc;
+}
+
+int llama_save(const Llama *m, const Tokenizer *tok, const char *name, uint32_t type,
+               const char *path, ObErr *err) {
+    if (tok && tok->n_vocab != m->cfg.vocab)
+        return ob_errf(err, "%s: tokenizer has %d tokens but the model's vocabulary is %d", path,
+                       tok->n_vocab, m->cfg.vocab);
+    GGUFWriter *w = gguf_writer_new(err);
+    if (!w) return -1;
+    int rc = gguf_set_str(w, "general.name", name ? name : "obliviate model")
+                 ? ob_errf(err, "out of memory")
+                 : llama_to_gguf(m, type, w, err);
+    if (!rc && tok && tokenizer_to_gguf(tok, w)) rc = ob_errf(err, "out of memory");
+    if (!rc) rc = gguf_writer_save(w, path, err);
+    else ob_err_prefix(err, "%s", path);
+    gguf_writer_free(w);
+    return rc;
+}
+
+static int get_dim(const GGUFFile *f, const char *key, int *out, ObErr *err) {
+    uint32_t v;
+    if (gguf_get_u32(f, key, &v, err)) return -1;
+    if (v == 0 || v > (1u << 30)) return ob_errf(err, "%s: %s = %u is out of range", f->path, key, v);
+    *out = (int)v;
+    return 0;
+}
+
+static int read_config(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
+    memset(c, 0, sizeof *c);
+    char *arch = gguf_get_str(f, "general.architecture", err);
+    if (!arch) return -1;
+    int is_llama = strcmp(arch, "llama") == 0;
+    if (!is_llama) ob_errf(err, "%s: architecture '%s' is not supported (llama only)", f->path, arch);
+    free(arch);
+    if (!is_llama) return -1;
+    if (get_dim(f, "llama.embedding_length", &c->dim, err) ||
+        get_dim(f, "llama.block_count", &c->n_layers, err) ||
+        get_dim(f, "llama.feed_forward_length", &c->ffn_dim, err) ||
+        get_dim(f, "llama.attention.head_count", &c->n_heads, err) ||
+        get_dim(f, "llama.context_length", &c->ctx_len, err) ||
+        gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps, err))
+        return -1;
+    c->n_kv_heads = c->n_heads;
+    if (gguf_find_kv(f, "llama.attention.head_count_kv") &&
+        get_dim(f, "llama.attention.head_count_kv", &c->n_kv_heads, err))
+        return -1;
+    c->rope_base = 10000.0f;
+    if (gguf_find_kv(f, "llama.rope.freq_base") &&
+        gguf_get_f32(f, "llama.rope.freq_base", &c->rope_base, err))
+        return -1;
+    c->head_dim = c->dim / c->n_heads;
+    if (gguf_find_kv(f, "llama.attention.key_length") &&
+        get_dim(f, "llama.attention.key_length", &c->head_dim, err))
+        return -1;
+    int rot = c->head_dim;
+    if (gguf_find_kv(f, "llama.rope.dimension_count") &&
+        get_dim(f, "llama.rope.dimension_count", &rot, err))
+        return -1;
+    if (rot != c->head_dim)
+        return ob_errf(err, "%s: partial rotary embeddings (rope dimension %d of head size %d) "
+                            "are not supported", f->path, rot, c->head_dim);
+    const GGUFTensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    if (!emb || emb->n_dims != 2)
+        return ob_errf(err, "%s: missing or malformed tensor token_embd.weight", f->path);
+    if (emb->dims[1] > (1u << 24)) return ob_errf(err, "%s: vocabulary too large", f->path);
+    c->vocab = (int)emb->dims[1];
+    c->tied = gguf_find_tensor(f, "output.weight") == NULL;
+    if (llama_config_check(c, err)) return ob_err_prefix(err, "%s", f->path);
+    return 0;
+}
+
+int llama_from_gguf(Llama *m, const GGUFFile *f, ObErr *err) {
+    LlamaConfig c;
+    if (read_config(f, &c, err) || llama_create(m, &c, err)) return -1;
+    TensorSpec *specs = ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c.n_layers + 3),
+                                  "tensor list", err);
+    if (!specs) goto fail;
+    int n = tensor_specs(&c, &m->w, specs);
+    for (int i = 0; i < n; i++) {
+        const GGUFTensor *t = gguf_find_tensor(f, specs[i].name);
+        if (!t) {
+            ob_errf(err, "%s: missing tensor %s", f->path, specs[i].name);
+            goto fail_specs;
+        }
+        int same = t->n_dims == specs[i].n_dims && t->dims[0] == specs[i].dims[0] &&
+                   (specs[i].n_dims == 1 || t->dims[1] == specs[i].dims[1]);
+        if (!same) {
+            ob_errf(err, "%s: tensor %s has shape {%llu, %llu}, expected {%llu, %llu}", f->path,
+                    specs[i].name, (unsigned long long)t->dims[0],
+                    (unsigned long long)(t->n_dims > 1 ? t->dims[1] : 1),
+                    (unsigned long long)specs[i].dims[0], (unsigned long long)specs[i].dims[1]);
+            goto fail_specs;
+        }
+        if (gguf_tensor_to_f32(f, t, specs[i].data, err)) goto fail_specs;
+    }
+    free(specs);
+    return 0;
+fail_specs:
+    free(specs);
+fail:
+    llama_free(m);
+    return -1;
+}
+
+int llama_load(Llama *m, Tokenizer *tok, const char *path, ObErr *err) {
+    GGUFFile f;
+    memset(m, 0, sizeof *m);
+    if (tok) memset(tok, 0, sizeof *tok);
+    if (gguf_open(&f, path, err)) return -1;
+    int rc = llama_from_gguf(m, &f, err);
+    if (!rc && tok) {
+        rc = tokenizer_from_gguf(tok, &f, err);
+        if (!rc && tok->n_vocab != m->cfg.vocab) {
+            rc = ob_errf(err, "%s: tokenizer has %d tokens but token_embd has %d rows", path,
+                         tok->n_vocab, m->cfg.vocab);
+            tok_free(tok);
+        }
+        if (rc) llama_free(m);
+    }
+    gguf_close(&f);
+    return rc;
+}

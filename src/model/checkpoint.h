@@ -1,0 +1,24 @@
+/* Model weights <-> GGUF files llama.cpp can load (general.architecture
+ * "llama", the llama.* keys, blk.N.* tensors; see ../shared/guide/formats.md). */
+#ifndef OB_CHECKPOINT_H
+#define OB_CHECKPOINT_H
+
+#include "io/gguf.h"
+#include "model/llama.h"
+#include "text/tokenizer.h"
+
+/* Writes m (and tok, whose vocabulary must match m's) to path. Matrices are
+ * stored as `type` (GGML_TYPE_F32, F16 or BF16); norm scales stay F32, as
+ * llama.cpp expects. Written atomically. */
+int llama_save(const Llama *m, const Tokenizer *tok, const char *name, uint32_t type,
+               const char *path, ObErr *err);
+/* Adds the model's keys and tensors to a writer (for callers adding more). */
+int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err);
+
+/* Loads a llama GGUF (F32, F16, BF16 or Q8_0 tensors) into a new fp32 model;
+ * with tok non-NULL also its tokenizer, whose size must equal the model's
+ * vocabulary. Errors name the file and the tensor or key. */
+int llama_load(Llama *m, Tokenizer *tok, const char *path, ObErr *err);
+int llama_from_gguf(Llama *m, const GGUFFile *f, ObErr *err);
+
+#endif

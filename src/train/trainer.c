@@ -1,0 +1,261 @@
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/gguf.h"
+#include "model/checkpoint.h"
+#include "text/tokenizer_gguf.h"
+#include "util/progress.h"
+
+void train_config_defaults(TrainConfig *tc) {
+    *tc = (TrainConfig){.batch = 8, .seq = 256, .accum = 1, .steps = 1000, .warmup = 100,
+                        .lr = 1e-3f, .min_lr = 1e-4f, .sched = SCHED_COSINE,
+                        .adam = {0.9f, 0.95f, 1e-8f, 0.1f}, .clip = 1.0f, .seed = 1,
+                        .ckpt_every = 0, .log_every = 10, .eval_every = 0,
+                        .out_path = "model.gguf", .log_path = NULL, .name = "obliviate model"};
+}
+
+int llama_param_segments(const Llama *m, ParamSegment *segs) {
+    const LlamaParams *p = &m->w;
+    const float *starts[] = {p->tok_embd, p->attn_norm, p->wq,     p->wk,      p->wv,
+                             p->wo,       p->ffn_norm,  p->w_gate, p->w_up,    p->w_down,
+                             p->out_norm, p->output};
+    const int decay[] = {1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1};
+    int n = m->cfg.tied ? 11 : 12;
+    for (int i = 0; i < n; i++) {
+        size_t off = (size_t)(starts[i] - m->params);
+        size_t end = i + 1 < n ? (size_t)(starts[i + 1] - m->params) : m->n_params;
+        segs[i] = (ParamSegment){off, end - off, decay[i]};
+    }
+    return n;
+}
+
+int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
+                      ObErr *err) {
+    const TokenStream *ds = ctx;
+    if (ds->n < (size_t)T + 1)
+        return ob_errf(err, "training text has %zu tokens, fewer than one sequence of %d + 1",
+                       ds->n, T);
+    dataset_sample(ds, rng, B, T, inputs, targets);
+    return 0;
+}
+
+double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, long *n_tokens) {
+    int B = m->acts.B;
+    long windows = ds->n > (size_t)T ? (long)((ds->n - 1) / (size_t)T) : 0;
+    if (max_windows > 0 && windows > max_windows) windows = max_windows;
+    int32_t *inp = malloc(sizeof(int32_t) * B * T), *tgt = malloc(sizeof(int32_t) * B * T);
+    double sum = 0;
+    long count = 0;
+    for (long w0 = 0; inp && tgt && w0 < windows; w0 += B) {
+        for (int b = 0; b < B; b++) {
+            long w = w0 + b;
+            const int32_t *src = ds->tokens + (size_t)(w < windows ? w : 0) * T;
+            memcpy(inp + (size_t)b * T, src, sizeof(int32_t) * T);
+            for (int t = 0; t < T; t++) tgt[(size_t)b * T + t] = w < windows ? src[t + 1] : -1;
+        }
+        int nv;
+        float loss = llama_forward(m, inp, tgt, T, &nv);
+        sum += (double)loss * nv;
+        count += nv;
+    }
+    free(inp);
+    free(tgt);
+    if (n_tokens) *n_tokens = count;
+    return count ? sum / count : NAN;
+}
+
+/* ---- optimizer state files ---- */
+
+static char *state_path(const char *out_path, ObErr *err) {
+    size_t n = strlen(out_path) + 7;
+    char *p = ob_malloc(n, "file name", err);
+    if (p) snprintf(p, n, "%s.state", out_path);
+    return p;
+}
+
+static int save_state(const char *path, const AdamW *opt, long step, const ObRng *rng,
+                      ObErr *err) {
+    GGUFWriter *w = gguf_writer_new(err);
+    if (!w) return -1;
+    uint64_t dims[1] = {opt->n};
+    int rc = gguf_set_str(w, "general.architecture", "obliviate-train-state") ||
+             gguf_set_u64(w, "train.step", (uint64_t)step) ||
+             gguf_set_u64(w, "train.adam_t", (uint64_t)opt->t);
+    for (int i = 0; i < 4 && !rc; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "train.rng.%d", i);
+        rc = gguf_set_u64(w, key, rng->s[i]);
+    }
+    if (rc) rc = ob_errf(err, "out of memory");
+    if (!rc) rc = gguf_add_tensor_f32(w, "adam.m", GGML_TYPE_F32, 1, dims, opt->m, err);
+    if (!rc) rc = gguf_add_tensor_f32(w, "adam.v", GGML_TYPE_F32, 1, dims, opt->v, err);
+    if (!rc) rc = gguf_writer_save(w, path, err);
+    gguf_writer_free(w);
+    return rc;
+}
+
+static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, ObErr *err) {
+    GGUFFile f;
+    if (gguf_open(&f, path, err)) return -1;
+    uint64_t s, t;
+    int rc = gguf_get_u64(&f, "train.step", &s, err) || gguf_get_u64(&f, "train.adam_t", &t, err);
+    for (int i = 0; i < 4 && !rc; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "train.rng.%d", i);
+        rc = gguf_get_u64(&f, key, &rng->s[i], err);
+    }
+    const GGUFTensor *tm = rc ? NULL : gguf_find_tensor(&f, "adam.m");
+    const GGUFTensor *tv = rc ? NULL : gguf_find_tensor(&f, "adam.v");
+    if (!rc && (!tm || !tv || tm->n_elems != opt->n || tv->n_elems != opt->n))
+        rc = ob_errf(err, "%s: optimizer state does not match the model (%zu parameters)", path,
+                     opt->n);
+    if (!rc) rc = gguf_tensor_to_f32(&f, tm, opt->m, err) || gguf_tensor_to_f32(&f, tv, opt->v, err);
+    if (!rc) *step = (long)s, opt->t = (long)t;
+    gguf_close(&f);
+    return rc ? -1 : 0;
+}
+
+static int save_checkpoint(const Llama *m, const Tokenizer *tok, const TrainConfig *tc,
+                           const AdamW *opt, long step, const ObRng *rng, ObErr *err) {
+    char *sp = state_path(tc->out_path, err);
+    if (!sp) return -1;
+    /* State first, model second: a model file is only ever newer than or as
+     * new as its state, and resume checks that their steps agree. */
+    int rc = save_state(sp, opt, step, rng, err);
+    free(sp);
+    if (rc) return -1;
+    GGUFWriter *w = gguf_writer_new(err);
+    if (!w) return -1;
+    rc = gguf_set_str(w, "general.name", tc->name) ||
+                 gguf_set_u64(w, "obliviate.train.step", (uint64_t)step)
+             ? ob_errf(err, "out of memory")
+             : llama_to_gguf(m, GGML_TYPE_F32, w, err);
+    if (!rc && tok) rc = tokenizer_to_gguf(tok, w) ? ob_errf(err, "out of memory") : 0;
+    if (!rc) rc = gguf_writer_save(w, tc->out_path, err);
+    gguf_writer_free(w);
+    return rc;
+}
+
+/* The model and state files of one checkpoint must carry the same step. */
+static int check_model_step(const char *path, long step, ObErr *err) {
+    GGUFFile f;
+    uint64_t s;
+    if (gguf_open(&f, path, err)) return -1;
+    int rc = gguf_get_u64(&f, "obliviate.train.step", &s, err);
+    gguf_close(&f);
+    if (!rc && (long)s != step)
+        rc = ob_errf(err, "%s: model is at step %llu but its optimizer state is at step %ld", path,
+                     (unsigned long long)s, step);
+    return rc;
+}
+
+/* ---- the loop ---- */
+
+typedef struct {
+    int32_t *inputs, *targets; /* (accum, B, T) */
+    ParamSegment segs[12];
+    int n_segs;
+    FILE *log;
+} LoopState;
+
+static int one_step(Llama *m, const TrainConfig *tc, BatchFn next, void *ctx, ObRng *rng,
+                    LoopState *ls, AdamW *opt, float lr, float *loss_out, ObErr *err) {
+    size_t BT = (size_t)tc->batch * tc->seq;
+    long valid = 0;
+    for (int a = 0; a < tc->accum; a++) {
+        if (next(ctx, rng, tc->batch, tc->seq, ls->inputs + a * BT, ls->targets + a * BT, err))
+            return -1;
+        for (size_t i = 0; i < BT; i++) valid += ls->targets[a * BT + i] >= 0;
+    }
+    llama_zero_grads(m);
+    double loss_sum = 0;
+    for (int a = 0; a < tc->accum && valid > 0; a++) {
+        int nv;
+        float loss = llama_forward(m, ls->inputs + a * BT, ls->targets + a * BT, tc->seq, &nv);
+        loss_sum += (double)loss * nv;
+        if (nv) llama_backward(m, 1.0f / (float)valid);
+    }
+    if (tc->clip > 0) grad_clip(m->grads, m->n_params, tc->clip);
+    adamw_step(opt, &tc->adam, lr, m->params, m->grads, ls->segs, ls->n_segs);
+    *loss_out = valid ? (float)(loss_sum / valid) : 0.0f;
+    return 0;
+}
+
+static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, ObErr *err) {
+    memset(ls, 0, sizeof *ls);
+    size_t n = (size_t)tc->accum * tc->batch * tc->seq;
+    ls->inputs = ob_malloc(sizeof(int32_t) * n, "batch tokens", err);
+    ls->targets = ls->inputs ? ob_malloc(sizeof(int32_t) * n, "batch targets", err) : NULL;
+    if (!ls->targets) return -1;
+    ls->n_segs = llama_param_segments(m, ls->segs);
+    if (tc->log_path && !(ls->log = fopen(tc->log_path, "a")))
+        return ob_errf(err, "%s: cannot open log for appending", tc->log_path);
+    return 0;
+}
+
+static void loop_free(LoopState *ls) {
+    free(ls->inputs);
+    free(ls->targets);
+    if (ls->log) fclose(ls->log);
+}
+
+int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn next, void *ctx,
+              const TokenStream *val, int resume, TrainResult *res, ObErr *err) {
+    memset(res, 0, sizeof *res);
+    res->val_loss = -1;
+    if (tc->batch <= 0 || tc->seq <= 0 || tc->accum <= 0 || tc->steps <= 0)
+        return ob_errf(err, "batch, sequence length, accumulation and steps must be positive");
+    if (tc->seq > m->cfg.ctx_len)
+        return ob_errf(err, "sequence length %d exceeds the model's context %d", tc->seq,
+                       m->cfg.ctx_len);
+    AdamW opt;
+    LoopState ls;
+    ObRng rng;
+    long step = 0;
+    ob_rng_seed(&rng, tc->seed);
+    if (llama_alloc_grads(m, err) || llama_alloc_batch(m, tc->batch, tc->seq, err) ||
+        adamw_init(&opt, m->n_params, err))
+        return -1;
+    int rc = loop_init(&ls, m, tc, err);
+    if (!rc && resume) {
+        char *sp = state_path(tc->out_path, err);
+        rc = sp ? load_state(sp, &opt, &step, &rng, err) : -1;
+        free(sp);
+        if (!rc) rc = check_model_step(tc->out_path, step, err);
+        if (!rc) fprintf(stderr, "train: resuming %s at step %ld\n", tc->out_path, step);
+    }
+    Progress pr;
+    progress_start(&pr, "train", step, tc->steps);
+    double t_start = ob_now(), tokens = 0;
+    float loss = 0;
+    while (!rc && step < tc->steps) {
+        float lr = lr_at(tc->sched, tc->lr, tc->min_lr, tc->warmup, tc->steps, step);
+        rc = one_step(m, tc, next, ctx, &rng, &ls, &opt, lr, &loss, err);
+        if (rc) break;
+        step++;
+        double ntok = (double)tc->accum * tc->batch * tc->seq;
+        tokens += ntok;
+        int print = step % tc->log_every == 0 || step == tc->steps;
+        double tok_s = progress_step(&pr, step, ntok, loss, lr, print);
+        if (ls.log)
+            fprintf(ls.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g%s%.1f}\n", step, loss, lr,
+                    print ? ",\"tok_s\":" : ",\"tok_s_avg\":", print ? tok_s : 0.0);
+        if (val && tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps)) {
+            res->val_loss = (float)stream_loss(m, val, tc->seq, 64, NULL);
+            fprintf(stderr, "train: step %ld held-out loss %.4f\n", step, res->val_loss);
+        }
+        if ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps)
+            rc = save_checkpoint(m, tok, tc, &opt, step, &rng, err);
+    }
+    res->steps_done = step;
+    res->last_loss = loss;
+    res->seconds = ob_now() - t_start;
+    res->tok_per_s = res->seconds > 0 ? tokens / res->seconds : 0;
+    loop_free(&ls);
+    adamw_free(&opt);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/* The training loop: batches -> forward/backward with gradient accumulation ->
+ * clipping -> AdamW, with schedules, progress, checkpoints and resume.
+ *
+ * A checkpoint is two files written atomically: the model (a llama GGUF that
+ * llama.cpp loads) at out_path and the optimizer state (Adam moments, step,
+ * data-sampling RNG) at "<out_path>.state". Resuming from them continues the
+ * exact same sequence of batches and updates, so a resumed run ends with the
+ * same bits as an uninterrupted one (same seed, same thread count). */
+#ifndef OB_TRAINER_H
+#define OB_TRAINER_H
+
+#include <stdint.h>
+
+#include "model/llama.h"
+#include "text/dataset.h"
+#include "text/tokenizer.h"
+#include "train/adamw.h"
+#include "util/rng.h"
+
+typedef struct {
+    int batch, seq, accum;   /* micro-batch B x T, micro-batches per step */
+    long steps, warmup;
+    float lr, min_lr;
+    Schedule sched;
+    AdamWConfig adam;
+    float clip;              /* max global gradient norm; 0 = none */
+    uint64_t seed;
+    long ckpt_every;         /* 0: only at the end */
+    long log_every;
+    long eval_every;         /* held-out loss every N steps (with a val stream) */
+    const char *out_path;    /* model checkpoint */
+    const char *log_path;    /* optional JSON Lines, one object per step */
+    const char *name;        /* general.name of the written model */
+} TrainConfig;
+
+void train_config_defaults(TrainConfig *tc);
+
+/* Fills (B, T) inputs and targets (-1 = no target) for one micro-batch. */
+typedef int (*BatchFn)(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
+                       ObErr *err);
+
+typedef struct {
+    long steps_done;
+    float last_loss, val_loss; /* val_loss < 0 when none */
+    double tok_per_s, seconds;
+} TrainResult;
+
+/* Trains m in place. With resume, reads "<out_path>.state" (which must match
+ * the model already loaded from out_path) and continues from its step. val
+ * may be NULL. */
+int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn next, void *ctx,
+              const TokenStream *val, int resume, TrainResult *res, ObErr *err);
+
+/* Batches of random windows from a token stream (ctx = TokenStream *). */
+int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
+                      ObErr *err);
+
+/* Mean next-token loss over consecutive non-overlapping T-token windows of
+ * ds (at most max_windows; 0 = all), using m's allocated batch. */
+double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, long *n_tokens);
+
+/* One segment per parameter tensor; norms get no weight decay. Returns the
+ * count (at most 12). */
+int llama_param_segments(const Llama *m, ParamSegment *segs);
+
+#endif
