@@ -36,7 +36,8 @@ deps:
 	@sh tools/check-deps.sh
 
 test: deps all $(TEST_BIN)
-	@sh tests/run.sh $(TEST_BIN)
+	@sh tools/llamacpp/setup.sh || true
+	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh
 
 bench: deps all
 	@sh bench/run.sh

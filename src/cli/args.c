@@ -1,0 +1,143 @@
+#include "cli/args.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int g_threads = 0;
+
+void openblas_set_num_threads(int);
+
+void apply_threads(void) {
+#ifdef _OPENMP
+    if (g_threads > 0) omp_set_num_threads(g_threads);
+    openblas_set_num_threads(g_threads > 0 ? g_threads : omp_get_max_threads());
+#endif
+}
+
+int cli_fail(const char *cmd, const char *msg) {
+    fprintf(stderr, "obliviate %s: %s\n", cmd, msg);
+    return 1;
+}
+
+void print_json(cJSON *obj) {
+    char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(obj);
+}
+
+static const Opt common_opts[] = {
+    {"--threads", OPT_INT, &g_threads, "worker threads (default: all cores)"},
+    {NULL, 0, NULL, NULL},
+};
+
+/* Does arg name this option ("--out" or its alias "-o")? */
+static int opt_matches(const Opt *o, const char *arg) {
+    const char *bar = strchr(o->name, '|');
+    size_t n = bar ? (size_t)(bar - o->name) : strlen(o->name);
+    if (strlen(arg) == n && !strncmp(arg, o->name, n)) return 1;
+    return bar && !strcmp(arg, bar + 1);
+}
+
+static const Opt *find_opt(const Command *cmd, const char *arg) {
+    for (const Opt *o = cmd->opts; o && o->name; o++)
+        if (opt_matches(o, arg)) return o;
+    for (const Opt *o = common_opts; o->name; o++)
+        if (opt_matches(o, arg)) return o;
+    return NULL;
+}
+
+static int set_value(const Command *cmd, const Opt *o, const char *arg, const char *v) {
+    char *end;
+    errno = 0;
+    switch (o->type) {
+    case OPT_INT:
+    case OPT_LONG: {
+        long x = strtol(v, &end, 10);
+        if (errno || *end || end == v || (o->type == OPT_INT && (x > 2147483647L || x < -2147483647L)))
+            goto bad;
+        if (o->type == OPT_INT) *(int *)o->dst = (int)x;
+        else *(long *)o->dst = x;
+        return 0;
+    }
+    case OPT_U64: {
+        unsigned long long x = strtoull(v, &end, 10);
+        if (errno || *end || end == v || *v == '-') goto bad;
+        *(uint64_t *)o->dst = x;
+        return 0;
+    }
+    case OPT_FLOAT: {
+        float x = strtof(v, &end);
+        if (errno || *end || end == v || !isfinite(x)) goto bad;
+        *(float *)o->dst = x;
+        return 0;
+    }
+    case OPT_STR: *(const char **)o->dst = v; return 0;
+    case OPT_FLAG: return 0;
+    }
+bad:
+    fprintf(stderr, "obliviate %s: %s: invalid value '%s'\n", cmd->name, arg, v);
+    return -1;
+}
+
+void args_help(const Command *cmd) {
+    printf("usage: obliviate %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
+    for (int pass = 0; pass < 2; pass++)
+        for (const Opt *o = pass ? common_opts : cmd->opts; o && o->name; o++) {
+            const char *arg = o->type == OPT_FLAG ? "" : o->type == OPT_STR ? " S" : " N";
+            char left[64];
+            snprintf(left, sizeof left, "%s%s", o->name, arg);
+            printf("  %-24s %s\n", left, o->help);
+        }
+    printf("  %-24s %s\n\nexample:\n  %s\n", "--help", "show this help", cmd->example);
+}
+
+int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_pos) {
+    *pos = calloc((size_t)argc + 1, sizeof(char *));
+    *n_pos = 0;
+    if (!*pos) return cli_fail(cmd->name, "out of memory") * 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            args_help(cmd);
+            return 1;
+        }
+        if (a[0] != '-' || !strcmp(a, "-") || !strcmp(a, "--")) {
+            if (!strcmp(a, "--")) {
+                while (++i < argc) (*pos)[(*n_pos)++] = argv[i];
+                break;
+            }
+            (*pos)[(*n_pos)++] = argv[i];
+            continue;
+        }
+        const Opt *o = find_opt(cmd, a);
+        if (!o) {
+            fprintf(stderr, "obliviate %s: unknown option %s (see obliviate %s --help)\n",
+                    cmd->name, a, cmd->name);
+            return 2;
+        }
+        if (o->type == OPT_FLAG) {
+            *(int *)o->dst = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "obliviate %s: %s needs a value\n", cmd->name, a);
+            return 2;
+        }
+        if (set_value(cmd, o, a, argv[++i])) return 2;
+    }
+    if (*n_pos < cmd->min_pos || (cmd->max_pos >= 0 && *n_pos > cmd->max_pos)) {
+        fprintf(stderr, "obliviate %s: expected %s (see obliviate %s --help)\n", cmd->name,
+                cmd->usage, cmd->name);
+        return 2;
+    }
+    apply_threads();
+    return 0;
+}

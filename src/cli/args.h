@@ -1,0 +1,46 @@
+/* Flag parsing for the command line: each command describes its options in a
+ * table, which also produces its --help. */
+#ifndef OB_ARGS_H
+#define OB_ARGS_H
+
+#include <stdint.h>
+
+typedef enum { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG } OptType;
+
+typedef struct {
+    const char *name; /* "--steps"; a short alias may follow after '|': "--out|-o" */
+    OptType type;
+    void *dst;        /* int*, long*, uint64_t*, float*, const char**, int* */
+    const char *help;
+} Opt;
+
+typedef struct {
+    const char *name;     /* "train" */
+    const char *usage;    /* "[options] FILE..." */
+    const char *summary;  /* one paragraph */
+    const char *example;  /* one command line */
+    const Opt *opts;      /* terminated by {NULL} */
+    int min_pos, max_pos; /* positional arguments allowed (max -1 = any) */
+} Command;
+
+/* Parses argv (after the command name). Returns 0 on success, 1 when --help
+ * was printed, 2 after printing a usage error. Positional arguments are
+ * collected into *pos (pointers into argv; caller frees the array). */
+int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_pos);
+void args_help(const Command *cmd);
+
+/* Options every command takes. */
+extern int g_threads;
+void apply_threads(void);
+
+/* "f32" | "f16" | "bf16" -> GGML_TYPE_*; -1 if unknown. */
+int parse_dtype(const char *s, uint32_t *type);
+
+/* Prints a cJSON object as one line on stdout and deletes it. */
+struct cJSON;
+void print_json(struct cJSON *obj);
+
+/* Prints "obliviate CMD: MSG" on stderr and returns 1 (the exit status). */
+int cli_fail(const char *cmd, const char *msg);
+
+#endif

@@ -1,0 +1,38 @@
+/* obliviate: make a language model forget a body of text (Eldan & Russinovich,
+ * "Who's Harry Potter?", 2023). This file only dispatches to the commands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"tokenizer", cmd_tokenizer, "tokenizer train: learn a byte-level BPE vocabulary from text"},
+    {"init", cmd_init, "create a randomly initialised Llama model (GGUF)"},
+    {"train", cmd_train, "pre-train or fine-tune a model on text files"},
+    {"generate", cmd_generate, "continue a prompt (greedy, temperature, top-k, top-p)"},
+    {"perplexity", cmd_perplexity, "a model's loss and perplexity on text files"},
+    {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
+    {"bench", cmd_bench, "measure training and forward throughput"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: obliviate COMMAND [options]   (obliviate COMMAND --help for details)\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "obliviate: unknown command '%s' (see obliviate --help)\n", argv[1]);
+    return 2;
+}
