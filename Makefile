@@ -2,7 +2,7 @@
 CC ?= cc
 BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-CFLAGS ?= -O3 -march=native
+CFLAGS ?= -O3 -march=native -mprefer-vector-width=512
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -I$(BLAS_INC) -MMD -MP
 LDLIBS = -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lcjson -lpcre2-8 -lm -fopenmp
 

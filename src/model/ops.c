@@ -55,6 +55,7 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, 
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
         float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
         for (int c = 0; c < C; c++) ss += x[c] * x[c];
         float r = 1.0f / sqrtf(ss / C + eps);
         rstd[n] = r;
@@ -71,6 +72,7 @@ void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *in
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
         float r = rstd[n], dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
         for (int c = 0; c < C; c++) dot += dy[c] * w[c] * x[c];
         float k = dot * r * r * r / C;
         for (int c = 0; c < C; c++) dx[c] += r * w[c] * dy[c] - k * x[c];
@@ -123,43 +125,45 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int
     rope_apply(dx, cos_t, sin_t, B, T, nh, hd, -1.0f);
 }
 
-static float dot(const float *a, const float *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+/* Attention per (batch, head) as three small sgemms each way. Inside an
+ * OpenMP region OpenBLAS runs single-threaded, so the (batch, head) loop is
+ * what runs in parallel. The scores are computed for the full T x T square
+ * (the causal half is wasted) because one sgemm beats a triangle of dot
+ * products by far; the masked half is zeroed after the softmax. */
+
+/* Row-wise causal softmax of the (T, T) scores, in place. */
+static void causal_softmax(float *p, int T) {
+    for (int t = 0; t < T; t++) {
+        float *row = p + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
+#pragma omp simd reduction(max : mx)
+        for (int u = 0; u <= t; u++) mx = row[u] > mx ? row[u] : mx;
+#pragma omp simd reduction(+ : sum)
+        for (int u = 0; u <= t; u++) sum += (row[u] = ob_expf(row[u] - mx));
+        float inv = 1.0f / sum;
+        for (int u = 0; u <= t; u++) row[u] *= inv;
+        for (int u = t + 1; u < T; u++) row[u] = 0.0f;
+    }
 }
 
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                        int B, int T, int H, int KV, int hd) {
     int QD = H * hd, KD = KV * hd, rep = H / KV;
     float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int t = 0; t < T; t++) {
-                const float *qt = q + ((size_t)b * T + t) * QD + (size_t)h * hd;
-                const float *kb = k + (size_t)b * T * KD + (size_t)(h / rep) * hd;
-                const float *vb = v + (size_t)b * T * KD + (size_t)(h / rep) * hd;
-                float *p = att + (((size_t)b * H + h) * T + t) * T;
-                float mx = -INFINITY;
-                for (int u = 0; u <= t; u++) {
-                    p[u] = dot(qt, kb + (size_t)u * KD, hd) * scale;
-                    if (p[u] > mx) mx = p[u];
-                }
-                float sum = 0.0f;
-                for (int u = 0; u <= t; u++) {
-                    p[u] = ob_expf(p[u] - mx);
-                    sum += p[u];
-                }
-                float inv = 1.0f / sum;
-                float *o = out + ((size_t)b * T + t) * QD + (size_t)h * hd;
-                memset(o, 0, sizeof(float) * hd);
-                for (int u = 0; u <= t; u++) {
-                    p[u] *= inv;
-                    const float *vu = vb + (size_t)u * KD;
-                    for (int i = 0; i < hd; i++) o[i] += p[u] * vu[i];
-                }
-            }
+        for (int h = 0; h < H; h++) {
+            const float *qh = q + (size_t)b * T * QD + (size_t)h * hd;
+            const float *kg = k + (size_t)b * T * KD + (size_t)(h / rep) * hd;
+            const float *vg = v + (size_t)b * T * KD + (size_t)(h / rep) * hd;
+            float *p = att + ((size_t)b * H + h) * T * T;
+            float *oh = out + (size_t)b * T * QD + (size_t)h * hd;
+            /* S (T, T) = scale * Qh Kg^T; P = softmax(S); Oh (T, hd) = P Vg */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qh, QD, kg, KD,
+                        0.0f, p, T);
+            causal_softmax(p, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, vg, KD,
+                        0.0f, oh, QD);
+        }
 }
 
 void attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
@@ -172,40 +176,37 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int g = 0; g < KV; g++) {
-            for (int t = 0; t < T; t++) {
-                memset(dk + ((size_t)b * T + t) * KD + (size_t)g * hd, 0, sizeof(float) * hd);
-                memset(dv + ((size_t)b * T + t) * KD + (size_t)g * hd, 0, sizeof(float) * hd);
-            }
-            const float *kb = k + (size_t)b * T * KD + (size_t)g * hd;
-            const float *vb = v + (size_t)b * T * KD + (size_t)g * hd;
-            float *dkb = dk + (size_t)b * T * KD + (size_t)g * hd;
-            float *dvb = dv + (size_t)b * T * KD + (size_t)g * hd;
-            for (int h = g * rep; h < (g + 1) * rep; h++)
+            const float *kg = k + (size_t)b * T * KD + (size_t)g * hd;
+            const float *vg = v + (size_t)b * T * KD + (size_t)g * hd;
+            float *dkg = dk + (size_t)b * T * KD + (size_t)g * hd;
+            float *dvg = dv + (size_t)b * T * KD + (size_t)g * hd;
+            for (int h = g * rep; h < (g + 1) * rep; h++) {
+                const float *p = att + ((size_t)b * H + h) * T * T;
+                float *dp = datt + ((size_t)b * H + h) * T * T;
+                const float *doh = dout + (size_t)b * T * QD + (size_t)h * hd;
+                const float *qh = q + (size_t)b * T * QD + (size_t)h * hd;
+                float *dqh = dq + (size_t)b * T * QD + (size_t)h * hd;
+                float first = h == g * rep ? 0.0f : 1.0f; /* set on the first head, then add */
+                /* dP = dOh Vg^T; dVg += P^T dOh */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, doh, QD, vg,
+                            KD, 0.0f, dp, T);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, doh,
+                            QD, first, dvg, KD);
+                /* dS = scale * P (dP - rowsum(P dP)); masked entries have P = 0. */
                 for (int t = 0; t < T; t++) {
-                    const float *p = att + (((size_t)b * H + h) * T + t) * T;
-                    float *dp = datt + (((size_t)b * H + h) * T + t) * T;
-                    const float *dot_ = dout + ((size_t)b * T + t) * QD + (size_t)h * hd;
-                    const float *qt = q + ((size_t)b * T + t) * QD + (size_t)h * hd;
-                    float *dqt = dq + ((size_t)b * T + t) * QD + (size_t)h * hd;
-                    /* dP = dO . V, then softmax backward: dS = P (dP - sum P dP). */
-                    float s = 0.0f;
-                    for (int u = 0; u <= t; u++) {
-                        dp[u] = dot(dot_, vb + (size_t)u * KD, hd);
-                        s += p[u] * dp[u];
-                        float *dvu = dvb + (size_t)u * KD;
-                        for (int i = 0; i < hd; i++) dvu[i] += p[u] * dot_[i];
-                    }
-                    memset(dqt, 0, sizeof(float) * hd);
-                    for (int u = 0; u <= t; u++) {
-                        float ds = p[u] * (dp[u] - s) * scale;
-                        const float *ku = kb + (size_t)u * KD;
-                        float *dku = dkb + (size_t)u * KD;
-                        for (int i = 0; i < hd; i++) {
-                            dqt[i] += ds * ku[i];
-                            dku[i] += ds * qt[i];
-                        }
-                    }
+                    const float *pr = p + (size_t)t * T;
+                    float *dr = dp + (size_t)t * T, s = 0.0f;
+#pragma omp simd reduction(+ : s)
+                    for (int u = 0; u <= t; u++) s += pr[u] * dr[u];
+                    for (int u = 0; u <= t; u++) dr[u] = scale * pr[u] * (dr[u] - s);
+                    for (int u = t + 1; u < T; u++) dr[u] = 0.0f;
                 }
+                /* dQh = dS Kg; dKg += dS^T Qh */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, kg,
+                            KD, 0.0f, dqh, QD);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, qh, QD,
+                            first, dkg, KD);
+            }
         }
 }
 
@@ -234,6 +235,7 @@ void crossentropy_forward(float *losses, float *lse, const float *logits, const 
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
         for (int i = 0; i < V; i++) mx = z[i] > mx ? z[i] : mx;
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)

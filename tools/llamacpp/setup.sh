@@ -7,7 +7,7 @@ case "$0" in */*) dir=${0%/*} ;; *) dir=. ;; esac
 cd "$dir" || exit 1
 
 if [ -f node_modules/node-llama-cpp/package.json ] &&
-    grep -q '"version": "3.21.1"' node_modules/node-llama-cpp/package.json; then
+    grep -q '"version": "3.21.1"' node_modules/node-llama-cpp/package.json 2>/dev/null; then
     exit 0
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
