@@ -9,27 +9,27 @@
 static int check_failures_in_test;
 static int check_tests_passed, check_tests_failed;
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            check_failures_in_test++;                                      \
-            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-        }                                                                  \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            check_failures_in_test++;                                                              \
+            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                      \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define RUN(fn)                                                            \
-    do {                                                                   \
-        check_failures_in_test = 0;                                        \
-        fn();                                                              \
-        if (check_failures_in_test) {                                      \
-            check_tests_failed++;                                          \
-            fprintf(stderr, "FAIL %s\n", #fn);                             \
-        } else {                                                           \
-            check_tests_passed++;                                          \
-            fprintf(stderr, "ok   %s\n", #fn);                             \
-        }                                                                  \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        check_failures_in_test = 0;                                                                \
+        fn();                                                                                      \
+        if (check_failures_in_test) {                                                              \
+            check_tests_failed++;                                                                  \
+            fprintf(stderr, "FAIL %s\n", #fn);                                                     \
+        } else {                                                                                   \
+            check_tests_passed++;                                                                  \
+            fprintf(stderr, "ok   %s\n", #fn);                                                     \
+        }                                                                                          \
     } while (0)
 
 static inline int check_main_end(const char *suite) {

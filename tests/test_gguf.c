@@ -47,9 +47,8 @@ static int dir_has_tmp(const char *dir) {
 
 /* ---- The reference file of test 1 ---- */
 
-static const float F32_SRC[15] = {0.0f,   -0.0f,  1.0f,    -2.5f,  3.14159265f,
-                                  1e-40f, 1e30f,  -1e-3f,  65504,  65520,
-                                  1e-8f,  0.1f,   -123.4f, 7.0e-5f, 2.0f};
+static const float F32_SRC[15] = {0.0f,  -0.0f, 1.0f,  -2.5f, 3.14159265f, 1e-40f,  1e30f, -1e-3f,
+                                  65504, 65520, 1e-8f, 0.1f,  -123.4f,     7.0e-5f, 2.0f};
 static const char *const STRS[4] = {"a", "", "hello world", "\xc4\xa0x"};
 static const float F32S[3] = {1.5f, -2.0f, 1e-5f};
 static const int32_t I32S[4] = {1, -1, 2147483647, -2147483647 - 1};
@@ -111,17 +110,20 @@ static void check_kvs(const GGUFFile *f) {
     const GGUFKV *kv = gguf_find_kv(f, "test.i32");
     CHECK(kv && kv->type == GGUF_TYPE_I32 && kv->v.i == -5, "i32");
     CHECK(gguf_get_u32(f, "test.i32", &u32, &e) == -1 && good_msg(&e, f->path) &&
-          strstr(e.msg, "-5"), "negative to u32: %s", e.msg);
+              strstr(e.msg, "-5"),
+          "negative to u32: %s", e.msg);
     CHECK(gguf_get_u32(f, "test.u64", &u32, &e) == -1 && strstr(e.msg, "more than"), "%s", e.msg);
     CHECK(gguf_get_u32(f, "nope", &u32, &e) == -1 && good_msg(&e, f->path) &&
-          strstr(e.msg, "missing"), "%s", e.msg);
+              strstr(e.msg, "missing"),
+          "%s", e.msg);
     CHECK(!gguf_get_str(f, "test.u32", &e) && strstr(e.msg, "has type u32"), "%s", e.msg);
     kv = gguf_find_kv(f, "test.strs");
     CHECK(kv && kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_STRING && kv->arr_n == 4,
           "strs");
     for (int i = 0; kv && kv->arr_str && i < 4; i++)
         CHECK(kv->arr_str[i].len == strlen(STRS[i]) &&
-              !memcmp(kv->arr_str[i].ptr, STRS[i], strlen(STRS[i])), "str %d", i);
+                  !memcmp(kv->arr_str[i].ptr, STRS[i], strlen(STRS[i])),
+              "str %d", i);
     kv = gguf_find_kv(f, "test.f32s");
     CHECK(kv && kv->arr_type == GGUF_TYPE_F32 && kv->arr_n == 3 && !memcmp(kv->arr, F32S, 12),
           "f32s");
@@ -144,8 +146,9 @@ static void check_tensors(const GGUFFile *f) {
     float out[512];
     uint8_t want[30], q8[544];
     const GGUFTensor *t = gguf_find_tensor(f, "w.f32");
-    CHECK(t && t->type == GGML_TYPE_F32 && t->n_dims == 2 && t->dims[0] == 3 &&
-          t->dims[1] == 5 && t->dims[2] == 1 && t->n_elems == 15 && t->n_bytes == 60, "f32 info");
+    CHECK(t && t->type == GGML_TYPE_F32 && t->n_dims == 2 && t->dims[0] == 3 && t->dims[1] == 5 &&
+              t->dims[2] == 1 && t->n_elems == 15 && t->n_bytes == 60,
+          "f32 info");
     CHECK(t && !memcmp(t->data, F32_SRC, 60), "f32 bits");
     CHECK(t && !gguf_tensor_to_f32(f, t, out, &e) && !memcmp(out, F32_SRC, 60), "f32 conv");
     t = gguf_find_tensor(f, "w.f16");
@@ -163,7 +166,8 @@ static void check_tensors(const GGUFFile *f) {
     t = gguf_find_tensor(f, "w.q8");
     make_q8(q8);
     CHECK(t && t->type == GGML_TYPE_Q8_0 && t->n_elems == 512 && t->n_bytes == 544 &&
-          !memcmp(t->data, q8, 544), "q8 info");
+              !memcmp(t->data, q8, 544),
+          "q8 info");
     CHECK(t && !gguf_tensor_to_f32(f, t, out, &e), "q8 conv");
     for (int i = 0; t && i < 512; i++) {
         float d = (float)(i / 32 + 1) / 16, q = (float)(int8_t)q8[34 * (i / 32) + 2 + i % 32];
@@ -236,8 +240,8 @@ static void test_round_trip(void) {
     char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
     CHECK(!ob_read_file(path, &a, &na, &e) && !ob_read_file(path2, &b, &nb, &e), "read");
-    CHECK(a && b && na == nb && !memcmp(a, b, na), "rewritten file differs (%zu vs %zu bytes)",
-          na, nb);
+    CHECK(a && b && na == nb && !memcmp(a, b, na), "rewritten file differs (%zu vs %zu bytes)", na,
+          nb);
     free(a), free(b);
     gguf_close(&f);
     gguf_close(&f); /* closing twice is harmless */
@@ -347,8 +351,8 @@ static void test_every_truncation(void) {
     if (fp && ref) fwrite(ref, 1, n / 2, fp), fclose(fp);
     GGUFFile f;
     ObErr e = {{0}};
-    CHECK(gguf_open(&f, path, &e) == -1 && good_msg(&e, path) && strstr(e.msg, "truncated"),
-          "%s", e.msg);
+    CHECK(gguf_open(&f, path, &e) == -1 && good_msg(&e, path) && strstr(e.msg, "truncated"), "%s",
+          e.msg);
     remove(path);
     free(ref);
 }
@@ -374,8 +378,8 @@ static void b_header(Buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv
     b_le(b, 0x46554747, 4), b_le(b, version, 4), b_le(b, n_tensors, 8), b_le(b, n_kv, 8);
 }
 
-static void b_tensor(Buf *b, const char *name, uint32_t n_dims, const uint64_t *dims,
-                     uint32_t type, uint64_t offset) {
+static void b_tensor(Buf *b, const char *name, uint32_t n_dims, const uint64_t *dims, uint32_t type,
+                     uint64_t offset) {
     b_str(b, name);
     b_le(b, n_dims, 4);
     for (uint32_t d = 0; d < n_dims; d++) b_le(b, dims[d], 8);
@@ -487,9 +491,9 @@ static void test_bad_kvs(void) {
 
 static void test_bad_tensors(void) {
     Buf b;
-    const uint64_t big[2] = {1ull << 40, 1ull << 40}, d60[1] = {1ull << 60},
-                   d62[1] = {1ull << 62}, d100[1] = {100}, d8[1] = {8}, d33[1] = {33},
-                   d5[5] = {1, 1, 1, 1, 1}, neg[1] = {1ull << 63}, zero[2] = {0, 5};
+    const uint64_t big[2] = {1ull << 40, 1ull << 40}, d60[1] = {1ull << 60}, d62[1] = {1ull << 62},
+                   d100[1] = {100}, d8[1] = {8}, d33[1] = {33}, d5[5] = {1, 1, 1, 1, 1},
+                   neg[1] = {1ull << 63}, zero[2] = {0, 5};
     b_header(&b, 3, 1, 0), b_tensor(&b, "t", 2, big, GGML_TYPE_F32, 0), b_data(&b, 32);
     expect_fail(&b, "element count overflows");
     b_header(&b, 3, 1, 0), b_tensor(&b, "t", 1, d60, GGML_TYPE_F32, 0), b_data(&b, 32);
@@ -545,11 +549,12 @@ static void test_open_errors(void) {
     const char *missing = tmp("missing.gguf"), *empty = tmp("empty.gguf");
     CHECK(gguf_open(&f, missing, &e) == -1 && good_msg(&e, missing), "%s", e.msg);
     CHECK(gguf_open(&f, tmpdir, &e) == -1 && good_msg(&e, tmpdir) &&
-          strstr(e.msg, "not a regular file"), "%s", e.msg);
+              strstr(e.msg, "not a regular file"),
+          "%s", e.msg);
     FILE *fp = fopen(empty, "wb");
     if (fp) fclose(fp);
-    CHECK(gguf_open(&f, empty, &e) == -1 && good_msg(&e, empty) && strstr(e.msg, "empty"),
-          "%s", e.msg);
+    CHECK(gguf_open(&f, empty, &e) == -1 && good_msg(&e, empty) && strstr(e.msg, "empty"), "%s",
+          e.msg);
     CHECK(f.path == NULL && f.kv == NULL, "state after failure");
     gguf_close(&f);
     remove(empty);
@@ -602,8 +607,10 @@ static void test_random_flips(void) {
         GGUFFile f;
         ObErr e = {{0}};
         int rc = gguf_open_buffer(&f, buf, n, "flip.gguf", &e);
-        if (rc == 0) ok++, exercise(&f);
-        else bad_msgs += !good_msg(&e, "flip.gguf");
+        if (rc == 0)
+            ok++, exercise(&f);
+        else
+            bad_msgs += !good_msg(&e, "flip.gguf");
         CHECK(rc == 0 || rc == -1, "rc %d", rc);
         gguf_close(&f);
         free(buf);
@@ -623,13 +630,17 @@ static void test_writer_errors(void) {
     uint8_t raw[64] = {0};
     CHECK(!gguf_add_tensor_f32(w, "a", GGML_TYPE_F32, 1, d4, x, &e), "%s", e.msg);
     CHECK(gguf_add_tensor_f32(w, "a", GGML_TYPE_F16, 1, d4, x, &e) == -1 &&
-          strstr(e.msg, "duplicate"), "%s", e.msg);
+              strstr(e.msg, "duplicate"),
+          "%s", e.msg);
     CHECK(gguf_add_tensor_f32(w, "q", GGML_TYPE_Q8_0, 1, d4, x, &e) == -1 &&
-          strstr(e.msg, "cannot convert"), "%s", e.msg);
+              strstr(e.msg, "cannot convert"),
+          "%s", e.msg);
     CHECK(gguf_add_tensor_raw(w, "q", GGML_TYPE_Q8_0, 1, d33, raw, &e) == -1 &&
-          strstr(e.msg, "multiple of the block size"), "%s", e.msg);
+              strstr(e.msg, "multiple of the block size"),
+          "%s", e.msg);
     CHECK(gguf_add_tensor_raw(w, "q", 7, 1, d4, raw, &e) == -1 &&
-          strstr(e.msg, "unsupported tensor type 7"), "%s", e.msg);
+              strstr(e.msg, "unsupported tensor type 7"),
+          "%s", e.msg);
     CHECK(gguf_add_tensor_raw(w, "q", GGML_TYPE_F32, 5, d4, raw, &e) == -1, "n_dims 5");
 
     const char *bad = tmp("no/such/dir/out.gguf");
@@ -640,7 +651,8 @@ static void test_writer_errors(void) {
     const char *path = tmp("align.gguf");
     CHECK(!gguf_set_u32(w, "general.alignment", 48), "set");
     CHECK(gguf_writer_save(w, path, &e) == -1 && good_msg(&e, path) &&
-          strstr(e.msg, "power of two"), "%s", e.msg);
+              strstr(e.msg, "power of two"),
+          "%s", e.msg);
     CHECK(!gguf_set_u32(w, "general.alignment", 64), "set");
     CHECK(!gguf_writer_save(w, path, &e), "%s", e.msg);
     gguf_writer_free(w);

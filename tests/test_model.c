@@ -23,7 +23,9 @@ typedef struct {
     float *params, *logits, loss, *grads, *step_losses, *params_after;
 } Fixture;
 
-static int read_all(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n; }
+static int read_all(FILE *f, void *p, size_t n) {
+    return fread(p, 1, n, f) == n;
+}
 
 static int load_fixture(const char *path, Fixture *fx, LlamaConfig *cfg, size_t *n_params) {
     FILE *f = fopen(path, "rb");
@@ -31,10 +33,16 @@ static int load_fixture(const char *path, Fixture *fx, LlamaConfig *cfg, size_t 
     int ok = read_all(f, fx->hdr, sizeof fx->hdr) && read_all(f, fx->fhdr, sizeof fx->fhdr) &&
              fx->hdr[0] == 0x4642524F && fx->hdr[1] == 1;
     if (ok) {
-        *cfg = (LlamaConfig){.dim = fx->hdr[2], .n_layers = fx->hdr[3], .n_heads = fx->hdr[4],
-                             .n_kv_heads = fx->hdr[5], .head_dim = fx->hdr[6],
-                             .ffn_dim = fx->hdr[7], .vocab = fx->hdr[8], .ctx_len = fx->hdr[10],
-                             .tied = fx->hdr[11], .norm_eps = fx->fhdr[0],
+        *cfg = (LlamaConfig){.dim = fx->hdr[2],
+                             .n_layers = fx->hdr[3],
+                             .n_heads = fx->hdr[4],
+                             .n_kv_heads = fx->hdr[5],
+                             .head_dim = fx->hdr[6],
+                             .ffn_dim = fx->hdr[7],
+                             .vocab = fx->hdr[8],
+                             .ctx_len = fx->hdr[10],
+                             .tied = fx->hdr[11],
+                             .norm_eps = fx->fhdr[0],
                              .rope_base = fx->fhdr[1]};
         size_t BT = (size_t)fx->hdr[9] * fx->hdr[10], P = llama_param_count(cfg);
         size_t V = cfg->vocab, S = fx->hdr[12];
@@ -107,8 +115,8 @@ static void check_fixture(const char *name) {
     memcpy(m.params, fx.params, P * 4);
     for (int s = 0; s < fx.hdr[12]; s++) {
         float l = llama_forward(&m, fx.inputs, fx.targets, T, &nv);
-        CHECK(fabs(l - fx.step_losses[s]) < 1e-4 * fabs(fx.step_losses[s]), "%s step %d loss %g vs %g",
-              name, s, l, fx.step_losses[s]);
+        CHECK(fabs(l - fx.step_losses[s]) < 1e-4 * fabs(fx.step_losses[s]),
+              "%s step %d loss %g vs %g", name, s, l, fx.step_losses[s]);
         llama_zero_grads(&m);
         llama_backward(&m, 1.0f / nv);
         adamw_step(&opt, &ac, fx.fhdr[2], m.params, m.grads, segs, ns);
@@ -120,14 +128,26 @@ static void check_fixture(const char *name) {
     free_fixture(&fx);
 }
 
-static void test_reference_untied(void) { check_fixture("tiny_untied.bin"); }
-static void test_reference_tied(void) { check_fixture("tiny_tied.bin"); }
+static void test_reference_untied(void) {
+    check_fixture("tiny_untied.bin");
+}
+static void test_reference_tied(void) {
+    check_fixture("tiny_tied.bin");
+}
 
 /* Cached inference, fed in uneven chunks, gives the batched forward's logits. */
 static void test_kvcache_matches_forward(void) {
-    LlamaConfig cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 8,
-                       .ffn_dim = 40, .vocab = 50, .ctx_len = 16, .norm_eps = 1e-5f,
-                       .rope_base = 10000.0f, .tied = 0};
+    LlamaConfig cfg = {.dim = 32,
+                       .n_layers = 2,
+                       .n_heads = 4,
+                       .n_kv_heads = 2,
+                       .head_dim = 8,
+                       .ffn_dim = 40,
+                       .vocab = 50,
+                       .ctx_len = 16,
+                       .norm_eps = 1e-5f,
+                       .rope_base = 10000.0f,
+                       .tied = 0};
     Llama m;
     ObErr err;
     CHECK(llama_create(&m, &cfg, &err) == 0, "%s", err.msg);

@@ -265,9 +265,17 @@ static double model_loss(void *p) {
 }
 
 static void test_model_grads(int tied) {
-    LlamaConfig cfg = {.dim = 16, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 4,
-                       .ffn_dim = 24, .vocab = 23, .ctx_len = 8, .norm_eps = 1e-5f,
-                       .rope_base = 10000.0f, .tied = tied};
+    LlamaConfig cfg = {.dim = 16,
+                       .n_layers = 2,
+                       .n_heads = 4,
+                       .n_kv_heads = 2,
+                       .head_dim = 4,
+                       .ffn_dim = 24,
+                       .vocab = 23,
+                       .ctx_len = 8,
+                       .norm_eps = 1e-5f,
+                       .rope_base = 10000.0f,
+                       .tied = tied};
     Llama m;
     ObErr err;
     CHECK(llama_create(&m, &cfg, &err) == 0, "%s", err.msg);
@@ -291,8 +299,12 @@ static void test_model_grads(int tied) {
     llama_free(&m);
 }
 
-static void test_model_untied(void) { test_model_grads(0); }
-static void test_model_tied(void) { test_model_grads(1); }
+static void test_model_untied(void) {
+    test_model_grads(0);
+}
+static void test_model_tied(void) {
+    test_model_grads(1);
+}
 
 int main(void) {
     ob_rng_seed(&rng, 1234);

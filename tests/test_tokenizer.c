@@ -17,15 +17,17 @@ static uint32_t lcg(uint64_t *s) {
 }
 
 static const char *const WORDS[] = {
-    "the", "of", "and", "to", "a", "world", "in", "is", "that", "hello", "it", "was", "for",
-    "on", "are", "as", "with", "his", "they", "at", "be", "this", "from", "have", "or", "by",
-    "one", "had", "not", "but", "what", "all", "were", "when", "we", "there", "can", "an",
-    "your", "which", "their", "said", "if", "do", "will", "each", "about", "how", "up", "out",
-    "them", "then", "she", "many", "some", "so", "these", "would", "other", "into", "has",
-    "more", "her", "two", "like", "him", "see", "time", "could", "no", "make", "than", "first",
-    "been", "its", "who", "now", "people", "my", "made", "over", "did", "down", "only", "way",
-    "find", "use", "may", "water", "long", "little", "very", "after", "words", "called",
-    "just", "where", "most", "know", "learning", "model", "forget", "it's", "don't",
+    "the",    "of",     "and",   "to",    "a",      "world", "in",    "is",     "that",  "hello",
+    "it",     "was",    "for",   "on",    "are",    "as",    "with",  "his",    "they",  "at",
+    "be",     "this",   "from",  "have",  "or",     "by",    "one",   "had",    "not",   "but",
+    "what",   "all",    "were",  "when",  "we",     "there", "can",   "an",     "your",  "which",
+    "their",  "said",   "if",    "do",    "will",   "each",  "about", "how",    "up",    "out",
+    "them",   "then",   "she",   "many",  "some",   "so",    "these", "would",  "other", "into",
+    "has",    "more",   "her",   "two",   "like",   "him",   "see",   "time",   "could", "no",
+    "make",   "than",   "first", "been",  "its",    "who",   "now",   "people", "my",    "made",
+    "over",   "did",    "down",  "only",  "way",    "find",  "use",   "may",    "water", "long",
+    "little", "very",   "after", "words", "called", "just",  "where", "most",   "know",  "learning",
+    "model",  "forget", "it's",  "don't",
 };
 #define N_WORDS (sizeof WORDS / sizeof WORDS[0])
 
@@ -163,8 +165,8 @@ static void test_train_small(void) {
 }
 
 /* GPT-2's bpe() written naively from the public arrays, for one piece. */
-static size_t ref_bpe(const Tokenizer *t, const int *rank, const int *res, const char *s,
-                      size_t n, int32_t *ids) {
+static size_t ref_bpe(const Tokenizer *t, const int *rank, const int *res, const char *s, size_t n,
+                      int32_t *ids) {
     int v = t->n_vocab;
     for (size_t i = 0; i < n; i++) ids[i] = (unsigned char)s[i];
     for (;;) {
@@ -257,8 +259,8 @@ static int ref_add_word(RefWord *words, int n_words, const char *w, size_t n) {
     return n_words + 1;
 }
 
-static int ref_best_pair(const RefWord *words, int n_words, int n_tok, int64_t *counts,
-                         int32_t *a, int32_t *b) {
+static int ref_best_pair(const RefWord *words, int n_words, int n_tok, int64_t *counts, int32_t *a,
+                         int32_t *b) {
     memset(counts, 0, sizeof *counts * (size_t)n_tok * (size_t)n_tok);
     for (int w = 0; w < n_words; w++) {
         for (int i = 0; i + 1 < words[w].n; i++) {
@@ -416,7 +418,15 @@ static void test_pretokenization(void) {
     CHECK(has_boundary(&t, "it's", 2), "'it's' splits before 's");
     CHECK(has_boundary(&t, "the123", 3), "letters and digits split");
     CHECK(has_boundary(&t, "the, world", 3) && has_boundary(&t, "the, world", 4), "comma");
-    CHECK(has_boundary(&t, "a\xFF" "b", 1) && has_boundary(&t, "a\xFF" "b", 2), "invalid byte");
+    CHECK(has_boundary(&t,
+                       "a\xFF"
+                       "b",
+                       1) &&
+              has_boundary(&t,
+                           "a\xFF"
+                           "b",
+                           2),
+          "invalid byte");
     tok_free(&t);
 }
 
@@ -437,10 +447,9 @@ static int same_encoding(const Tokenizer *a, const Tokenizer *b, const char *s, 
 
 static int from_arrays(Tokenizer *out, const Tokenizer *t, const char **tokens,
                        const int32_t *types, const char **merges, ObErr *err) {
-    return tok_from_arrays(out, tokens ? tokens : (const char *const *)t->tokens,
-                           types ? types : t->types, t->n_vocab,
-                           merges ? merges : (const char *const *)t->merges, t->n_merges,
-                           t->eot_id, err);
+    return tok_from_arrays(
+        out, tokens ? tokens : (const char *const *)t->tokens, types ? types : t->types, t->n_vocab,
+        merges ? merges : (const char *const *)t->merges, t->n_merges, t->eot_id, err);
 }
 
 /* Expects from_arrays to fail with a one-line message containing want. */
@@ -517,7 +526,8 @@ static void test_from_arrays_any_layout(void) {
     int n = 0;
     types[n] = 3, toks[n++] = "<|endoftext|>";
     types[n] = 1, toks[n++] = "abc";
-    types[n] = 1, toks[n++] = "\xC4\xA0" "ab";
+    types[n] = 1, toks[n++] = "\xC4\xA0"
+                              "ab";
     types[n] = 1, toks[n++] = "ab";
     for (int b = 255; b >= 0; b--) {
         unicode_of(b, bytes[b]);
@@ -583,8 +593,8 @@ static void test_decode_errors(void) {
     size_t len;
     int32_t bad1[] = {5, -1}, bad2[] = {t.n_vocab};
     CHECK(tok_decode(&t, bad1, 2, &out, &len, &err) < 0 && strstr(err.msg, "-1"), "%s", err.msg);
-    CHECK(tok_decode(&t, bad2, 1, &out, &len, &err) < 0 && strstr(err.msg, "out of range"),
-          "%s", err.msg);
+    CHECK(tok_decode(&t, bad2, 1, &out, &len, &err) < 0 && strstr(err.msg, "out of range"), "%s",
+          err.msg);
     CHECK(tok_token_bytes(&t, -1, &len) == NULL && len == 0, "bytes of -1");
     CHECK(tok_token_bytes(&t, t.n_vocab, &len) == NULL, "bytes of n_vocab");
     int32_t eot = t.eot_id;
@@ -607,10 +617,11 @@ static void test_train_errors_and_files(void) {
     const char *texts[] = {"", ""};
     size_t lens[] = {0, 0};
     CHECK(tok_train_texts(&t, texts, lens, 2, 300, 0, &err) < 0 &&
-          strstr(err.msg, "no training text"), "%s", err.msg);
-    CHECK(tok_train_texts(&t, texts, lens, 0, 300, 0, &err) < 0, "no texts");
-    CHECK(tok_train_texts(&t, texts, lens, 1, 256, 0, &err) < 0 && strstr(err.msg, "257"),
+              strstr(err.msg, "no training text"),
           "%s", err.msg);
+    CHECK(tok_train_texts(&t, texts, lens, 0, 300, 0, &err) < 0, "no texts");
+    CHECK(tok_train_texts(&t, texts, lens, 1, 256, 0, &err) < 0 && strstr(err.msg, "257"), "%s",
+          err.msg);
     CHECK(tok_train_files(&t, NULL, 0, 300, 0, &err) < 0 && strstr(err.msg, "no training text"),
           "%s", err.msg);
     char dir[] = "/tmp/test_tok_XXXXXX", p1[64], p2[64];
@@ -619,7 +630,8 @@ static void test_train_errors_and_files(void) {
     snprintf(p2, sizeof p2, "%s/b.txt", dir);
     const char *missing[] = {"/nonexistent/tok.txt"};
     CHECK(tok_train_files(&t, missing, 1, 300, 0, &err) < 0 &&
-          strstr(err.msg, "/nonexistent/tok.txt"), "%s", err.msg);
+              strstr(err.msg, "/nonexistent/tok.txt"),
+          "%s", err.msg);
     write_file(p1, "", 0);
     const char *paths[] = {p1, p2};
     CHECK(tok_train_files(&t, paths, 1, 300, 0, &err) < 0 && strstr(err.msg, "no training text"),
@@ -683,7 +695,8 @@ static void test_concurrent_encode(void) {
     for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     for (int i = 0; i < 4; i++) {
         CHECK(jobs[i].ids && jobs[i].n == jobs[0].n &&
-              !memcmp(jobs[i].ids, jobs[0].ids, jobs[0].n * sizeof(int32_t)), "thread %d", i);
+                  !memcmp(jobs[i].ids, jobs[0].ids, jobs[0].n * sizeof(int32_t)),
+              "thread %d", i);
     }
     for (int i = 0; i < 4; i++) free(jobs[i].ids);
     free(text);

@@ -65,9 +65,17 @@ static void world_free(World *w) {
 }
 
 static LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 64, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
-                         .head_dim = 16, .ffn_dim = 128, .vocab = vocab, .ctx_len = 64,
-                         .norm_eps = 1e-5f, .rope_base = 10000.0f, .tied = 1};
+    return (LlamaConfig){.dim = 64,
+                         .n_layers = 2,
+                         .n_heads = 4,
+                         .n_kv_heads = 2,
+                         .head_dim = 16,
+                         .ffn_dim = 128,
+                         .vocab = vocab,
+                         .ctx_len = 64,
+                         .norm_eps = 1e-5f,
+                         .rope_base = 10000.0f,
+                         .tied = 1};
 }
 
 static TrainConfig tiny_train(const char *out, long steps) {
@@ -142,8 +150,9 @@ static float *train_copy(const World *w, const TrainConfig *tc, int resume, size
     Tokenizer tok;
     int rc = resume ? llama_load(&m, &tok, tc->out_path, &err) : fresh_model(&m, w, 5);
     if (resume && !rc) tok_free(&tok);
-    if (!rc) rc = train_run(&m, &w->tok, tc, batch_from_stream, (void *)&w->data, NULL, resume,
-                            &res, &err);
+    if (!rc)
+        rc = train_run(&m, &w->tok, tc, batch_from_stream, (void *)&w->data, NULL, resume, &res,
+                       &err);
     if (rc) {
         fprintf(stderr, "train_copy: %s\n", err.msg);
         return NULL;
@@ -178,8 +187,7 @@ typedef struct {
     int calls, fail_at;
 } Interrupt;
 
-static int interrupting(void *ctx, ObRng *rng, int B, int T, int32_t *in, int32_t *tg,
-                        ObErr *err) {
+static int interrupting(void *ctx, ObRng *rng, int B, int T, int32_t *in, int32_t *tg, ObErr *err) {
     Interrupt *it = ctx;
     if (++it->calls == it->fail_at) return ob_errf(err, "interrupted");
     return batch_from_stream((void *)it->ds, rng, B, T, in, tg, err);
@@ -346,7 +354,8 @@ static void test_model_files(void) {
         if (rc == 0) {
             llama_free(&r), tok_free(&t2);
             all_ok = 0;
-        } else if (strncmp(err.msg, tmp("cut.gguf"), strlen(tmp("cut.gguf"))) || strchr(err.msg, '\n')) {
+        } else if (strncmp(err.msg, tmp("cut.gguf"), strlen(tmp("cut.gguf"))) ||
+                   strchr(err.msg, '\n')) {
             all_ok = 0;
         }
     }

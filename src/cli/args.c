@@ -61,10 +61,13 @@ static int set_value(const Command *cmd, const Opt *o, const char *arg, const ch
     case OPT_INT:
     case OPT_LONG: {
         long x = strtol(v, &end, 10);
-        if (errno || *end || end == v || (o->type == OPT_INT && (x > 2147483647L || x < -2147483647L)))
+        if (errno || *end || end == v ||
+            (o->type == OPT_INT && (x > 2147483647L || x < -2147483647L)))
             goto bad;
-        if (o->type == OPT_INT) *(int *)o->dst = (int)x;
-        else *(long *)o->dst = x;
+        if (o->type == OPT_INT)
+            *(int *)o->dst = (int)x;
+        else
+            *(long *)o->dst = x;
         return 0;
     }
     case OPT_U64: {

@@ -10,7 +10,7 @@ typedef enum { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG } OptTyp
 typedef struct {
     const char *name; /* "--steps"; a short alias may follow after '|': "--out|-o" */
     OptType type;
-    void *dst;        /* int*, long*, uint64_t*, float*, const char**, int* */
+    void *dst; /* int*, long*, uint64_t*, float*, const char**, int* */
     const char *help;
 } Opt;
 

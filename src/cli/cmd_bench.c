@@ -16,8 +16,15 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    LlamaConfig c = {.dim = 288, .n_layers = 6, .n_heads = 6, .n_kv_heads = 0, .ffn_dim = 768,
-                     .vocab = 32000, .norm_eps = 1e-5f, .rope_base = 10000.0f, .tied = 1};
+    LlamaConfig c = {.dim = 288,
+                     .n_layers = 6,
+                     .n_heads = 6,
+                     .n_kv_heads = 0,
+                     .ffn_dim = 768,
+                     .vocab = 32000,
+                     .norm_eps = 1e-5f,
+                     .rope_base = 10000.0f,
+                     .tied = 1};
     int B = 8, T = 256, steps = 6, forward_only = 0;
     Opt opts[] = {
         {"--dim", OPT_INT, &c.dim, "embedding width (default 288)"},
@@ -32,12 +39,16 @@ int cmd_bench(int argc, char **argv) {
         {"--forward", OPT_FLAG, &forward_only, "time the batched forward only (prompt processing)"},
         {NULL, 0, NULL, NULL},
     };
-    Command cmd = {"bench", "[options]",
+    Command cmd = {"bench",
+                   "[options]",
                    "Times training steps (forward + backward + AdamW) or the batched forward of a "
                    "random tied model on random tokens; prints one JSON line with the median "
                    "step time, tokens/s, GFLOP/s (6 x params x tokens for training) and peak RSS.",
                    "obliviate bench --dim 128 --layers 4 --heads 4 --ffn 352 --vocab 4096 "
-                   "--threads 2", opts, 0, 0};
+                   "--threads 2",
+                   opts,
+                   0,
+                   0};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     free(pos);
@@ -58,7 +69,8 @@ int cmd_bench(int argc, char **argv) {
     ob_rng_seed(&rng, 1);
     int32_t *inp = malloc(sizeof(int32_t) * B * T), *tgt = malloc(sizeof(int32_t) * B * T);
     for (int i = 0; i < B * T; i++)
-        inp[i] = (int32_t)ob_rng_below(&rng, c.vocab), tgt[i] = (int32_t)ob_rng_below(&rng, c.vocab);
+        inp[i] = (int32_t)ob_rng_below(&rng, c.vocab),
+        tgt[i] = (int32_t)ob_rng_below(&rng, c.vocab);
     ParamSegment segs[12];
     int ns = llama_param_segments(&m, segs);
     AdamWConfig ac = {0.9f, 0.95f, 1e-8f, 0.1f};
@@ -93,7 +105,8 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "params", (double)m.n_params);
     cJSON_AddNumberToObject(j, "step_s_median", med);
     cJSON_AddNumberToObject(j, "tok_s", toks / med);
-    cJSON_AddNumberToObject(j, "gflops", (forward_only ? 2.0 : 6.0) * m.n_params * toks / med / 1e9);
+    cJSON_AddNumberToObject(j, "gflops",
+                            (forward_only ? 2.0 : 6.0) * m.n_params * toks / med / 1e9);
     cJSON_AddNumberToObject(j, "peak_rss_mb", ru.ru_maxrss / 1024.0);
     cJSON_AddNumberToObject(j, "weights_grads_adam_mb", m.n_params * 16.0 / 1048576.0);
     cJSON_AddNumberToObject(j, "activations_mb", m.acts.n_floats * 4.0 / 1048576.0);

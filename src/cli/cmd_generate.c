@@ -73,10 +73,14 @@ int cmd_generate(int argc, char **argv) {
         {"--json", OPT_FLAG, &json, "print JSON (prompt tokens, new tokens, text)"},
         {NULL, 0, NULL, NULL},
     };
-    Command cmd = {"generate", "[options]",
+    Command cmd = {"generate",
+                   "[options]",
                    "Continues a prompt using a key/value cache. Prints the prompt and its "
                    "continuation (or JSON with --json); speed goes to stderr.",
-                   "obliviate generate -m base.gguf -p \"Sherlock Holmes\" -n 40", opts, 0, 0};
+                   "obliviate generate -m base.gguf -p \"Sherlock Holmes\" -n 40",
+                   opts,
+                   0,
+                   0};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     free(pos);
@@ -135,10 +139,14 @@ int cmd_perplexity(int argc, char **argv) {
         {"--max-windows", OPT_LONG, &max_windows, "stop after N windows (default: all)"},
         {NULL, 0, NULL, NULL},
     };
-    Command cmd = {"perplexity", "[options] FILE...",
+    Command cmd = {"perplexity",
+                   "[options] FILE...",
                    "Mean next-token loss and perplexity of a model over consecutive "
                    "non-overlapping windows of the files' tokens. Prints JSON.",
-                   "obliviate perplexity -m base.gguf --seq 256 heldout.txt", opts, 1, -1};
+                   "obliviate perplexity -m base.gguf --seq 256 heldout.txt",
+                   opts,
+                   1,
+                   -1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;
@@ -153,9 +161,13 @@ int cmd_perplexity(int argc, char **argv) {
     if (!rc && ds.n < (size_t)seq + 1)
         rc = ob_errf(&err, "text has %zu tokens, fewer than one window of %d + 1", ds.n, seq);
     if (!rc) rc = llama_alloc_batch(&m, batch, seq, &err);
+    int32_t *scratch = rc ? NULL : ob_malloc(sizeof(int32_t) * 2 * batch * seq, "batch", &err);
+    if (!rc && !scratch) rc = -1;
     if (!rc) {
         long n_tok;
-        double t0 = ob_now(), loss = stream_loss(&m, &ds, seq, max_windows, &n_tok);
+        double t0 = ob_now();
+        double loss =
+            stream_loss(&m, &ds, seq, max_windows, scratch, scratch + batch * seq, &n_tok);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", model_path);
         cJSON_AddNumberToObject(j, "tokens", (double)n_tok);
@@ -164,6 +176,7 @@ int cmd_perplexity(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "tokens_per_s", n_tok / (ob_now() - t0));
         print_json(j);
     }
+    free(scratch);
     dataset_free(&ds);
     llama_free(&m);
     tok_free(&tok);

@@ -13,15 +13,19 @@ static const struct {
     const char *name;
     int dim, layers, heads, kv_heads, ffn;
 } presets[] = {
-    {"tiny", 64, 2, 4, 2, 176},   {"d128", 128, 4, 4, 4, 352}, {"d288", 288, 6, 6, 6, 768},
+    {"tiny", 64, 2, 4, 2, 176},   {"d128", 128, 4, 4, 4, 352},    {"d288", 288, 6, 6, 6, 768},
     {"d512", 512, 8, 8, 8, 1376}, {"d768", 768, 12, 12, 4, 2048},
 };
 
 int parse_dtype(const char *s, uint32_t *type) {
-    if (!strcmp(s, "f32")) *type = GGML_TYPE_F32;
-    else if (!strcmp(s, "f16")) *type = GGML_TYPE_F16;
-    else if (!strcmp(s, "bf16")) *type = GGML_TYPE_BF16;
-    else return -1;
+    if (!strcmp(s, "f32"))
+        *type = GGML_TYPE_F32;
+    else if (!strcmp(s, "f16"))
+        *type = GGML_TYPE_F16;
+    else if (!strcmp(s, "bf16"))
+        *type = GGML_TYPE_BF16;
+    else
+        return -1;
     return 0;
 }
 
@@ -49,10 +53,14 @@ int cmd_init(int argc, char **argv) {
         {"--out|-o", OPT_STR, &out, "output model (GGUF), required"},
         {NULL, 0, NULL, NULL},
     };
-    Command cmd = {"init", "[options]",
+    Command cmd = {"init",
+                   "[options]",
                    "Creates a Llama model with random weights (N(0, 0.02); residual projections "
                    "scaled by 1/sqrt(2 layers)) and the given tokenizer, ready for `train`.",
-                   "obliviate init --preset d288 --tokenizer tok.gguf -o base0.gguf", opts, 0, 0};
+                   "obliviate init --preset d288 --tokenizer tok.gguf -o base0.gguf",
+                   opts,
+                   0,
+                   0};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     free(pos);

@@ -8,7 +8,7 @@
 #include "io/gguf.h"
 
 static const char *type_name(uint32_t t) {
-    static const char *kv[] = {"u8",  "i8",  "u16",   "i16", "u32", "i32", "f32",
+    static const char *kv[] = {"u8",   "i8",  "u16",   "i16", "u32", "i32", "f32",
                                "bool", "str", "array", "u64", "i64", "f64"};
     return t < sizeof kv / sizeof kv[0] ? kv[t] : "?";
 }
@@ -53,10 +53,14 @@ int cmd_inspect(int argc, char **argv) {
     int json = 0;
     Opt opts[] = {{"--json", OPT_FLAG, &json, "print JSON instead of a table"},
                   {NULL, 0, NULL, NULL}};
-    Command cmd = {"inspect", "[options] FILE.gguf",
+    Command cmd = {"inspect",
+                   "[options] FILE.gguf",
                    "Shows a GGUF file's metadata (arrays summarised) and tensors (name, type, "
                    "shape in ggml order, offset).",
-                   "obliviate inspect base.gguf", opts, 1, 1};
+                   "obliviate inspect base.gguf",
+                   opts,
+                   1,
+                   1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;
@@ -69,7 +73,8 @@ int cmd_inspect(int argc, char **argv) {
     cJSON_AddNumberToObject(root, "version", f.version);
     cJSON *tensors = cJSON_AddArrayToObject(root, "tensors");
     uint64_t total = 0;
-    for (uint64_t i = 0; i < f.n_kv; i++) cJSON_AddItemToObject(meta, f.kv[i].key, kv_json(&f.kv[i]));
+    for (uint64_t i = 0; i < f.n_kv; i++)
+        cJSON_AddItemToObject(meta, f.kv[i].key, kv_json(&f.kv[i]));
     for (uint64_t i = 0; i < f.n_tensors; i++) {
         const GGUFTensor *t = &f.tensors[i];
         cJSON *tj = cJSON_CreateObject();

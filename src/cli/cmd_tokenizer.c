@@ -24,12 +24,15 @@ int cmd_tokenizer(int argc, char **argv) {
         {"--out|-o", OPT_STR, &out, "output tokenizer file (GGUF), required"},
         {NULL, 0, NULL, NULL},
     };
-    Command cmd = {"tokenizer train", "[options] FILE...",
+    Command cmd = {"tokenizer train",
+                   "[options] FILE...",
                    "Learns a byte-level BPE vocabulary (GPT-2 pre-tokenizer, 256 byte tokens, "
                    "merges, <|endoftext|>) from text files and writes it as a GGUF file that "
                    "`init --tokenizer` reads.",
                    "obliviate tokenizer train --vocab 4096 -o tok.gguf general.txt target.txt",
-                   opts, 1, -1};
+                   opts,
+                   1,
+                   -1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc - 1, argv + 1, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;

@@ -15,7 +15,8 @@ int cmd_train(int argc, char **argv) {
     const char *model_path = NULL, *sched = "cosine", *val_path = NULL;
     int resume = 0;
     Opt opts[] = {
-        {"--model|-m", OPT_STR, &model_path, "model to start from (GGUF), required unless --resume"},
+        {"--model|-m", OPT_STR, &model_path,
+         "model to start from (GGUF), required unless --resume"},
         {"--out|-o", OPT_STR, &tc.out_path, "checkpoint to write (default model.gguf)"},
         {"--resume", OPT_FLAG, &resume, "continue from --out and --out.state"},
         {"--steps", OPT_LONG, &tc.steps, "optimizer steps (default 1000)"},
@@ -40,19 +41,23 @@ int cmd_train(int argc, char **argv) {
         {"--name", OPT_STR, &tc.name, "general.name of the written model"},
         {NULL, 0, NULL, NULL},
     };
-    Command cmd = {"train", "[options] FILE...",
+    Command cmd = {"train",
+                   "[options] FILE...",
                    "Trains a model on text files (each file a document, <|endoftext|> before "
                    "each) with AdamW, random windows of --seq tokens, gradient accumulation and "
                    "clipping. Writes a llama.cpp-compatible GGUF checkpoint plus "
                    "<out>.state (optimizer state) for --resume; a resumed run gives the same "
                    "bits as an uninterrupted one. Prints a JSON summary on stdout.",
                    "obliviate train -m base0.gguf -o base.gguf --steps 2000 --lr 1e-3 corpus.txt",
-                   opts, 1, -1};
+                   opts,
+                   1,
+                   -1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;
     int s = schedule_parse(sched);
-    if (s < 0) return free(pos), cli_fail(cmd.name, "--schedule must be constant, linear or cosine");
+    if (s < 0)
+        return free(pos), cli_fail(cmd.name, "--schedule must be constant, linear or cosine");
     tc.sched = (Schedule)s;
     if (tc.log_every <= 0) tc.log_every = 1;
     if (resume) model_path = tc.out_path;

@@ -113,7 +113,7 @@ static void put_le(uint8_t *p, uint64_t v, int n) {
 static const uint8_t kv_size[13] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
 
 static const char *type_name(uint32_t t) {
-    static const char *const names[13] = {"u8",  "i8",     "u16",   "i16", "u32", "i32", "f32",
+    static const char *const names[13] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                           "bool", "string", "array", "u64", "i64", "f64"};
     return t < 13 ? names[t] : "unknown";
 }
@@ -141,13 +141,16 @@ static int check_shape(uint32_t type, uint32_t n_dims, const uint64_t *dims, uin
         if (dims[d] > INT64_MAX)
             return snprintf(why, cap, "dimension %u is %" PRIu64 " (negative)", d, dims[d]), -1;
         if (dims[d] && n > INT64_MAX / dims[d])
-            return snprintf(why, cap, "element count overflows at dimension %u (%" PRIu64 ")",
-                            d, dims[d]), -1;
+            return snprintf(why, cap, "element count overflows at dimension %u (%" PRIu64 ")", d,
+                            dims[d]),
+                   -1;
         n *= dims[d];
     }
     if (dims[0] % blk)
-        return snprintf(why, cap, "dims[0] = %" PRIu64 " is not a multiple of the block size %"
-                        PRIu64, dims[0], blk), -1;
+        return snprintf(why, cap,
+                        "dims[0] = %" PRIu64 " is not a multiple of the block size %" PRIu64,
+                        dims[0], blk),
+               -1;
     if (n / blk > UINT64_MAX / bb)
         return snprintf(why, cap, "byte size of %" PRIu64 " elements overflows", n), -1;
     *n_elems = n;
@@ -174,7 +177,7 @@ typedef struct {
     size_t size, off;
     const char *name; /* for messages */
     ObErr *err;
-    char where[160];  /* what is being read: "kv 3 (\"general.name\")" */
+    char where[160]; /* what is being read: "kv 3 (\"general.name\")" */
 } Reader;
 
 __attribute__((format(printf, 2, 3))) static int rd_err(Reader *r, const char *fmt, ...) {
@@ -252,7 +255,8 @@ static char *rd_name(Reader *r, const char *what, uint64_t max_len) {
 static void decode_scalar(uint32_t type, const uint8_t *p, GGUFKV *kv) {
     uint64_t u64;
     switch (type) {
-    case GGUF_TYPE_U8: case GGUF_TYPE_BOOL: kv->v.u = p[0]; break;
+    case GGUF_TYPE_U8:
+    case GGUF_TYPE_BOOL: kv->v.u = p[0]; break;
     case GGUF_TYPE_I8: kv->v.i = (int8_t)p[0]; break;
     case GGUF_TYPE_U16: kv->v.u = le16(p); break;
     case GGUF_TYPE_I16: kv->v.i = (int16_t)le16(p); break;
@@ -324,8 +328,8 @@ static int read_tensor_info(Reader *r, uint64_t i, GGUFTensor *t) {
     if (rd_u32(r, &t->type) || rd_u64(r, &t->offset)) return -1;
     uint64_t bb;
     if (!type_block(t->type, &bb))
-        return ob_errf(r->err, "%s: unsupported tensor type %u for tensor \"%s\"", r->name,
-                       t->type, pn);
+        return ob_errf(r->err, "%s: unsupported tensor type %u for tensor \"%s\"", r->name, t->type,
+                       pn);
     if (check_shape(t->type, t->n_dims, t->dims, &t->n_elems, &t->n_bytes, why, sizeof why))
         return rd_err(r, "%s", why);
     return 0;
@@ -345,8 +349,10 @@ static int read_header(Reader *r, GGUFFile *f) {
         return ob_errf(r->err, "%s: version 0x%08x: big-endian GGUF files are not supported",
                        r->name, v);
     if (v == 1)
-        return ob_errf(r->err, "%s: GGUF version 1 is not supported (reconvert with a newer "
-                       "llama.cpp)", r->name);
+        return ob_errf(r->err,
+                       "%s: GGUF version 1 is not supported (reconvert with a newer "
+                       "llama.cpp)",
+                       r->name);
     if (v != 2 && v != 3) /* v2 and v3 share the little-endian layout */
         return ob_errf(r->err, "%s: unsupported GGUF version %u (expected 3)", r->name, v);
     f->version = v;
@@ -358,15 +364,20 @@ static int read_header(Reader *r, GGUFFile *f) {
 static int check_counts(Reader *r, uint64_t n_tensors, uint64_t n_kv) {
     uint64_t room = r->size - HEADER_SIZE;
     if (n_tensors > room / MIN_TENSOR_SIZE)
-        return ob_errf(r->err, "%s: header claims %" PRIu64 " tensors, more than a %zu-byte "
-                       "file can hold", r->name, n_tensors, r->size);
+        return ob_errf(r->err,
+                       "%s: header claims %" PRIu64 " tensors, more than a %zu-byte "
+                       "file can hold",
+                       r->name, n_tensors, r->size);
     if (n_kv > room / MIN_KV_SIZE)
-        return ob_errf(r->err, "%s: header claims %" PRIu64 " metadata pairs, more than a %zu-"
-                       "byte file can hold", r->name, n_kv, r->size);
+        return ob_errf(r->err,
+                       "%s: header claims %" PRIu64 " metadata pairs, more than a %zu-"
+                       "byte file can hold",
+                       r->name, n_kv, r->size);
     if (n_kv * MIN_KV_SIZE > room - n_tensors * MIN_TENSOR_SIZE)
-        return ob_errf(r->err, "%s: header claims %" PRIu64 " metadata pairs and %" PRIu64
-                       " tensors, more than a %zu-byte file can hold", r->name, n_kv,
-                       n_tensors, r->size);
+        return ob_errf(r->err,
+                       "%s: header claims %" PRIu64 " metadata pairs and %" PRIu64
+                       " tensors, more than a %zu-byte file can hold",
+                       r->name, n_kv, n_tensors, r->size);
     return 0;
 }
 
@@ -409,8 +420,8 @@ static int read_alignment(Reader *r, GGUFFile *f) {
         return ob_errf(r->err, "%s: general.alignment has type %s, expected u32", r->name,
                        type_name(kv->type));
     if (kv->v.u == 0 || (kv->v.u & (kv->v.u - 1)))
-        return ob_errf(r->err, "%s: general.alignment %" PRIu64 " is not a power of two",
-                       r->name, kv->v.u);
+        return ob_errf(r->err, "%s: general.alignment %" PRIu64 " is not a power of two", r->name,
+                       kv->v.u);
     f->alignment = (uint32_t)kv->v.u;
     return 0;
 }
@@ -444,12 +455,16 @@ static int place_tensors(Reader *r, GGUFFile *f) {
         char pn[72];
         printable(pn, t->name, strlen(t->name));
         if (t->offset % f->alignment)
-            return ob_errf(r->err, "%s: tensor \"%s\": offset %" PRIu64 " is not a multiple of "
-                           "the alignment %u", r->name, pn, t->offset, f->alignment);
+            return ob_errf(r->err,
+                           "%s: tensor \"%s\": offset %" PRIu64 " is not a multiple of "
+                           "the alignment %u",
+                           r->name, pn, t->offset, f->alignment);
         if (t->offset > data_size || t->n_bytes > data_size - t->offset)
-            return ob_errf(r->err, "%s: truncated: tensor \"%s\": %" PRIu64 " bytes at data "
-                           "offset %" PRIu64 " run past the end of the file (data section has %"
-                           PRIu64 " bytes)", r->name, pn, t->n_bytes, t->offset, data_size);
+            return ob_errf(r->err,
+                           "%s: truncated: tensor \"%s\": %" PRIu64 " bytes at data "
+                           "offset %" PRIu64
+                           " run past the end of the file (data section has %" PRIu64 " bytes)",
+                           r->name, pn, t->n_bytes, t->offset, data_size);
         t->data = r->p + f->data_offset + t->offset;
     }
     return 0;
@@ -522,8 +537,7 @@ int gguf_open(GGUFFile *f, const char *path, ObErr *err) {
 
 void gguf_close(GGUFFile *f) {
     if (!f) return;
-    if (f->owns_map && f->map)
-        munmap((void *)f->map, f->map_size);
+    if (f->owns_map && f->map) munmap((void *)f->map, f->map_size);
     free_contents(f);
 }
 
@@ -560,20 +574,20 @@ static const GGUFKV *get_kv(const GGUFFile *f, const char *key, unsigned types,
 }
 
 #define BIT(t) (1u << (t))
-#define UNSIGNED_TYPES (BIT(GGUF_TYPE_U8) | BIT(GGUF_TYPE_U16) | BIT(GGUF_TYPE_U32) | \
-                        BIT(GGUF_TYPE_U64))
-#define SIGNED_TYPES (BIT(GGUF_TYPE_I8) | BIT(GGUF_TYPE_I16) | BIT(GGUF_TYPE_I32) | \
-                      BIT(GGUF_TYPE_I64))
+#define UNSIGNED_TYPES                                                                             \
+    (BIT(GGUF_TYPE_U8) | BIT(GGUF_TYPE_U16) | BIT(GGUF_TYPE_U32) | BIT(GGUF_TYPE_U64))
+#define SIGNED_TYPES                                                                               \
+    (BIT(GGUF_TYPE_I8) | BIT(GGUF_TYPE_I16) | BIT(GGUF_TYPE_I32) | BIT(GGUF_TYPE_I64))
 
 static int get_uint(const GGUFFile *f, const char *key, uint64_t max, uint64_t *out, ObErr *err) {
     const GGUFKV *kv = get_kv(f, key, UNSIGNED_TYPES | SIGNED_TYPES, "an integer", err);
     if (!kv) return -1;
     if (SIGNED_TYPES >> kv->type & 1 && kv->v.i < 0)
-        return ob_errf(err, "%s: key %s is %" PRId64 ", expected a non-negative integer",
-                       fname(f), key, kv->v.i);
+        return ob_errf(err, "%s: key %s is %" PRId64 ", expected a non-negative integer", fname(f),
+                       key, kv->v.i);
     if (kv->v.u > max)
-        return ob_errf(err, "%s: key %s is %" PRIu64 ", more than %" PRIu64, fname(f), key,
-                       kv->v.u, max);
+        return ob_errf(err, "%s: key %s is %" PRIu64 ", more than %" PRIu64, fname(f), key, kv->v.u,
+                       max);
     *out = kv->v.u;
     return 0;
 }
@@ -590,8 +604,7 @@ int gguf_get_u32(const GGUFFile *f, const char *key, uint32_t *out, ObErr *err) 
 }
 
 int gguf_get_f32(const GGUFFile *f, const char *key, float *out, ObErr *err) {
-    const GGUFKV *kv =
-        get_kv(f, key, BIT(GGUF_TYPE_F32) | BIT(GGUF_TYPE_F64), "f32 or f64", err);
+    const GGUFKV *kv = get_kv(f, key, BIT(GGUF_TYPE_F32) | BIT(GGUF_TYPE_F64), "f32 or f64", err);
     if (!kv) return -1;
     *out = (float)kv->v.f;
     return 0;
@@ -781,7 +794,8 @@ static WriterTensor *add_tensor(GGUFWriter *w, const char *name, uint32_t type, 
     size_t len = strlen(name);
     if (len > GGUF_MAX_NAME)
         return ob_errf(err, "tensor \"%.64s...\": name of %zu bytes is longer than %d", name, len,
-                       GGUF_MAX_NAME), NULL;
+                       GGUF_MAX_NAME),
+               NULL;
     for (size_t i = 0; i < w->n_t; i++)
         if (!strcmp(w->t[i].name, name))
             return ob_errf(err, "tensor \"%s\": duplicate tensor name", name), NULL;

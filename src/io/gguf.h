@@ -53,29 +53,29 @@ typedef struct {
 } GGUFStr;
 
 typedef struct {
-    char *key;        /* NUL-terminated copy */
-    uint32_t type;    /* GGUF_TYPE_* */
+    char *key;         /* NUL-terminated copy */
+    uint32_t type;     /* GGUF_TYPE_* */
     uint32_t arr_type; /* element type when type == GGUF_TYPE_ARRAY */
-    uint64_t arr_n;   /* element count when type == GGUF_TYPE_ARRAY */
+    uint64_t arr_n;    /* element count when type == GGUF_TYPE_ARRAY */
     union {
-        uint64_t u;   /* unsigned integers and bool */
-        int64_t i;    /* signed integers */
-        double f;     /* f32 and f64 */
-        GGUFStr s;    /* string */
+        uint64_t u; /* unsigned integers and bool */
+        int64_t i;  /* signed integers */
+        double f;   /* f32 and f64 */
+        GGUFStr s;  /* string */
     } v;
     const uint8_t *arr; /* raw little-endian elements (numeric arrays), in the map */
     GGUFStr *arr_str;   /* decoded elements of string arrays (owned) */
 } GGUFKV;
 
 typedef struct {
-    char *name;          /* NUL-terminated copy */
-    uint32_t n_dims;     /* 1..4 */
-    uint64_t dims[4];    /* ggml order: dims[0] is the contiguous one; unused = 1 */
-    uint32_t type;       /* GGML_TYPE_* */
-    uint64_t offset;     /* from the start of the data section */
+    char *name;       /* NUL-terminated copy */
+    uint32_t n_dims;  /* 1..4 */
+    uint64_t dims[4]; /* ggml order: dims[0] is the contiguous one; unused = 1 */
+    uint32_t type;    /* GGML_TYPE_* */
+    uint64_t offset;  /* from the start of the data section */
     uint64_t n_elems;
     uint64_t n_bytes;
-    const void *data;    /* in the map */
+    const void *data; /* in the map */
 } GGUFTensor;
 
 typedef struct {

@@ -20,19 +20,19 @@ static int tensor_specs(const LlamaConfig *c, const LlamaParams *p, TensorSpec *
     uint64_t C = c->dim, F = c->ffn_dim, V = c->vocab;
     uint64_t QD = (uint64_t)c->n_heads * c->head_dim, KD = (uint64_t)c->n_kv_heads * c->head_dim;
     int n = 0;
-#define SPEC(nm, ptr, nd, d0, d1, norm)                                            \
-    do {                                                                           \
-        snprintf(s[n].name, sizeof s[n].name, "%s", nm);                           \
-        s[n].data = (ptr), s[n].n_dims = (nd), s[n].dims[0] = (d0), s[n].dims[1] = (d1); \
-        s[n].is_norm = (norm), n++;                                                \
+#define SPEC(nm, ptr, nd, d0, d1, norm)                                                            \
+    do {                                                                                           \
+        snprintf(s[n].name, sizeof s[n].name, "%s", nm);                                           \
+        s[n].data = (ptr), s[n].n_dims = (nd), s[n].dims[0] = (d0), s[n].dims[1] = (d1);           \
+        s[n].is_norm = (norm), n++;                                                                \
     } while (0)
     SPEC("token_embd.weight", p->tok_embd, 2, C, V, 0);
     for (int l = 0; l < c->n_layers; l++) {
         char nm[64];
-#define LAYER(suffix, ptr, nd, d0, d1, norm)                       \
-    do {                                                           \
-        snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, suffix);    \
-        SPEC(nm, ptr, nd, d0, d1, norm);                           \
+#define LAYER(suffix, ptr, nd, d0, d1, norm)                                                       \
+    do {                                                                                           \
+        snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, suffix);                                    \
+        SPEC(nm, ptr, nd, d0, d1, norm);                                                           \
     } while (0)
         LAYER("attn_norm", p->attn_norm + l * C, 1, C, 1, 1);
         LAYER("attn_q", p->wq + l * QD * C, 2, C, QD, 0);
@@ -77,8 +77,8 @@ int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err) {
         rc |= gguf_set_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
     }
     if (rc) return ob_errf(err, "out of memory building GGUF metadata");
-    TensorSpec *specs = ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c->n_layers + 3),
-                                  "tensor list", err);
+    TensorSpec *specs =
+        ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c->n_layers + 3), "tensor list", err);
     if (!specs) return -1;
     int n = tensor_specs(c, &m->w, specs);
     for (int i = 0; i < n && !rc; i++)
@@ -99,8 +99,10 @@ int llama_save(const Llama *m, const Tokenizer *tok, const char *name, uint32_t 
                  ? ob_errf(err, "out of memory")
                  : llama_to_gguf(m, type, w, err);
     if (!rc && tok && tokenizer_to_gguf(tok, w)) rc = ob_errf(err, "out of memory");
-    if (!rc) rc = gguf_writer_save(w, path, err);
-    else ob_err_prefix(err, "%s", path);
+    if (!rc)
+        rc = gguf_writer_save(w, path, err);
+    else
+        ob_err_prefix(err, "%s", path);
     gguf_writer_free(w);
     return rc;
 }
@@ -108,7 +110,8 @@ int llama_save(const Llama *m, const Tokenizer *tok, const char *name, uint32_t 
 static int get_dim(const GGUFFile *f, const char *key, int *out, ObErr *err) {
     uint32_t v;
     if (gguf_get_u32(f, key, &v, err)) return -1;
-    if (v == 0 || v > (1u << 30)) return ob_errf(err, "%s: %s = %u is out of range", f->path, key, v);
+    if (v == 0 || v > (1u << 30))
+        return ob_errf(err, "%s: %s = %u is out of range", f->path, key, v);
     *out = (int)v;
     return 0;
 }
@@ -118,7 +121,8 @@ static int read_config(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
     char *arch = gguf_get_str(f, "general.architecture", err);
     if (!arch) return -1;
     int is_llama = strcmp(arch, "llama") == 0;
-    if (!is_llama) ob_errf(err, "%s: architecture '%s' is not supported (llama only)", f->path, arch);
+    if (!is_llama)
+        ob_errf(err, "%s: architecture '%s' is not supported (llama only)", f->path, arch);
     free(arch);
     if (!is_llama) return -1;
     if (get_dim(f, "llama.embedding_length", &c->dim, err) ||
@@ -145,8 +149,10 @@ static int read_config(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
         get_dim(f, "llama.rope.dimension_count", &rot, err))
         return -1;
     if (rot != c->head_dim)
-        return ob_errf(err, "%s: partial rotary embeddings (rope dimension %d of head size %d) "
-                            "are not supported", f->path, rot, c->head_dim);
+        return ob_errf(err,
+                       "%s: partial rotary embeddings (rope dimension %d of head size %d) "
+                       "are not supported",
+                       f->path, rot, c->head_dim);
     const GGUFTensor *emb = gguf_find_tensor(f, "token_embd.weight");
     if (!emb || emb->n_dims != 2)
         return ob_errf(err, "%s: missing or malformed tensor token_embd.weight", f->path);
@@ -160,8 +166,8 @@ static int read_config(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
 int llama_from_gguf(Llama *m, const GGUFFile *f, ObErr *err) {
     LlamaConfig c;
     if (read_config(f, &c, err) || llama_create(m, &c, err)) return -1;
-    TensorSpec *specs = ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c.n_layers + 3),
-                                  "tensor list", err);
+    TensorSpec *specs =
+        ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c.n_layers + 3), "tensor list", err);
     if (!specs) goto fail;
     int n = tensor_specs(&c, &m->w, specs);
     for (int i = 0; i < n; i++) {

@@ -19,9 +19,10 @@ static size_t scratch_layout(KVScratch *s, const LlamaConfig *c, int nb, int n_c
     struct {
         float **p;
         size_t n;
-    } parts[] = {{&s->x, nb * C},     {&s->nb, nb * C},  {&s->rstd, nb},
-                 {&s->q, nb * QD},    {&s->ao, nb * QD}, {&s->gate, nb * F},
-                 {&s->up, nb * F},    {&s->att, (size_t)nb * c->n_heads * n_ctx},
+    } parts[] = {{&s->x, nb * C},        {&s->nb, nb * C},
+                 {&s->rstd, nb},         {&s->q, nb * QD},
+                 {&s->ao, nb * QD},      {&s->gate, nb * F},
+                 {&s->up, nb * F},       {&s->att, (size_t)nb * c->n_heads * n_ctx},
                  {&s->cos_t, nb * half}, {&s->sin_t, nb * half}};
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
@@ -33,7 +34,8 @@ static size_t scratch_layout(KVScratch *s, const LlamaConfig *c, int nb, int n_c
 
 int llama_kv_create(LlamaKV *kv, const LlamaConfig *c, int n_ctx, int n_batch, ObErr *err) {
     memset(kv, 0, sizeof *kv);
-    if (n_ctx <= 0 || n_batch <= 0) return ob_errf(err, "context %d and batch %d must be positive", n_ctx, n_batch);
+    if (n_ctx <= 0 || n_batch <= 0)
+        return ob_errf(err, "context %d and batch %d must be positive", n_ctx, n_batch);
     if (n_batch > n_ctx) n_batch = n_ctx;
     size_t KD = (size_t)c->n_kv_heads * c->head_dim;
     size_t cache = (size_t)c->n_layers * n_ctx * KD;

@@ -10,17 +10,17 @@
 int llama_config_check(const LlamaConfig *c, ObErr *err) {
     if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
         c->head_dim <= 0 || c->ffn_dim <= 0 || c->vocab <= 0 || c->ctx_len <= 0)
-        return ob_errf(err, "model dimensions must be positive (dim %d, layers %d, heads %d, "
-                            "kv heads %d, head dim %d, ffn %d, vocab %d, context %d)",
+        return ob_errf(err,
+                       "model dimensions must be positive (dim %d, layers %d, heads %d, "
+                       "kv heads %d, head dim %d, ffn %d, vocab %d, context %d)",
                        c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn_dim,
                        c->vocab, c->ctx_len);
     if (c->n_heads % c->n_kv_heads)
-        return ob_errf(err, "n_kv_heads %d does not divide n_heads %d", c->n_kv_heads,
-                       c->n_heads);
+        return ob_errf(err, "n_kv_heads %d does not divide n_heads %d", c->n_kv_heads, c->n_heads);
     if (c->head_dim % 2) return ob_errf(err, "head_dim %d must be even for RoPE", c->head_dim);
     if (!(c->norm_eps > 0.0f) || !(c->rope_base > 0.0f) || !isfinite(c->rope_base))
-        return ob_errf(err, "norm epsilon (%g) and RoPE base (%g) must be positive",
-                       c->norm_eps, c->rope_base);
+        return ob_errf(err, "norm epsilon (%g) and RoPE base (%g) must be positive", c->norm_eps,
+                       c->rope_base);
     /* Keep every (rows x cols) product inside int for BLAS and indexing. */
     double big = (double)c->vocab * c->dim + (double)c->ffn_dim * c->dim +
                  (double)c->n_heads * c->head_dim * c->dim;
@@ -115,17 +115,38 @@ static size_t acts_layout(LlamaActs *a, const LlamaConfig *c, int B, int T, floa
         float **p;
         size_t n;
     } parts[] = {
-        {&a->x, (L + 1) * BT * C}, {&a->n1, L * BT * C},  {&a->rstd1, L * BT},
-        {&a->q, L * BT * QD},      {&a->k, L * BT * KD},  {&a->v, L * BT * KD},
-        {&a->att, L * HTT},        {&a->ao, L * BT * QD}, {&a->xa, L * BT * C},
-        {&a->n2, L * BT * C},      {&a->rstd2, L * BT},   {&a->gate, L * BT * F},
-        {&a->up, L * BT * F},      {&a->hmid, L * BT * F}, {&a->nf, BT * C},
-        {&a->rstdf, BT},           {&a->logits, BT * V},  {&a->lse, BT},
-        {&a->losses, BT},          {&a->rope_cos, T * half}, {&a->rope_sin, T * half},
-        {(float **)&a->inputs, BT}, {(float **)&a->targets, BT},
-        {&a->dx, BT * C},          {&a->dn, BT * C},      {&a->dq, BT * QD},
-        {&a->dk, BT * KD},         {&a->dv, BT * KD},     {&a->dao, BT * QD},
-        {&a->datt, HTT},           {&a->dgate, BT * F},   {&a->dup, BT * F},
+        {&a->x, (L + 1) * BT * C},
+        {&a->n1, L * BT * C},
+        {&a->rstd1, L * BT},
+        {&a->q, L * BT * QD},
+        {&a->k, L * BT * KD},
+        {&a->v, L * BT * KD},
+        {&a->att, L * HTT},
+        {&a->ao, L * BT * QD},
+        {&a->xa, L * BT * C},
+        {&a->n2, L * BT * C},
+        {&a->rstd2, L * BT},
+        {&a->gate, L * BT * F},
+        {&a->up, L * BT * F},
+        {&a->hmid, L * BT * F},
+        {&a->nf, BT * C},
+        {&a->rstdf, BT},
+        {&a->logits, BT * V},
+        {&a->lse, BT},
+        {&a->losses, BT},
+        {&a->rope_cos, T * half},
+        {&a->rope_sin, T * half},
+        {(float **)&a->inputs, BT},
+        {(float **)&a->targets, BT},
+        {&a->dx, BT * C},
+        {&a->dn, BT * C},
+        {&a->dq, BT * QD},
+        {&a->dk, BT * KD},
+        {&a->dv, BT * KD},
+        {&a->dao, BT * QD},
+        {&a->datt, HTT},
+        {&a->dgate, BT * F},
+        {&a->dup, BT * F},
         {&a->dhmid, BT * F},
     };
     size_t total = 0;
@@ -246,22 +267,22 @@ void llama_backward(Llama *m, float scale) {
         swiglu_backward(a->dgate, a->dup, a->dhmid, gate, up, (long)sF);
         matmul_backward(a->dn, g->w_gate + (size_t)l * F * C, a->dgate, n2,
                         w->w_gate + (size_t)l * F * C, N, C, F, 0.0f);
-        matmul_backward(a->dn, g->w_up + (size_t)l * F * C, a->dup, n2,
-                        w->w_up + (size_t)l * F * C, N, C, F, 1.0f);
-        rmsnorm_backward(a->dx, g->ffn_norm + (size_t)l * C, a->dn, xa,
-                         w->ffn_norm + (size_t)l * C, a->rstd2 + (size_t)l * N, N, C);
+        matmul_backward(a->dn, g->w_up + (size_t)l * F * C, a->dup, n2, w->w_up + (size_t)l * F * C,
+                        N, C, F, 1.0f);
+        rmsnorm_backward(a->dx, g->ffn_norm + (size_t)l * C, a->dn, xa, w->ffn_norm + (size_t)l * C,
+                         a->rstd2 + (size_t)l * N, N, C);
         /* xa = x + ao Wo^T */
-        matmul_backward(a->dao, g->wo + (size_t)l * C * QD, a->dx, ao,
-                        w->wo + (size_t)l * C * QD, N, QD, C, 0.0f);
+        matmul_backward(a->dao, g->wo + (size_t)l * C * QD, a->dx, ao, w->wo + (size_t)l * C * QD,
+                        N, QD, C, 0.0f);
         attention_backward(a->dq, a->dk, a->dv, a->datt, a->dao, q, k, v, att, B, T, H, KV, hd);
         rope_backward(a->dq, a->rope_cos, a->rope_sin, B, T, H, hd);
         rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, KV, hd);
-        matmul_backward(a->dn, g->wq + (size_t)l * QD * C, a->dq, n1,
-                        w->wq + (size_t)l * QD * C, N, C, QD, 0.0f);
-        matmul_backward(a->dn, g->wk + (size_t)l * KD * C, a->dk, n1,
-                        w->wk + (size_t)l * KD * C, N, C, KD, 1.0f);
-        matmul_backward(a->dn, g->wv + (size_t)l * KD * C, a->dv, n1,
-                        w->wv + (size_t)l * KD * C, N, C, KD, 1.0f);
+        matmul_backward(a->dn, g->wq + (size_t)l * QD * C, a->dq, n1, w->wq + (size_t)l * QD * C, N,
+                        C, QD, 0.0f);
+        matmul_backward(a->dn, g->wk + (size_t)l * KD * C, a->dk, n1, w->wk + (size_t)l * KD * C, N,
+                        C, KD, 1.0f);
+        matmul_backward(a->dn, g->wv + (size_t)l * KD * C, a->dv, n1, w->wv + (size_t)l * KD * C, N,
+                        C, KD, 1.0f);
         rmsnorm_backward(a->dx, g->attn_norm + (size_t)l * C, a->dn, x,
                          w->attn_norm + (size_t)l * C, a->rstd1 + (size_t)l * N, N, C);
     }

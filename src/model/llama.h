@@ -33,7 +33,7 @@ typedef struct {
     int ctx_len;    /* longest sequence the model is meant for */
     float norm_eps;
     float rope_base;
-    int tied;       /* output head shares tok_embd */
+    int tied; /* output head shares tok_embd */
 } LlamaConfig;
 
 typedef struct {
@@ -79,28 +79,28 @@ typedef struct {
     int32_t *inputs;  /* (B, T) copy */
     int32_t *targets; /* (B, T) copy; -1 = no target */
     /* scratch for backward */
-    float *dx;        /* (B, T, C) gradient of the residual stream */
-    float *dn;        /* (B, T, C) */
-    float *dq;        /* (B, T, H*hd) */
-    float *dk;        /* (B, T, KV*hd) */
-    float *dv;        /* (B, T, KV*hd) */
-    float *dao;       /* (B, T, H*hd) */
-    float *datt;      /* (B, H, T, T) */
-    float *dgate;     /* (B, T, F) */
-    float *dup;       /* (B, T, F) */
-    float *dhmid;     /* (B, T, F) */
+    float *dx;    /* (B, T, C) gradient of the residual stream */
+    float *dn;    /* (B, T, C) */
+    float *dq;    /* (B, T, H*hd) */
+    float *dk;    /* (B, T, KV*hd) */
+    float *dv;    /* (B, T, KV*hd) */
+    float *dao;   /* (B, T, H*hd) */
+    float *datt;  /* (B, H, T, T) */
+    float *dgate; /* (B, T, F) */
+    float *dup;   /* (B, T, F) */
+    float *dhmid; /* (B, T, F) */
     float *mem;
     size_t n_floats;
 } LlamaActs;
 
 typedef struct {
     LlamaConfig cfg;
-    LlamaParams w;     /* pointers into params */
+    LlamaParams w; /* pointers into params */
     float *params;
     size_t n_params;
-    float *grads;      /* (n_params) or NULL until llama_alloc_grads */
-    LlamaParams g;     /* pointers into grads */
-    LlamaActs acts;    /* empty until llama_alloc_batch */
+    float *grads;   /* (n_params) or NULL until llama_alloc_grads */
+    LlamaParams g;  /* pointers into grads */
+    LlamaActs acts; /* empty until llama_alloc_batch */
 } Llama;
 
 /* Checks a config for consistency ("n_kv_heads 3 does not divide n_heads 8"). */
@@ -135,7 +135,7 @@ typedef struct {
     float *v;       /* (L, n_ctx, KV*hd) */
     float *scratch; /* per-call activations for up to n_batch tokens */
     int n_batch;
-    int pos;        /* tokens already in the cache */
+    int pos; /* tokens already in the cache */
 } LlamaKV;
 
 int llama_kv_create(LlamaKV *kv, const LlamaConfig *c, int n_ctx, int n_batch, ObErr *err);

@@ -9,18 +9,18 @@
 
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
                     float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta,
-                out, OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out,
+                OC);
 }
 
-void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                     const float *w, int N, int C, int OC, float beta) {
+void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                     int N, int C, int OC, float beta) {
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                    beta, dinp, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C, beta,
+                    dinp, C);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                    1.0f, dw, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
+                    dw, C);
 }
 
 void embedding_forward(float *out, const int32_t *tok, const float *table, int N, int C) {
@@ -63,8 +63,8 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, 
     }
 }
 
-void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                      const float *w, const float *rstd, int N, int C) {
+void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                      const float *rstd, int N, int C) {
     /* y = x r w, r = (mean x^2 + eps)^-1/2:
      * dx = r w dy - x r^3 / C * sum(dy w x); dw += dy x r. */
 #pragma omp parallel for schedule(static)
@@ -190,8 +190,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
                 /* dP = dOh Vg^T; dVg += P^T dOh */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, doh, QD, vg,
                             KD, 0.0f, dp, T);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, doh,
-                            QD, first, dvg, KD);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, doh, QD,
+                            first, dvg, KD);
                 /* dS = scale * P (dP - rowsum(P dP)); masked entries have P = 0. */
                 for (int t = 0; t < T; t++) {
                     const float *pr = p + (size_t)t * T;

@@ -12,12 +12,11 @@
 #include <string.h>
 
 /* out (N, OC) = inp (N, C) @ w (OC, C)^T, plus beta * out. */
-void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
-                    float beta);
+void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, float beta);
 /* dinp (N, C) = dout (N, OC) @ w + beta * dinp; dw (OC, C) += dout^T @ inp.
  * Either gradient may be NULL to skip it. */
-void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                     const float *w, int N, int C, int OC, float beta);
+void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                     int N, int C, int OC, float beta);
 
 /* out (N, C) = table[tok[n]] with table (V, C). */
 void embedding_forward(float *out, const int32_t *tok, const float *table, int N, int C);
@@ -28,16 +27,15 @@ void embedding_backward(float *dtable, const float *dout, const int32_t *tok, in
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
                      float eps);
 /* dinp (N, C) += ...; dw (C) += ... */
-void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                      const float *w, const float *rstd, int N, int C);
+void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                      const float *rstd, int N, int C);
 
 /* cos/sin tables (T, hd/2) for positions pos0 .. pos0+T-1. */
 void rope_tables(float *cos_t, float *sin_t, int T, int hd, float base, int pos0);
 /* x (B, T, nh, hd) rotated in place: adjacent pairs (x[2i], x[2i+1]). */
 void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd);
 /* dx (B, T, nh, hd) rotated back in place (the transpose of the rotation). */
-void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh,
-                   int hd);
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd);
 
 /* Causal attention. q (B, T, H*hd), k and v (B, T, KV*hd); query head h reads
  * kv head h / (H / KV). att (B, H, T, T) keeps the probabilities (zero above

@@ -34,7 +34,8 @@ int dataset_load(TokenStream *ds, const Tokenizer *tok, const char *const *paths
         if (ob_read_file(paths[i], &text, &len, err)) goto fail;
         size_t bad = utf8_invalid_at(text, len);
         int rc = 0;
-        if (len == 0) rc = ob_errf(err, "%s: empty text file", paths[i]);
+        if (len == 0)
+            rc = ob_errf(err, "%s: empty text file", paths[i]);
         else if (bad < len)
             rc = ob_errf(err, "%s: not UTF-8 text (invalid byte 0x%02x at offset %zu)", paths[i],
                          (unsigned char)text[bad], bad);

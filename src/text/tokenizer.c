@@ -92,8 +92,10 @@ static int unicode_to_bytes(int id, const char *s, char *out, size_t *n, ObErr *
         if (len == 0) return ob_errf(err, "token %d: invalid UTF-8 in token string", id);
         int b = cp_to_byte(cp);
         if (b < 0) {
-            return ob_errf(err, "token %d '%.64s': code point U+%04lX is not in the "
-                           "byte-to-unicode map", id, s, cp);
+            return ob_errf(err,
+                           "token %d '%.64s': code point U+%04lX is not in the "
+                           "byte-to-unicode map",
+                           id, s, cp);
         }
         out[k++] = (char)b;
         u += len;
@@ -134,8 +136,8 @@ typedef struct {
     size_t mask, n;
 } StrTab;
 
-static long strtab_find(const StrTab *t, const char *const *keys, const size_t *lens,
-                        const char *k, size_t n, uint32_t h) {
+static long strtab_find(const StrTab *t, const char *const *keys, const size_t *lens, const char *k,
+                        size_t n, uint32_t h) {
     if (!t->slots) return -1;
     for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
         uint64_t s = t->slots[i];
@@ -240,8 +242,8 @@ static pcre2_code *compile_regex(ObErr *err) {
     int code;
     PCRE2_SIZE off;
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)GPT2_PATTERN, PCRE2_ZERO_TERMINATED, opts, &code,
-                                   &off, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)GPT2_PATTERN, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -276,8 +278,8 @@ typedef int (*PieceFn)(void *ctx, const char *p, size_t n, ObErr *err);
 
 /* Calls fn on every piece in order; bytes no match covers (invalid UTF-8)
  * become one-byte pieces, so the pieces always tile the input exactly. */
-static int for_each_piece(const pcre2_code *re, const char *s, size_t len, PieceFn fn,
-                          void *ctx, ObErr *err) {
+static int for_each_piece(const pcre2_code *re, const char *s, size_t len, PieceFn fn, void *ctx,
+                          ObErr *err) {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     if (!md) return ob_errf(err, "out of memory for regex match data");
     size_t pos = 0;
@@ -380,8 +382,8 @@ static long find_token(const Tokenizer *t, const StrTab *tab, const size_t *lens
     return strtab_find(tab, keys, lens, s, n, hash_bytes(s, n));
 }
 
-static int find_byte_tokens(const Tokenizer *t, TokImpl *im, const StrTab *tab,
-                            const size_t *lens, ObErr *err) {
+static int find_byte_tokens(const Tokenizer *t, TokImpl *im, const StrTab *tab, const size_t *lens,
+                            ObErr *err) {
     for (int b = 0; b < 256; b++) {
         char c = (char)b, *s = bytes_to_unicode(&c, 1, err);
         if (!s) return -1;
@@ -417,8 +419,8 @@ static int parse_merge(const Tokenizer *t, TokImpl *im, const StrTab *tab, const
     memcpy(cat + na, sp + 1, nb + 1);
     long c = find_token(t, tab, lens, cat, na + nb);
     free(cat);
-    if (c < 0) return ob_errf(err, "merge %d '%.64s': '%.*s%s' is not a token", r, m, (int)na, m,
-                              sp + 1);
+    if (c < 0)
+        return ob_errf(err, "merge %d '%.64s': '%.*s%s' is not a token", r, m, (int)na, m, sp + 1);
     im->merge_result[r] = (int32_t)c;
     return pairmap_put(&im->ranks, pair_key((int32_t)a, (int32_t)b), r, err);
 }
@@ -723,9 +725,9 @@ static int count_piece(void *ctx, const char *p, size_t n, ObErr *err) {
 typedef struct {
     int32_t a, b;
     int32_t merged;
-    int32_t stamp;     /* last merge step that raised count (dirty marker) */
-    int64_t count;     /* occurrences weighted by word counts */
-    int32_t *words;    /* words that may contain the pair (stale entries ok) */
+    int32_t stamp;  /* last merge step that raised count (dirty marker) */
+    int64_t count;  /* occurrences weighted by word counts */
+    int32_t *words; /* words that may contain the pair (stale entries ok) */
     int32_t n_words, cap_words;
 } Pair;
 
@@ -1171,8 +1173,8 @@ int tok_train_files(Tokenizer *t, const char *const *paths, int n_paths, int voc
         rc = ob_read_file(paths[i], &texts[i], &lens[i], err);
     }
     if (rc == 0) {
-        rc = tok_train_texts(t, (const char *const *)texts, lens, n_paths, vocab_size, verbose,
-                             err);
+        rc =
+            tok_train_texts(t, (const char *const *)texts, lens, n_paths, vocab_size, verbose, err);
     }
     for (int i = 0; texts && i < n_paths; i++) free(texts[i]);
     free(texts);

@@ -25,12 +25,12 @@ typedef struct TokImpl TokImpl;
 
 typedef struct {
     int n_vocab;
-    char **tokens;     /* [n_vocab] NUL-terminated, GPT-2 byte-unicode form */
-    int32_t *types;    /* [n_vocab] GGUF token_type: 1 normal, 3 control */
+    char **tokens;  /* [n_vocab] NUL-terminated, GPT-2 byte-unicode form */
+    int32_t *types; /* [n_vocab] GGUF token_type: 1 normal, 3 control */
     int n_merges;
-    char **merges;     /* [n_merges] "a b" in byte-unicode form */
-    int eot_id;        /* BOS = EOS = end of text */
-    TokImpl *impl;     /* byte strings, merge ranks, regex, caches */
+    char **merges; /* [n_merges] "a b" in byte-unicode form */
+    int eot_id;    /* BOS = EOS = end of text */
+    TokImpl *impl; /* byte strings, merge ranks, regex, caches */
 } Tokenizer;
 
 /* Trains on the concatenated contents of the files (each file a separate

@@ -55,8 +55,10 @@ int tokenizer_from_gguf(Tokenizer *t, const GGUFFile *f, ObErr *err) {
     char *model = gguf_get_str(f, "tokenizer.ggml.model", err);
     if (!model) return -1;
     if (strcmp(model, "gpt2") != 0) {
-        ob_errf(err, "%s: tokenizer model '%s' is not supported (obliviate reads byte-level "
-                     "BPE, \"gpt2\")", f->path, model);
+        ob_errf(err,
+                "%s: tokenizer model '%s' is not supported (obliviate reads byte-level "
+                "BPE, \"gpt2\")",
+                f->path, model);
         free(model);
         return -1;
     }
@@ -78,14 +80,16 @@ int tokenizer_from_gguf(Tokenizer *t, const GGUFFile *f, ObErr *err) {
     int typed = ty && ty->type == GGUF_TYPE_ARRAY && ty->arr_type == GGUF_TYPE_I32 &&
                 ty->arr_n == (uint64_t)n;
     for (int i = 0; i < n; i++) {
-        if (typed) memcpy(&types[i], ty->arr + 4 * (size_t)i, 4);
-        else types[i] = (uint32_t)i == eot ? 3 : 1;
+        if (typed)
+            memcpy(&types[i], ty->arr + 4 * (size_t)i, 4);
+        else
+            types[i] = (uint32_t)i == eot ? 3 : 1;
     }
     char **tokens = str_array(tk, err), **merges = tokens ? str_array(mk, err) : NULL;
     int rc = -1;
     if (merges) {
-        rc = tok_from_arrays(t, (const char *const *)tokens, types, n,
-                             (const char *const *)merges, (int)mk->arr_n, (int)eot, err);
+        rc = tok_from_arrays(t, (const char *const *)tokens, types, n, (const char *const *)merges,
+                             (int)mk->arr_n, (int)eot, err);
         if (rc) ob_err_prefix(err, "%s", f->path);
     }
     free_strs(tokens, tk->arr_n);

@@ -22,7 +22,7 @@ typedef struct {
 typedef struct {
     float *m, *v; /* (n) first and second moments */
     size_t n;
-    long t;       /* steps taken */
+    long t; /* steps taken */
 } AdamW;
 
 int adamw_init(AdamW *opt, size_t n, ObErr *err);

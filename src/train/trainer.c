@@ -11,18 +11,29 @@
 #include "util/progress.h"
 
 void train_config_defaults(TrainConfig *tc) {
-    *tc = (TrainConfig){.batch = 8, .seq = 256, .accum = 1, .steps = 1000, .warmup = 100,
-                        .lr = 1e-3f, .min_lr = 1e-4f, .sched = SCHED_COSINE,
-                        .adam = {0.9f, 0.95f, 1e-8f, 0.1f}, .clip = 1.0f, .seed = 1,
-                        .ckpt_every = 0, .log_every = 10, .eval_every = 0,
-                        .out_path = "model.gguf", .log_path = NULL, .name = "obliviate model"};
+    *tc = (TrainConfig){.batch = 8,
+                        .seq = 256,
+                        .accum = 1,
+                        .steps = 1000,
+                        .warmup = 100,
+                        .lr = 1e-3f,
+                        .min_lr = 1e-4f,
+                        .sched = SCHED_COSINE,
+                        .adam = {0.9f, 0.95f, 1e-8f, 0.1f},
+                        .clip = 1.0f,
+                        .seed = 1,
+                        .ckpt_every = 0,
+                        .log_every = 10,
+                        .eval_every = 0,
+                        .out_path = "model.gguf",
+                        .log_path = NULL,
+                        .name = "obliviate model"};
 }
 
 int llama_param_segments(const Llama *m, ParamSegment *segs) {
     const LlamaParams *p = &m->w;
-    const float *starts[] = {p->tok_embd, p->attn_norm, p->wq,     p->wk,      p->wv,
-                             p->wo,       p->ffn_norm,  p->w_gate, p->w_up,    p->w_down,
-                             p->out_norm, p->output};
+    const float *starts[] = {p->tok_embd, p->attn_norm, p->wq,   p->wk,     p->wv,       p->wo,
+                             p->ffn_norm, p->w_gate,    p->w_up, p->w_down, p->out_norm, p->output};
     const int decay[] = {1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1};
     int n = m->cfg.tied ? 11 : 12;
     for (int i = 0; i < n; i++) {
@@ -43,14 +54,14 @@ int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int3
     return 0;
 }
 
-double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, long *n_tokens) {
+double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, int32_t *inp,
+                   int32_t *tgt, long *n_tokens) {
     int B = m->acts.B;
     long windows = ds->n > (size_t)T ? (long)((ds->n - 1) / (size_t)T) : 0;
     if (max_windows > 0 && windows > max_windows) windows = max_windows;
-    int32_t *inp = malloc(sizeof(int32_t) * B * T), *tgt = malloc(sizeof(int32_t) * B * T);
     double sum = 0;
     long count = 0;
-    for (long w0 = 0; inp && tgt && w0 < windows; w0 += B) {
+    for (long w0 = 0; w0 < windows; w0 += B) {
         for (int b = 0; b < B; b++) {
             long w = w0 + b;
             const int32_t *src = ds->tokens + (size_t)(w < windows ? w : 0) * T;
@@ -62,8 +73,6 @@ double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, lon
         sum += (double)loss * nv;
         count += nv;
     }
-    free(inp);
-    free(tgt);
     if (n_tokens) *n_tokens = count;
     return count ? sum / count : NAN;
 }
@@ -77,8 +86,7 @@ static char *state_path(const char *out_path, ObErr *err) {
     return p;
 }
 
-static int save_state(const char *path, const AdamW *opt, long step, const ObRng *rng,
-                      ObErr *err) {
+static int save_state(const char *path, const AdamW *opt, long step, const ObRng *rng, ObErr *err) {
     GGUFWriter *w = gguf_writer_new(err);
     if (!w) return -1;
     uint64_t dims[1] = {opt->n};
@@ -113,7 +121,8 @@ static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, ObEr
     if (!rc && (!tm || !tv || tm->n_elems != opt->n || tv->n_elems != opt->n))
         rc = ob_errf(err, "%s: optimizer state does not match the model (%zu parameters)", path,
                      opt->n);
-    if (!rc) rc = gguf_tensor_to_f32(&f, tm, opt->m, err) || gguf_tensor_to_f32(&f, tv, opt->v, err);
+    if (!rc)
+        rc = gguf_tensor_to_f32(&f, tm, opt->m, err) || gguf_tensor_to_f32(&f, tv, opt->v, err);
     if (!rc) *step = (long)s, opt->t = (long)t;
     gguf_close(&f);
     return rc ? -1 : 0;
@@ -245,7 +254,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn nex
             fprintf(ls.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g%s%.1f}\n", step, loss, lr,
                     print ? ",\"tok_s\":" : ",\"tok_s_avg\":", print ? tok_s : 0.0);
         if (val && tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps)) {
-            res->val_loss = (float)stream_loss(m, val, tc->seq, 64, NULL);
+            res->val_loss = (float)stream_loss(m, val, tc->seq, 64, ls.inputs, ls.targets, NULL);
             fprintf(stderr, "train: step %ld held-out loss %.4f\n", step, res->val_loss);
         }
         if ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps)

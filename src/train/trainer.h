@@ -18,19 +18,19 @@
 #include "util/rng.h"
 
 typedef struct {
-    int batch, seq, accum;   /* micro-batch B x T, micro-batches per step */
+    int batch, seq, accum; /* micro-batch B x T, micro-batches per step */
     long steps, warmup;
     float lr, min_lr;
     Schedule sched;
     AdamWConfig adam;
-    float clip;              /* max global gradient norm; 0 = none */
+    float clip; /* max global gradient norm; 0 = none */
     uint64_t seed;
-    long ckpt_every;         /* 0: only at the end */
+    long ckpt_every; /* 0: only at the end */
     long log_every;
-    long eval_every;         /* held-out loss every N steps (with a val stream) */
-    const char *out_path;    /* model checkpoint */
-    const char *log_path;    /* optional JSON Lines, one object per step */
-    const char *name;        /* general.name of the written model */
+    long eval_every;      /* held-out loss every N steps (with a val stream) */
+    const char *out_path; /* model checkpoint */
+    const char *log_path; /* optional JSON Lines, one object per step */
+    const char *name;     /* general.name of the written model */
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *tc);
@@ -56,8 +56,10 @@ int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int3
                       ObErr *err);
 
 /* Mean next-token loss over consecutive non-overlapping T-token windows of
- * ds (at most max_windows; 0 = all), using m's allocated batch. */
-double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, long *n_tokens);
+ * ds (at most max_windows; 0 = all), using m's allocated batch B; inp and tgt
+ * are caller-owned scratch of B*T ids each. */
+double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, int32_t *inp,
+                   int32_t *tgt, long *n_tokens);
 
 /* One segment per parameter tensor; norms get no weight decay. Returns the
  * count (at most 12). */

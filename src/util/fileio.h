@@ -12,9 +12,9 @@
 #include "util/err.h"
 
 typedef struct {
-    FILE *fp;        /* write here */
-    char *path;      /* final destination */
-    char *tmp_path;  /* "<path>.tmp.<pid>" */
+    FILE *fp;       /* write here */
+    char *path;     /* final destination */
+    char *tmp_path; /* "<path>.tmp.<pid>" */
 } ObAtomicFile;
 
 int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err);

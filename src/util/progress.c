@@ -11,9 +11,12 @@ double ob_now(void) {
 
 void ob_format_duration(double s, char *buf, int n) {
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%lds", t);
 }
 
 void progress_start(Progress *p, const char *what, long start, long total) {
@@ -32,8 +35,8 @@ double progress_step(Progress *p, long step, double tokens, float loss, float lr
     double per_step = (now - p->t0) / (double)(step - p->start);
     char eta[32];
     ob_format_duration(per_step * (double)(p->total - step), eta, sizeof eta);
-    fprintf(stderr, "%s: step %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s\n", p->what,
-            step, p->total, loss, lr, tok_s, eta);
+    fprintf(stderr, "%s: step %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s\n", p->what, step,
+            p->total, loss, lr, tok_s, eta);
     p->t_last = now;
     p->tokens_since = 0;
     p->step_last = step;

@@ -13,7 +13,9 @@ void ob_rng_seed(ObRng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t ob_rng_u64(ObRng *r) {
     uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
@@ -26,9 +28,13 @@ uint64_t ob_rng_u64(ObRng *r) {
     return out;
 }
 
-double ob_rng_uniform(ObRng *r) { return (double)(ob_rng_u64(r) >> 11) * 0x1.0p-53; }
+double ob_rng_uniform(ObRng *r) {
+    return (double)(ob_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
-uint64_t ob_rng_below(ObRng *r, uint64_t n) { return n ? ob_rng_u64(r) % n : 0; }
+uint64_t ob_rng_below(ObRng *r, uint64_t n) {
+    return n ? ob_rng_u64(r) % n : 0;
+}
 
 float ob_rng_normal(ObRng *r) {
     double u1 = ob_rng_uniform(r), u2 = ob_rng_uniform(r);
