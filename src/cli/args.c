@@ -83,6 +83,15 @@ static int set_value(const Command *cmd, const Opt *o, const char *arg, const ch
         return 0;
     }
     case OPT_STR: *(const char **)o->dst = v; return 0;
+    case OPT_LIST: {
+        StrList *l = o->dst;
+        if (l->n >= (int)(sizeof l->items / sizeof l->items[0])) {
+            fprintf(stderr, "obliviate %s: %s given too many times\n", cmd->name, arg);
+            return -1;
+        }
+        l->items[l->n++] = v;
+        return 0;
+    }
     case OPT_FLAG: return 0;
     }
 bad:
@@ -94,7 +103,9 @@ void args_help(const Command *cmd) {
     printf("usage: obliviate %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
     for (int pass = 0; pass < 2; pass++)
         for (const Opt *o = pass ? common_opts : cmd->opts; o && o->name; o++) {
-            const char *arg = o->type == OPT_FLAG ? "" : o->type == OPT_STR ? " S" : " N";
+            const char *arg = o->type == OPT_FLAG                         ? ""
+                              : o->type == OPT_STR || o->type == OPT_LIST ? " S"
+                                                                          : " N";
             char left[64];
             snprintf(left, sizeof left, "%s%s", o->name, arg);
             printf("  %-24s %s\n", left, o->help);

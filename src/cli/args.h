@@ -5,7 +5,14 @@
 
 #include <stdint.h>
 
-typedef enum { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG } OptType;
+typedef enum { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG, OPT_LIST } OptType;
+
+/* Values of an option that may repeat ("--model a.gguf --model b.gguf"); the
+ * strings point into argv. */
+typedef struct {
+    const char *items[32];
+    int n;
+} StrList;
 
 typedef struct {
     const char *name; /* "--steps"; a short alias may follow after '|': "--out|-o" */
