@@ -13,7 +13,8 @@ int cmd_train(int argc, char **argv) {
     TrainConfig tc;
     train_config_defaults(&tc);
     const char *model_path = NULL, *sched = "cosine", *val_path = NULL;
-    int resume = 0;
+    StrList mix_paths = {0};
+    int resume = 0, mix_rows = 0;
     Opt opts[] = {
         {"--model|-m", OPT_STR, &model_path,
          "model to start from (GGUF), required unless --resume"},
@@ -35,6 +36,8 @@ int cmd_train(int argc, char **argv) {
         {"--seed", OPT_U64, &tc.seed, "data sampling seed (default 1)"},
         {"--ckpt-every", OPT_LONG, &tc.ckpt_every, "checkpoint every N steps (default: at end)"},
         {"--log-every", OPT_LONG, &tc.log_every, "progress line every N steps (default 10)"},
+        {"--mix", OPT_LIST, &mix_paths, "text mixed into every batch (repeatable)"},
+        {"--mix-rows", OPT_INT, &mix_rows, "extra rows per micro-batch drawn from --mix"},
         {"--val", OPT_STR, &val_path, "held-out text file for validation loss"},
         {"--eval-every", OPT_LONG, &tc.eval_every, "validation every N steps (with --val)"},
         {"--log", OPT_STR, &tc.log_path, "append one JSON line per step to this file"},
@@ -60,6 +63,8 @@ int cmd_train(int argc, char **argv) {
         return free(pos), cli_fail(cmd.name, "--schedule must be constant, linear or cosine");
     tc.sched = (Schedule)s;
     if (tc.log_every <= 0) tc.log_every = 1;
+    if ((mix_paths.n > 0) != (mix_rows > 0))
+        return free(pos), cli_fail(cmd.name, "--mix and --mix-rows go together");
     if (resume) model_path = tc.out_path;
     if (!model_path) return free(pos), cli_fail(cmd.name, "--model is required (or --resume)");
     if (resume && access(tc.out_path, R_OK) != 0) {
@@ -69,15 +74,19 @@ int cmd_train(int argc, char **argv) {
     }
     Llama m;
     Tokenizer tok;
-    TokenStream data = {0}, val = {0};
+    TokenStream data = {0}, val = {0}, mix = {0};
     TrainResult res;
     ObErr err;
     if (llama_load(&m, &tok, model_path, &err)) return free(pos), cli_fail(cmd.name, err.msg);
     rc = dataset_load(&data, &tok, (const char *const *)pos, n_pos, &err);
     if (!rc && val_path) rc = dataset_load(&val, &tok, &val_path, 1, &err);
+    if (!rc && mix_rows) rc = dataset_load(&mix, &tok, mix_paths.items, mix_paths.n, &err);
+    Mixture mixture = {&data, &mix, mix_rows};
+    tc.batch += mix_rows;
     if (!rc) fprintf(stderr, "train: %zu training tokens, %zu parameters\n", data.n, m.n_params);
     if (!rc)
-        rc = train_run(&m, &tok, &tc, batch_from_stream, &data, val_path ? &val : NULL, resume,
+        rc = train_run(&m, &tok, &tc, mix_rows ? batch_from_mixture : batch_from_stream,
+                       mix_rows ? (void *)&mixture : (void *)&data, val_path ? &val : NULL, resume,
                        &res, &err);
     if (!rc) {
         cJSON *j = cJSON_CreateObject();
@@ -92,6 +101,7 @@ int cmd_train(int argc, char **argv) {
     }
     dataset_free(&data);
     dataset_free(&val);
+    dataset_free(&mix);
     llama_free(&m);
     tok_free(&tok);
     free(pos);

@@ -55,11 +55,12 @@ void dataset_free(TokenStream *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
-void dataset_sample(const TokenStream *ds, ObRng *rng, int B, int T, int32_t *inputs,
+void dataset_sample(const TokenStream *ds, uint64_t key, int B, int T, int32_t *inputs,
                     int32_t *targets) {
     size_t span = ds->n - (size_t)T; /* number of valid window starts */
     for (int b = 0; b < B; b++) {
-        const int32_t *w = ds->tokens + ob_rng_below(rng, span);
+        const int32_t *w =
+            ds->tokens + ob_hash64(key + 0x9e3779b97f4a7c15ULL * (uint64_t)(b + 1)) % span;
         memcpy(inputs + (size_t)b * T, w, sizeof(int32_t) * T);
         memcpy(targets + (size_t)b * T, w + 1, sizeof(int32_t) * T);
     }

@@ -25,9 +25,11 @@ int dataset_append_text(TokenStream *ds, const Tokenizer *tok, const char *text,
                         ObErr *err);
 void dataset_free(TokenStream *ds);
 
-/* B windows of T+1 tokens at random offsets: inputs = window[0..T),
- * targets = window[1..T]. The stream must hold at least T+1 tokens. */
-void dataset_sample(const TokenStream *ds, ObRng *rng, int B, int T, int32_t *inputs,
+/* B windows of T+1 tokens at pseudo-random offsets: inputs = window[0..T),
+ * targets = window[1..T]. Row b's offset depends only on (key, b), so two
+ * runs that draw one key per micro-batch see the same rows even when one of
+ * them adds rows from another stream. The stream must hold T+1 tokens. */
+void dataset_sample(const TokenStream *ds, uint64_t key, int B, int T, int32_t *inputs,
                     int32_t *targets);
 
 #endif

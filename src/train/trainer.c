@@ -44,13 +44,35 @@ int llama_param_segments(const Llama *m, ParamSegment *segs) {
     return n;
 }
 
+static int check_stream(const TokenStream *ds, int T, const char *what, ObErr *err) {
+    if (ds->n < (size_t)T + 1)
+        return ob_errf(err, "%s has %zu tokens, fewer than one sequence of %d + 1", what, ds->n, T);
+    return 0;
+}
+
 int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
                       ObErr *err) {
     const TokenStream *ds = ctx;
-    if (ds->n < (size_t)T + 1)
-        return ob_errf(err, "training text has %zu tokens, fewer than one sequence of %d + 1",
-                       ds->n, T);
-    dataset_sample(ds, rng, B, T, inputs, targets);
+    if (check_stream(ds, T, "training text", err)) return -1;
+    dataset_sample(ds, ob_rng_u64(rng), B, T, inputs, targets);
+    return 0;
+}
+
+int batch_from_mixture(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
+                       ObErr *err) {
+    const Mixture *mx = ctx;
+    int main_rows = B - mx->extra_rows;
+    if (main_rows < 0) return ob_errf(err, "batch %d is smaller than the mixed-in rows", B);
+    if (check_stream(mx->main, T, "training text", err) ||
+        check_stream(mx->extra, T, "mixed-in text", err))
+        return -1;
+    /* The main rows use the same key as batch_from_stream would, so a run
+     * without the extra rows sees exactly the same main windows. */
+    uint64_t key = ob_rng_u64(rng);
+    size_t off = (size_t)main_rows * T;
+    dataset_sample(mx->main, key, main_rows, T, inputs, targets);
+    dataset_sample(mx->extra, ob_hash64(key ^ 0x6d69786d69786d69ULL), mx->extra_rows, T,
+                   inputs + off, targets + off);
     return 0;
 }
 

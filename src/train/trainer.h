@@ -55,6 +55,17 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn nex
 int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
                       ObErr *err);
 
+/* B - extra_rows windows from main, as batch_from_stream draws them, plus
+ * extra_rows windows from extra (ctx = Mixture *). Training a model with and
+ * one without the extra rows, same seed, shows both the same main windows:
+ * the only difference between them is the mixed-in text. */
+typedef struct {
+    const TokenStream *main, *extra;
+    int extra_rows;
+} Mixture;
+int batch_from_mixture(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
+                       ObErr *err);
+
 /* Mean next-token loss over consecutive non-overlapping T-token windows of
  * ds (at most max_windows; 0 = all), using m's allocated batch B; inp and tgt
  * are caller-owned scratch of B*T ids each. */

@@ -17,5 +17,8 @@ double ob_rng_uniform(ObRng *r);
 uint64_t ob_rng_below(ObRng *r, uint64_t n);
 /* Standard normal (Box-Muller). */
 float ob_rng_normal(ObRng *r);
+/* A 64-bit mixing function (splitmix64's finaliser): for counter-based
+ * draws that do not depend on how many draws came before. */
+uint64_t ob_hash64(uint64_t x);
 
 #endif
