@@ -1181,3 +1181,21 @@ int tok_train_files(Tokenizer *t, const char *const *paths, int n_paths, int voc
     free(lens);
     return rc;
 }
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t tok_vocab_hash(const Tokenizer *t) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int32_t counts[2] = {t->n_vocab, t->n_merges};
+    h = fnv1a(h, counts, sizeof counts);
+    for (int i = 0; i < t->n_vocab; i++) {
+        h = fnv1a(h, t->tokens[i], strlen(t->tokens[i]) + 1);
+        h = fnv1a(h, &t->types[i], sizeof t->types[i]);
+    }
+    for (int i = 0; i < t->n_merges; i++) h = fnv1a(h, t->merges[i], strlen(t->merges[i]) + 1);
+    return h;
+}

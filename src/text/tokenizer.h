@@ -60,6 +60,10 @@ const char *tok_token_bytes(const Tokenizer *t, int id, size_t *len);
 int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *len,
                ObErr *err);
 
+/* FNV-1a over the token strings, types and merges: equal hashes mean the
+ * same vocabulary (files made with one tokenizer check it with this). */
+uint64_t tok_vocab_hash(const Tokenizer *t);
+
 void tok_free(Tokenizer *t);
 
 #endif

@@ -1,0 +1,90 @@
+/* Generic labels (WHP step 4) and the labels file.
+ *
+ * For original position i with map[i] >= 0:
+ *   g = logits of the baseline at translated position map[i] (reading the
+ *       translated block), r = logits of the reinforced model at i (reading
+ *       the original block), v = g - alpha * max(r - g, 0);
+ *   forbidden tokens (translate.h; plus, with forbid_keys, the first token of
+ *   every anchor key in both forms, at every position) get v = mean(v);
+ *   hard label = argmax v; soft target = softmax(v) kept as its top-k tokens
+ *   with their probabilities plus the remaining mass (the "rest" bucket).
+ * The label at i is the target for the token after position i.
+ *
+ * File layout (little-endian), validated on read:
+ *   LabelsHeader (128 bytes)
+ *   n_blocks x block record:
+ *     int32 tokens[block]                       original tokens (model input)
+ *     n_alphas x int32 hard[block]              -1 = no label
+ *     if soft_k > 0: n_alphas x block x {int32 ids[soft_k]; float p[soft_k];
+ *                                         float rest}   ids -1 where masked
+ * Labels made with another tokenizer (vocab_hash differs) are refused. */
+#ifndef OB_LABELS_H
+#define OB_LABELS_H
+
+#include <stdint.h>
+
+#include "model/llama.h"
+#include "text/dataset.h"
+#include "text/tokenizer.h"
+#include "unlearn/anchors.h"
+#include "util/err.h"
+
+#define LABELS_MAX_ALPHAS 8
+
+typedef struct {
+    char magic[8];      /* "OBLABELS" */
+    uint32_t version;   /* 1 */
+    uint32_t block;     /* tokens per block (T) */
+    uint64_t vocab_hash;
+    uint32_t vocab_size;
+    uint32_t n_alphas;
+    uint64_t n_blocks;
+    uint32_t soft_k;    /* 0: hard labels only */
+    uint32_t flags;     /* bit 0: anchor keys forbidden in every label */
+    float alphas[LABELS_MAX_ALPHAS];
+    uint8_t reserved[40];
+} LabelsHeader;
+
+typedef struct {
+    float alphas[LABELS_MAX_ALPHAS];
+    int n_alphas;
+    int soft_k;      /* top-k kept for soft targets; 0 = hard only */
+    int forbid_keys; /* forbid the anchor keys themselves everywhere */
+    int block;       /* tokens per block (<= both models' context) */
+    int batch;       /* blocks per forward pass */
+    uint64_t seed;   /* picks one value per key per block */
+} LabelConfig;
+
+typedef struct {
+    long blocks, positions, labelled; /* labelled: positions with map >= 0 */
+    long changed[LABELS_MAX_ALPHAS];  /* hard labels differing from the next token */
+    double seconds, tokens_per_s;     /* both models' forward passes */
+} LabelStats;
+
+/* Cuts target into blocks, translates, runs both models and writes the
+ * labels file atomically. base and reinf must share tok's vocabulary. */
+int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const AnchorDict *d,
+                    const TokenStream *target, const LabelConfig *c, const char *path,
+                    LabelStats *st, ObErr *err);
+
+/* A labels file opened for reading (memory-mapped). */
+typedef struct {
+    LabelsHeader h;
+    const uint8_t *map;
+    size_t size, block_bytes;
+    char *path;
+} LabelsFile;
+
+/* Opens and validates: magic, version, sizes, exact file length, and the
+ * vocabulary hash against tok (NULL skips that check). */
+int labels_open(LabelsFile *lf, const char *path, const Tokenizer *tok, ObErr *err);
+void labels_close(LabelsFile *lf);
+/* Index of alpha in the file, or -1. */
+int labels_alpha_index(const LabelsFile *lf, float alpha);
+/* Pointers into block b: tokens, hard labels for alpha index a, and (soft
+ * files) the soft record base for alpha a (block x (k ids, k probs, rest)). */
+const int32_t *labels_tokens(const LabelsFile *lf, uint64_t b);
+const int32_t *labels_hard(const LabelsFile *lf, uint64_t b, int a);
+const uint8_t *labels_soft(const LabelsFile *lf, uint64_t b, int a);
+
+#endif
