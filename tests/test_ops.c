@@ -252,6 +252,59 @@ static void test_crossentropy(void) {
     free(c.logits), free(c.losses), free(c.lse), free(d);
 }
 
+/* ---- soft-target cross-entropy ---- */
+typedef struct {
+    int N, V;
+    float *logits, *losses, *lse, *prest;
+    int32_t *mask;
+    SoftTargets st;
+} SoftCtx;
+
+static double soft_loss(void *p) {
+    SoftCtx *c = p;
+    crossentropy_soft_forward(c->losses, c->lse, c->prest, c->logits, c->mask, &c->st, c->N, c->V);
+    double s = 0;
+    for (int n = 0; n < c->N; n++) s += c->losses[n] * 0.25;
+    return s;
+}
+
+static void test_soft_crossentropy(void) {
+    enum { N = 4, V = 13, K = 3 };
+    int32_t mask[N] = {0, -1, 5, 1};
+    int32_t ids[N * K] = {2, 7, 0, 1, 2, 3, 5, -1, 9, 12, 11, 10};
+    float probs[N * K] = {0.5f, 0.2f, 0.1f, 0.3f, 0.3f, 0.3f, 0.6f, 0.0f, 0.1f, 0.1f, 0.1f, 0.1f};
+    float rest[N] = {0.2f, 0.1f, 0.3f, 0.7f};
+    SoftCtx c = {N,
+                 V,
+                 randn(N * V, 2),
+                 malloc(4 * N),
+                 malloc(4 * N),
+                 malloc(4 * N),
+                 mask,
+                 {K, ids, probs, rest}};
+    float *d = malloc(4 * N * V), *z0 = malloc(4 * N * V);
+    soft_loss(&c);
+    memcpy(z0, c.logits, 4 * N * V);
+    crossentropy_soft_backward(d, c.logits, c.lse, c.prest, mask, &c.st, 0.25f, N, V);
+    CHECK(grad_check(soft_loss, &c, c.logits, d, N * V, N * V, 1e-2f) < TOL, "soft dlogits");
+    /* In place (dlogits aliasing logits) gives the same gradient. */
+    soft_loss(&c);
+    crossentropy_soft_backward(c.logits, c.logits, c.lse, c.prest, mask, &c.st, 0.25f, N, V);
+    CHECK(memcmp(c.logits, d, 4 * N * V) == 0, "in-place soft backward differs");
+    memcpy(c.logits, z0, 4 * N * V);
+    /* One listed token with probability 1 and no rest is the hard loss. */
+    int32_t one_id[N] = {4, 0, 5, 1};
+    float one_p[N] = {1, 1, 1, 1}, no_rest[N] = {0, 0, 0, 0};
+    SoftTargets hard = {1, one_id, one_p, no_rest};
+    float hl[N], hlse[N], hp[N], sl[N];
+    crossentropy_forward(hl, hlse, c.logits, one_id, N, V);
+    crossentropy_soft_forward(sl, c.lse, hp, c.logits, one_id, &hard, N, V);
+    int same = 1;
+    for (int n = 0; n < N; n++) same &= fabsf(hl[n] - sl[n]) < 1e-5f;
+    CHECK(same, "soft loss with a one-hot target differs from the hard loss");
+    free(c.logits), free(c.losses), free(c.lse), free(c.prest), free(d), free(z0);
+}
+
 /* ---- whole model ---- */
 typedef struct {
     Llama *m;
@@ -315,6 +368,7 @@ int main(void) {
     RUN(test_attention);
     RUN(test_swiglu);
     RUN(test_crossentropy);
+    RUN(test_soft_crossentropy);
     RUN(test_model_untied);
     RUN(test_model_tied);
     return check_main_end("ops");

@@ -134,6 +134,7 @@ static size_t acts_layout(LlamaActs *a, const LlamaConfig *c, int B, int T, floa
         {&a->logits, BT * V},
         {&a->lse, BT},
         {&a->losses, BT},
+        {&a->prest, BT},
         {&a->rope_cos, T * half},
         {&a->rope_sin, T * half},
         {(float **)&a->inputs, BT},
@@ -187,6 +188,11 @@ void llama_free(Llama *m) {
 }
 
 float llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, int T, int *n_valid) {
+    return llama_forward_soft(m, inputs, targets, NULL, T, n_valid);
+}
+
+float llama_forward_soft(Llama *m, const int32_t *inputs, const int32_t *targets,
+                         const SoftTargets *soft, int T, int *n_valid) {
     const LlamaConfig *c = &m->cfg;
     LlamaActs *a = &m->acts;
     const LlamaParams *w = &m->w;
@@ -230,7 +236,11 @@ float llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, int
         return 0.0f;
     }
     memcpy(a->targets, targets, sizeof(int32_t) * N);
-    crossentropy_forward(a->losses, a->lse, a->logits, targets, N, V);
+    a->soft = soft ? *soft : (SoftTargets){0};
+    if (soft)
+        crossentropy_soft_forward(a->losses, a->lse, a->prest, a->logits, targets, soft, N, V);
+    else
+        crossentropy_forward(a->losses, a->lse, a->logits, targets, N, V);
     double sum = 0.0;
     int cnt = 0;
     for (int n = 0; n < N; n++)
@@ -250,7 +260,11 @@ void llama_backward(Llama *m, float scale) {
     size_t sC = (size_t)N * C, sQ = (size_t)N * QD, sK = (size_t)N * KD, sF = (size_t)N * F;
     size_t sA = (size_t)B * H * T * T;
     float *dlogits = a->logits;
-    crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, N, V);
+    if (a->soft.k > 0)
+        crossentropy_soft_backward(dlogits, a->logits, a->lse, a->prest, a->targets, &a->soft,
+                                   scale, N, V);
+    else
+        crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, N, V);
     matmul_backward(a->dn, g->output, dlogits, a->nf, w->output, N, C, V, 0.0f);
     memset(a->dx, 0, sizeof(float) * sC);
     rmsnorm_backward(a->dx, g->out_norm, a->dn, a->x + (size_t)c->n_layers * sC, w->out_norm,

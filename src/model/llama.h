@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/ops.h"
 #include "util/err.h"
 
 typedef struct {
@@ -74,6 +75,8 @@ typedef struct {
     float *logits;    /* (B, T, V); overwritten by dlogits in llama_backward */
     float *lse;       /* (B, T) log-sum-exp of each logits row */
     float *losses;    /* (B, T) per-position cross-entropy, 0 where masked */
+    float *prest;     /* (B, T) model mass outside the soft targets' listed tokens */
+    SoftTargets soft; /* soft targets of the last forward (k = 0: hard); caller-owned */
     float *rope_cos;  /* (T, hd/2) */
     float *rope_sin;  /* (T, hd/2) */
     int32_t *inputs;  /* (B, T) copy */
@@ -122,6 +125,11 @@ void llama_free(Llama *m);
  * (B, T; -1 = skip) it returns the mean cross-entropy over unmasked positions
  * and sets *n_valid; otherwise returns 0. */
 float llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, int T, int *n_valid);
+/* The same with soft targets (ops.h): targets still mark which positions
+ * count (>= 0); the loss at those is the soft cross-entropy. soft's arrays
+ * must stay valid until llama_backward. soft = NULL: llama_forward. */
+float llama_forward_soft(Llama *m, const int32_t *inputs, const int32_t *targets,
+                         const SoftTargets *soft, int T, int *n_valid);
 /* Backward of sum over unmasked positions of CE * scale (scale = 1/n_valid
  * for the mean; 1/(total over micro-batches) for accumulation). Adds into
  * grads; call llama_zero_grads first. Destroys acts.logits. */

@@ -262,3 +262,64 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
         d[tgt] -= scale;
     }
 }
+
+/* Row n's log-sum-exp, and the probability P_rest of tokens not listed. */
+static float soft_row(const float *z, const int32_t *ids, int k, int V, float *lse_out) {
+    float mx = -INFINITY, sum = 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (int i = 0; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < V; i++) sum += ob_expf(z[i] - mx);
+    float lse = mx + logf(sum);
+    double listed = 0.0;
+    for (int j = 0; j < k; j++)
+        if (ids[j] >= 0) listed += exp((double)z[ids[j]] - lse);
+    *lse_out = lse;
+    double rest = 1.0 - listed;
+    return (float)(rest > 1e-12 ? rest : 1e-12); /* the listed mass can round past 1 */
+}
+
+void crossentropy_soft_forward(float *losses, float *lse, float *prest, const float *logits,
+                               const int32_t *targets, const SoftTargets *st, int N, int V) {
+    int k = st->k;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        const int32_t *ids = st->ids + (size_t)n * k;
+        const float *q = st->probs + (size_t)n * k;
+        prest[n] = soft_row(z, ids, k, V, &lse[n]);
+        if (targets[n] < 0) {
+            losses[n] = 0.0f;
+            continue;
+        }
+        double l = 0.0;
+        for (int j = 0; j < k; j++)
+            if (ids[j] >= 0) l += (double)q[j] * (lse[n] - z[ids[j]]);
+        if (st->rest[n] > 0.0f) l -= (double)st->rest[n] * log(prest[n]);
+        losses[n] = (float)l;
+    }
+}
+
+void crossentropy_soft_backward(float *dlogits, const float *logits, const float *lse,
+                                const float *prest, const int32_t *targets, const SoftTargets *st,
+                                float scale, int N, int V) {
+    int k = st->k;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float *d = dlogits + (size_t)n * V;
+        const int32_t *ids = st->ids + (size_t)n * k;
+        const float *q = st->probs + (size_t)n * k;
+        if (targets[n] < 0) {
+            memset(d, 0, sizeof(float) * V);
+            continue;
+        }
+        float m = lse[n], other = scale * (1.0f - st->rest[n] / prest[n]);
+        float p_listed[SOFT_K_MAX]; /* saved first: d may overwrite z */
+        for (int j = 0; j < k; j++) p_listed[j] = ids[j] >= 0 ? ob_expf(z[ids[j]] - m) : 0.0f;
+#pragma omp simd
+        for (int i = 0; i < V; i++) d[i] = other * ob_expf(z[i] - m);
+        for (int j = 0; j < k; j++)
+            if (ids[j] >= 0) d[ids[j]] = scale * (p_listed[j] - q[j]);
+    }
+}

@@ -62,6 +62,30 @@ void crossentropy_forward(float *losses, float *lse, const float *logits, const 
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                            const int32_t *targets, float scale, int N, int V);
 
+/* Soft targets: per row, k token ids with target probabilities q (ids < 0
+ * ignored) and `rest`, the target mass of every other token taken together.
+ * The loss is -sum_j q_j log p_j - rest * log P_rest, with P_rest the model's
+ * probability of all tokens outside the listed ones: a distribution kept as
+ * its top-k plus one bucket. */
+#define SOFT_K_MAX 256
+
+typedef struct {
+    int k;              /* 1..SOFT_K_MAX */
+    const int32_t *ids; /* (N, k) */
+    const float *probs; /* (N, k) */
+    const float *rest;  /* (N) */
+} SoftTargets;
+
+/* Like crossentropy_forward for rows with targets[n] >= 0 (the mask), with
+ * the soft-target loss; prest (N) keeps P_rest for the backward pass. */
+void crossentropy_soft_forward(float *losses, float *lse, float *prest, const float *logits,
+                               const int32_t *targets, const SoftTargets *st, int N, int V);
+/* dlogits = scale * (p - q) on listed tokens and scale * p * (1 - rest /
+ * P_rest) elsewhere; 0 on masked rows. dlogits may alias logits. */
+void crossentropy_soft_backward(float *dlogits, const float *logits, const float *lse,
+                                const float *prest, const int32_t *targets, const SoftTargets *st,
+                                float scale, int N, int V);
+
 /* exp with ~2 ulp error that vectorises in loops (glibc's expf does not
  * without -ffast-math). Inputs below -87 give ~1e-38, above 88 give ~1e38. */
 static inline float ob_expf(float x) {
