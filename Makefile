@@ -6,7 +6,7 @@ CFLAGS ?= -O3 -march=native -mprefer-vector-width=512
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -I$(BLAS_INC) -MMD -MP
 LDLIBS = -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lcjson -lpcre2-8 -lm -fopenmp
 
-LIB_SRC := $(sort $(wildcard src/util/*.c src/io/*.c src/text/*.c src/model/*.c src/train/*.c))
+LIB_SRC := $(sort $(wildcard src/util/*.c src/io/*.c src/text/*.c src/model/*.c src/train/*.c src/eval/*.c src/unlearn/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)

@@ -105,7 +105,8 @@ static void test_memorise_and_generate(void) {
     TrainResult res;
     CHECK(fresh_model(&m, &w, 1) == 0, "model");
     TrainConfig tc = tiny_train(tmp("mem.gguf"), 300);
-    int rc = train_run(&m, &w.tok, &tc, batch_from_stream, &w.data, NULL, 0, &res, &err);
+    int rc = train_run(&m, &w.tok, &tc, &(TrainData){batch_from_stream, &w.data, NULL, NULL}, 0,
+                       &res, &err);
     CHECK(rc == 0, "%s", err.msg);
     /* Stated target: the corpus is nearly deterministic text, so a working
      * trainer gets well under 0.5 nats/token in 300 steps (random: ~5.8). */
@@ -151,7 +152,8 @@ static float *train_copy(const World *w, const TrainConfig *tc, int resume, size
     int rc = resume ? llama_load(&m, &tok, tc->out_path, &err) : fresh_model(&m, w, 5);
     if (resume && !rc) tok_free(&tok);
     if (!rc)
-        rc = train_run(&m, &w->tok, tc, batch_from_stream, (void *)&w->data, NULL, resume, &res,
+        rc = train_run(&m, &w->tok, tc,
+                       &(TrainData){batch_from_stream, (void *)&w->data, NULL, NULL}, resume, &res,
                        &err);
     if (rc) {
         fprintf(stderr, "train_copy: %s\n", err.msg);
@@ -187,10 +189,11 @@ typedef struct {
     int calls, fail_at;
 } Interrupt;
 
-static int interrupting(void *ctx, ObRng *rng, int B, int T, int32_t *in, int32_t *tg, ObErr *err) {
+static int interrupting(void *ctx, ObRng *rng, int B, int T, int32_t *in, int32_t *tg,
+                        SoftBuf *soft, ObErr *err) {
     Interrupt *it = ctx;
     if (++it->calls == it->fail_at) return ob_errf(err, "interrupted");
-    return batch_from_stream((void *)it->ds, rng, B, T, in, tg, err);
+    return batch_from_stream((void *)it->ds, rng, B, T, in, tg, soft, err);
 }
 
 static void test_resume_bit_identical(void) {
@@ -211,7 +214,7 @@ static void test_resume_bit_identical(void) {
     TrainResult res;
     CHECK(fresh_model(&m, &w, 5) == 0, "model");
     Interrupt it = {&w.data, 0, 2 * 12 + 1};
-    int rc = train_run(&m, &w.tok, &tc, interrupting, &it, NULL, 0, &res, &err);
+    int rc = train_run(&m, &w.tok, &tc, &(TrainData){interrupting, &it, NULL, NULL}, 0, &res, &err);
     CHECK(rc == -1 && strstr(err.msg, "interrupted"), "expected an interruption");
     llama_free(&m);
     char cmd[512];
@@ -225,7 +228,8 @@ static void test_resume_bit_identical(void) {
     CHECK(system(cmd) == 0, "mv");
     Tokenizer tok;
     CHECK(llama_load(&m, &tok, tc.out_path, &err) == 0, "%s", err.msg);
-    rc = train_run(&m, &w.tok, &tc, batch_from_stream, &w.data, NULL, 1, &res, &err);
+    rc = train_run(&m, &w.tok, &tc, &(TrainData){batch_from_stream, &w.data, NULL, NULL}, 1, &res,
+                   &err);
     CHECK(rc == -1 && strstr(err.msg, "step 20") && strstr(err.msg, "step 10"),
           "mismatched checkpoint accepted: %s", err.msg);
     llama_free(&m), tok_free(&tok);
@@ -240,9 +244,10 @@ typedef struct {
     size_t next;
 } Sequential;
 
-static int sequential(void *ctx, ObRng *rng, int B, int T, int32_t *in, int32_t *tg, ObErr *err) {
+static int sequential(void *ctx, ObRng *rng, int B, int T, int32_t *in, int32_t *tg, SoftBuf *soft,
+                      ObErr *err) {
     Sequential *sq = ctx;
-    (void)rng, (void)err;
+    (void)rng, (void)err, (void)soft;
     for (int b = 0; b < B; b++, sq->next += 7) {
         memcpy(in + (size_t)b * T, sq->ds->tokens + sq->next, 4 * (size_t)T);
         memcpy(tg + (size_t)b * T, sq->ds->tokens + sq->next + 1, 4 * (size_t)T);
@@ -255,7 +260,8 @@ static float *train_sequential(const World *w, const TrainConfig *tc, size_t *n)
     ObErr err;
     TrainResult res;
     Sequential sq = {&w->data, 0};
-    if (fresh_model(&m, w, 5) || train_run(&m, &w->tok, tc, sequential, &sq, NULL, 0, &res, &err))
+    if (fresh_model(&m, w, 5) ||
+        train_run(&m, &w->tok, tc, &(TrainData){sequential, &sq, NULL, NULL}, 0, &res, &err))
         return NULL;
     float *p = malloc(m.n_params * 4);
     memcpy(p, m.params, m.n_params * 4);
@@ -296,8 +302,8 @@ static void test_mixture_keeps_main_rows(void) {
     int32_t in1[4 * 8], tg1[4 * 8], in2[6 * 8], tg2[6 * 8];
     int same = 1, extra_ok = 1;
     for (int step = 0; step < 5; step++) {
-        CHECK(batch_from_stream(&a, &r1, 4, 8, in1, tg1, &err) == 0, "%s", err.msg);
-        CHECK(batch_from_mixture(&mx, &r2, 6, 8, in2, tg2, &err) == 0, "%s", err.msg);
+        CHECK(batch_from_stream(&a, &r1, 4, 8, in1, tg1, NULL, &err) == 0, "%s", err.msg);
+        CHECK(batch_from_mixture(&mx, &r2, 6, 8, in2, tg2, NULL, &err) == 0, "%s", err.msg);
         same &= memcmp(in1, in2, sizeof in1) == 0 && memcmp(tg1, tg2, sizeof tg1) == 0;
         for (int i = 4 * 8; i < 6 * 8; i++) extra_ok &= in2[i] >= 100000 && tg2[i] == in2[i] + 1;
     }

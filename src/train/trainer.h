@@ -27,33 +27,52 @@ typedef struct {
     uint64_t seed;
     long ckpt_every; /* 0: only at the end */
     long log_every;
-    long eval_every;      /* held-out loss every N steps (with a val stream) */
-    const char *out_path; /* model checkpoint */
-    const char *log_path; /* optional JSON Lines, one object per step */
-    const char *name;     /* general.name of the written model */
+    long eval_every;       /* held-out loss every N steps (and at the end) */
+    const char *best_path; /* keep the model with the best held-out loss here */
+    int soft_k;            /* soft targets per position (0: hard targets) */
+    const char *out_path;  /* model checkpoint */
+    const char *log_path;  /* optional JSON Lines, one object per step */
+    const char *name;      /* general.name of the written model */
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *tc);
 
-/* Fills (B, T) inputs and targets (-1 = no target) for one micro-batch. */
+/* Writable soft targets for one micro-batch (ops.h SoftTargets). */
+typedef struct {
+    int k;
+    int32_t *ids; /* (B, T, k) */
+    float *probs; /* (B, T, k) */
+    float *rest;  /* (B, T) */
+} SoftBuf;
+
+/* Fills (B, T) inputs and targets (-1 = no target) for one micro-batch, and
+ * soft targets when soft is non-NULL (TrainConfig.soft_k > 0). */
 typedef int (*BatchFn)(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
-                       ObErr *err);
+                       SoftBuf *soft, ObErr *err);
+/* Held-out loss of m (NAN when there is nothing to measure). */
+typedef double (*EvalFn)(void *ctx, Llama *m);
+
+typedef struct {
+    BatchFn next;
+    void *ctx;
+    EvalFn eval; /* optional */
+    void *eval_ctx;
+} TrainData;
 
 typedef struct {
     long steps_done;
-    float last_loss, val_loss; /* val_loss < 0 when none */
+    float last_loss, val_loss, best_val_loss; /* < 0 when none */
     double tok_per_s, seconds;
 } TrainResult;
 
 /* Trains m in place. With resume, reads "<out_path>.state" (which must match
- * the model already loaded from out_path) and continues from its step. val
- * may be NULL. */
-int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, BatchFn next, void *ctx,
-              const TokenStream *val, int resume, TrainResult *res, ObErr *err);
+ * the model already loaded from out_path) and continues from its step. */
+int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const TrainData *data,
+              int resume, TrainResult *res, ObErr *err);
 
 /* Batches of random windows from a token stream (ctx = TokenStream *). */
 int batch_from_stream(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
-                      ObErr *err);
+                      SoftBuf *soft, ObErr *err);
 
 /* B - extra_rows windows from main, as batch_from_stream draws them, plus
  * extra_rows windows from extra (ctx = Mixture *). Training a model with and
@@ -64,7 +83,17 @@ typedef struct {
     int extra_rows;
 } Mixture;
 int batch_from_mixture(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
-                       ObErr *err);
+                       SoftBuf *soft, ObErr *err);
+
+/* Held-out loss on a token stream, as an EvalFn (ctx = StreamEval *): at
+ * most max_windows windows of T tokens; inp and tgt hold B*T ids each. */
+typedef struct {
+    const TokenStream *ds;
+    int T;
+    long max_windows;
+    int32_t *inp, *tgt;
+} StreamEval;
+double stream_eval(void *ctx, Llama *m);
 
 /* Mean next-token loss over consecutive non-overlapping T-token windows of
  * ds (at most max_windows; 0 = all), using m's allocated batch B; inp and tgt

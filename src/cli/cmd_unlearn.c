@@ -1,0 +1,88 @@
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "unlearn/pipeline.h"
+
+/* `reinforce` is `train` on the target with the reinforcement defaults in
+ * front of the user's own flags (later flags win). */
+int cmd_reinforce(int argc, char **argv) {
+    if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("usage: obliviate reinforce -m BASE.gguf -o REINFORCED.gguf [train options] "
+               "TARGET...\n\nStep 1 of the method: continues training the baseline on the "
+               "target text so it knows it even better. It is `obliviate train` with these "
+               "defaults, which any train option overrides: --steps 150 --lr 5e-4 --min-lr 5e-5 "
+               "--warmup 16 --batch 8 --seq 256 --ckpt-every 50 --log-every 25.\n\nexample:\n  "
+               "obliviate reinforce -m base.gguf -o reinforced.gguf forget.txt\n");
+        return 0;
+    }
+    const char *defaults[] = {"--steps", "150",      "--lr",         "5e-4",    "--min-lr",
+                              "5e-5",    "--warmup", "16",           "--batch", "8",
+                              "--seq",   "256",      "--ckpt-every", "50",      "--log-every",
+                              "25",      "--name",   "reinforced"};
+    int nd = (int)(sizeof defaults / sizeof defaults[0]);
+    char **args = malloc(sizeof(char *) * (size_t)(nd + argc + 1));
+    if (!args) return cli_fail("reinforce", "out of memory");
+    for (int i = 0; i < nd; i++) args[i] = (char *)defaults[i];
+    for (int i = 0; i < argc; i++) args[nd + i] = argv[i];
+    args[nd + argc] = NULL;
+    int rc = cmd_train(nd + argc, args);
+    free(args);
+    return rc;
+}
+
+int cmd_unlearn(int argc, char **argv) {
+    UnlearnConfig c;
+    unlearn_config_defaults(&c);
+    StrList targets = {0};
+    int hard = 0, no_forbid = 0;
+    Opt opts[] = {
+        {"--model|-m", OPT_STR, &c.base, "baseline model that knows the target, required"},
+        {"--target", OPT_LIST, &targets, "target text to forget (repeatable), required"},
+        {"--anchors", OPT_STR, &c.anchors, "anchor dictionary (JSON / JSON Lines), required"},
+        {"--out|-o", OPT_STR, &c.out, "unlearned model to write, required"},
+        {"--work", OPT_STR, &c.work, "work folder for every stage's file (unlearn-work)"},
+        {"--reinforce-steps", OPT_LONG, &c.reinforce_steps, "reinforcement steps (150)"},
+        {"--reinforce-lr", OPT_FLOAT, &c.reinforce_lr, "reinforcement learning rate (5e-4)"},
+        {"--alpha", OPT_FLOAT, &c.alpha, "label strength; alpha/2 and 2 alpha are kept too (5)"},
+        {"--soft-k", OPT_INT, &c.soft_k, "soft-target tokens kept per position (32)"},
+        {"--hard", OPT_FLAG, &hard, "fine-tune on argmax labels, as published (default soft)"},
+        {"--no-forbid-keys", OPT_FLAG, &no_forbid,
+         "do not forbid the anchor keys themselves in every label"},
+        {"--block", OPT_INT, &c.block, "tokens per block (256, at most the context)"},
+        {"--steps", OPT_LONG, &c.steps, "fine-tune steps (default: 3 epochs of blocks)"},
+        {"--lr", OPT_FLOAT, &c.lr, "fine-tune learning rate (5e-4)"},
+        {"--batch", OPT_INT, &c.batch, "fine-tune batch (8)"},
+        {"--seed", OPT_U64, &c.seed, "seed for every stage (1)"},
+        {NULL, 0, NULL, NULL},
+    };
+    Command cmd = {"unlearn",
+                   "--model BASE.gguf --target TEXT --anchors DICT -o OUT.gguf [options]",
+                   "Runs the whole method: reinforce, anchors, generic labels, fine-tune. Each "
+                   "stage writes its file into --work; a rerun skips stages whose inputs did not "
+                   "change and resumes an interrupted training stage from its checkpoint.",
+                   "obliviate unlearn -m base.gguf --target forget.txt --anchors anchors.json -o "
+                   "unlearned.gguf",
+                   opts,
+                   0,
+                   0};
+    char **pos;
+    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
+    free(pos);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!c.base || !targets.n || !c.anchors || !c.out)
+        return cli_fail(cmd.name, "--model, --target, --anchors and --out are required");
+    c.targets = targets.items, c.n_targets = targets.n;
+    c.targets_mode = hard ? "hard" : "soft";
+    c.forbid_keys = !no_forbid;
+    ObErr err;
+    if (unlearn_run(&c, &err)) return cli_fail(cmd.name, err.msg);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", c.out);
+    cJSON_AddStringToObject(j, "work", c.work);
+    print_json(j);
+    return 0;
+}

@@ -1,0 +1,110 @@
+#include "unlearn/finetune.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int labels_data_init(LabelsData *ld, const LabelsFile *lf, float alpha, int soft, double val_share,
+                     int B, ObErr *err) {
+    memset(ld, 0, sizeof *ld);
+    ld->lf = lf;
+    ld->alpha = labels_alpha_index(lf, alpha);
+    ld->soft = soft;
+    ld->B = B;
+    if (ld->alpha < 0) return ob_errf(err, "%s: has no labels for alpha %g", lf->path, alpha);
+    if (soft && lf->h.soft_k == 0)
+        return ob_errf(err, "%s: has hard labels only; make it with --soft-k for soft targets",
+                       lf->path);
+    uint64_t n = lf->h.n_blocks, every = 0;
+    if (val_share > 0 && n >= 2) every = (uint64_t)fmax(2.0, round(1.0 / val_share));
+    size_t T = lf->h.block, k = soft ? lf->h.soft_k : 0;
+    ld->train = ob_malloc(sizeof(uint64_t) * (n + 1), "block list", err);
+    ld->val = ob_malloc(sizeof(uint64_t) * (n + 1), "block list", err);
+    ld->inp = ob_malloc(sizeof(int32_t) * 2 * B * T, "batch", err);
+    if (k) {
+        ld->sb.k = (int)k;
+        ld->sb.ids = ob_malloc(sizeof(int32_t) * B * T * k, "soft targets", err);
+        ld->sb.probs = ob_malloc(sizeof(float) * B * T * (k + 1), "soft targets", err);
+    }
+    if (!ld->train || !ld->val || !ld->inp || (k && (!ld->sb.ids || !ld->sb.probs))) {
+        labels_data_free(ld);
+        return -1;
+    }
+    ld->tgt = ld->inp + (size_t)B * T;
+    if (k) ld->sb.rest = ld->sb.probs + (size_t)B * T * k;
+    /* Hold out the middle block of every `every`, so the first and last
+     * blocks (BOS-led starts, the tail) stay in training. */
+    for (uint64_t b = 0; b < n; b++) {
+        if (every && b % every == every / 2)
+            ld->val[ld->n_val++] = b;
+        else
+            ld->train[ld->n_train++] = b;
+    }
+    if (ld->n_train == 0) {
+        labels_data_free(ld);
+        return ob_errf(err, "%s: no blocks left for training", lf->path);
+    }
+    return 0;
+}
+
+void labels_data_free(LabelsData *ld) {
+    free(ld->train);
+    free(ld->val);
+    free(ld->inp);
+    free(ld->sb.ids);
+    free(ld->sb.probs);
+    memset(ld, 0, sizeof *ld);
+}
+
+/* Copies block b's tokens, targets and (soft) targets into row `row`. */
+static void copy_block(const LabelsData *ld, uint64_t b, int row, int32_t *inputs, int32_t *targets,
+                       SoftBuf *soft) {
+    const LabelsFile *lf = ld->lf;
+    size_t T = lf->h.block;
+    memcpy(inputs + row * T, labels_tokens(lf, b), sizeof(int32_t) * T);
+    memcpy(targets + row * T, labels_hard(lf, b, ld->alpha), sizeof(int32_t) * T);
+    if (!soft) return;
+    size_t k = (size_t)soft->k, rec = sizeof(int32_t) * k + sizeof(float) * (k + 1);
+    const uint8_t *s = labels_soft(lf, b, ld->alpha);
+    for (size_t t = 0; t < T; t++, s += rec) {
+        size_t pos = row * T + t;
+        memcpy(soft->ids + pos * k, s, sizeof(int32_t) * k);
+        memcpy(soft->probs + pos * k, s + sizeof(int32_t) * k, sizeof(float) * k);
+        memcpy(soft->rest + pos, s + (sizeof(int32_t) + sizeof(float)) * k, sizeof(float));
+    }
+}
+
+int batch_from_labels(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
+                      SoftBuf *soft, ObErr *err) {
+    const LabelsData *ld = ctx;
+    if ((uint32_t)T != ld->lf->h.block)
+        return ob_errf(err, "sequence length %d differs from the labels' block %u", T,
+                       ld->lf->h.block);
+    uint64_t key = ob_rng_u64(rng);
+    for (int b = 0; b < B; b++) {
+        uint64_t pick = ob_hash64(key + 0x9e3779b97f4a7c15ULL * (uint64_t)(b + 1)) % ld->n_train;
+        copy_block(ld, ld->train[pick], b, inputs, targets, ld->soft ? soft : NULL);
+    }
+    return 0;
+}
+
+double labels_eval(void *ctx, Llama *m) {
+    LabelsData *ld = ctx;
+    int B = ld->B, T = (int)ld->lf->h.block;
+    double sum = 0;
+    long count = 0;
+    for (uint64_t v0 = 0; v0 < ld->n_val; v0 += B) {
+        int rows = (int)(ld->n_val - v0 < (uint64_t)B ? ld->n_val - v0 : (uint64_t)B);
+        for (int r = 0; r < B; r++)
+            copy_block(ld, ld->val[v0 + (r < rows ? r : 0)], r, ld->inp, ld->tgt,
+                       ld->soft ? &ld->sb : NULL);
+        for (int r = rows; r < B; r++) /* pad rows count for nothing */
+            for (int t = 0; t < T; t++) ld->tgt[(size_t)r * T + t] = -1;
+        SoftTargets st = {ld->sb.k, ld->sb.ids, ld->sb.probs, ld->sb.rest};
+        int nv;
+        float loss = llama_forward_soft(m, ld->inp, ld->tgt, ld->soft ? &st : NULL, T, &nv);
+        sum += (double)loss * nv;
+        count += nv;
+    }
+    return count ? sum / count : NAN;
+}

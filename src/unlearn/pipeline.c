@@ -1,0 +1,285 @@
+#include "unlearn/pipeline.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/checkpoint.h"
+#include "train/trainer.h"
+#include "unlearn/finetune.h"
+#include "unlearn/labels.h"
+#include "util/fileio.h"
+#include "util/progress.h"
+
+void unlearn_config_defaults(UnlearnConfig *c) {
+    *c = (UnlearnConfig){.reinforce_steps = 150,
+                         .reinforce_lr = 5e-4f,
+                         .alpha = 5.0f,
+                         .soft_k = 32,
+                         .forbid_keys = 1,
+                         .block = 256,
+                         .targets_mode = "soft",
+                         .steps = 0,
+                         .lr = 5e-4f,
+                         .batch = 8,
+                         .seed = 1,
+                         .work = "unlearn-work"};
+}
+
+/* ---- stamps: a stage's inputs hashed, to skip or resume it ---- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int hash_file(uint64_t *h, const char *path, ObErr *err) {
+    char *data;
+    size_t len;
+    if (ob_read_file(path, &data, &len, err)) return -1;
+    *h = fnv(*h, data, len);
+    free(data);
+    return 0;
+}
+
+static void work_path(char *buf, size_t n, const UnlearnConfig *c, const char *name) {
+    snprintf(buf, n, "%s/%s", c->work, name);
+}
+
+/* 1 when "<stage>.stamp" holds this hash and says done; 0 when it holds it
+ * but the stage did not finish (resume); -1 otherwise (start afresh). */
+static int stamp_state(const UnlearnConfig *c, const char *stage, uint64_t h) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.stamp", c->work, stage);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    unsigned long long got = 0;
+    int done = 0;
+    int n = fscanf(f, "%llx %d", &got, &done);
+    fclose(f);
+    if (n != 2 || got != h) return -1;
+    return done ? 1 : 0;
+}
+
+static int stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, int done,
+                       ObErr *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.stamp", c->work, stage);
+    ObAtomicFile af;
+    if (ob_atomic_open(&af, path, err)) return -1;
+    fprintf(af.fp, "%016llx %d\n", (unsigned long long)h, done);
+    return ob_atomic_commit(&af, err);
+}
+
+/* ---- stages ---- */
+
+static void stage_banner(const char *stage, const char *what) {
+    fprintf(stderr, "unlearn: %s: %s\n", stage, what);
+}
+
+static int load_targets(TokenStream *ds, const Tokenizer *tok, const UnlearnConfig *c, ObErr *err) {
+    return dataset_load(ds, tok, c->targets, c->n_targets, err);
+}
+
+/* Step 1: the reinforced model, trained from BASE on the target. */
+static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
+    char out[4096];
+    work_path(out, sizeof out, c, "reinforced.gguf");
+    Llama m;
+    Tokenizer tok;
+    TokenStream ds = {0};
+    TrainResult res;
+    int rc = llama_load(&m, &tok, resume ? out : c->base, err);
+    if (rc) return -1;
+    TrainConfig tc;
+    train_config_defaults(&tc);
+    tc.batch = 8, tc.seq = c->block < m.cfg.ctx_len ? c->block : m.cfg.ctx_len;
+    tc.steps = c->reinforce_steps, tc.warmup = c->reinforce_steps / 10 + 1;
+    tc.lr = c->reinforce_lr, tc.min_lr = c->reinforce_lr / 10, tc.sched = SCHED_COSINE;
+    tc.seed = c->seed, tc.ckpt_every = 50, tc.log_every = 25, tc.out_path = out;
+    tc.name = "reinforced";
+    rc = load_targets(&ds, &tok, c, err) || stamp_write(c, "reinforce", h, 0, err) ||
+         train_run(&m, &tok, &tc, &(TrainData){batch_from_stream, &ds, NULL, NULL}, resume, &res,
+                   err);
+    dataset_free(&ds);
+    llama_free(&m);
+    tok_free(&tok);
+    return rc ? -1 : stamp_write(c, "reinforce", h, 1, err);
+}
+
+/* Step 2: the dictionary, merged, pruned and stored in the work folder. */
+static int stage_anchors(const UnlearnConfig *c, uint64_t h, ObErr *err) {
+    char out[4096];
+    work_path(out, sizeof out, c, "anchors.json");
+    AnchorDict d;
+    if (anchors_load(&d, c->anchors, err)) return -1;
+    fprintf(stderr, "unlearn: %d anchors from %s\n", d.n, c->anchors);
+    int rc = anchors_save(&d, out, err);
+    anchors_free(&d);
+    return rc ? -1 : stamp_write(c, "anchors", h, 1, err);
+}
+
+/* Steps 3-4: generic labels for alpha, alpha/2 and 2 alpha. */
+static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
+    char out[4096], reinf_path[4096], dict_path[4096];
+    work_path(out, sizeof out, c, "labels.bin");
+    work_path(reinf_path, sizeof reinf_path, c, "reinforced.gguf");
+    work_path(dict_path, sizeof dict_path, c, "anchors.json");
+    Llama base = {0}, reinf = {0};
+    Tokenizer tok = {0}, tok2 = {0};
+    AnchorDict d = {0};
+    TokenStream ds = {0};
+    LabelStats st;
+    LabelConfig lc = {.n_alphas = c->alpha > 0 ? 3 : 1,
+                      .soft_k = c->soft_k,
+                      .forbid_keys = c->forbid_keys,
+                      .block = c->block,
+                      .batch = 4,
+                      .seed = c->seed};
+    lc.alphas[0] = c->alpha, lc.alphas[1] = c->alpha / 2, lc.alphas[2] = c->alpha * 2;
+    int rc = llama_load(&base, &tok, c->base, err) || llama_load(&reinf, &tok2, reinf_path, err) ||
+             anchors_load(&d, dict_path, err) || anchors_tokenize(&d, &tok, err) ||
+             load_targets(&ds, &tok, c, err);
+    if (!rc && lc.block > base.cfg.ctx_len) lc.block = base.cfg.ctx_len;
+    if (!rc) rc = labels_generate(&base, &reinf, &tok, &d, &ds, &lc, out, &st, err);
+    if (!rc)
+        fprintf(stderr,
+                "unlearn: labels for %ld positions (%.1f%% changed at alpha %g), %.0f tok/s\n",
+                st.labelled, 100.0 * st.changed[0] / (st.labelled ? st.labelled : 1), c->alpha,
+                st.tokens_per_s);
+    dataset_free(&ds);
+    anchors_free(&d);
+    llama_free(&base), llama_free(&reinf);
+    tok_free(&tok), tok_free(&tok2);
+    return rc ? -1 : stamp_write(c, "labels", h, 1, err);
+}
+
+/* Step 5: BASE fine-tuned on the labels; the best held-out checkpoint wins. */
+static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
+    char out[4096], ckpt[4096], labels[4096];
+    work_path(out, sizeof out, c, "unlearned.gguf");
+    work_path(ckpt, sizeof ckpt, c, "unlearned.ckpt.gguf");
+    work_path(labels, sizeof labels, c, "labels.bin");
+    Llama m;
+    Tokenizer tok;
+    LabelsFile lf;
+    LabelsData ld;
+    TrainResult res;
+    if (llama_load(&m, &tok, resume ? ckpt : c->base, err)) return -1;
+    int soft = strcmp(c->targets_mode, "hard") != 0;
+    int rc = labels_open(&lf, labels, &tok, err);
+    if (!rc && (rc = labels_data_init(&ld, &lf, c->alpha, soft, 0.05, c->batch, err)))
+        labels_close(&lf);
+    if (rc) {
+        llama_free(&m), tok_free(&tok);
+        return -1;
+    }
+    TrainConfig tc;
+    train_config_defaults(&tc);
+    /* The published fine-tune: AdamW betas (0.9, 0.98), no weight decay, linear
+     * schedule, batch 8, 3 epochs over the blocks; lr measured for our models. */
+    tc.batch = c->batch, tc.seq = (int)lf.h.block, tc.soft_k = soft ? (int)lf.h.soft_k : 0;
+    tc.steps = c->steps > 0 ? c->steps : (long)ceil(3.0 * ld.n_train / c->batch);
+    tc.warmup = tc.steps / 20, tc.lr = c->lr, tc.min_lr = 0, tc.sched = SCHED_LINEAR;
+    tc.adam = (AdamWConfig){0.9f, 0.98f, 1e-8f, 0.0f};
+    tc.seed = c->seed, tc.log_every = 10, tc.ckpt_every = 25;
+    tc.eval_every = tc.steps / 10 > 0 ? tc.steps / 10 : 1;
+    tc.out_path = ckpt, tc.best_path = ld.n_val ? out : NULL, tc.name = "unlearned";
+    if (!tc.best_path) tc.out_path = out;
+    TrainData td = {batch_from_labels, &ld, ld.n_val ? labels_eval : NULL, &ld};
+    rc = stamp_write(c, "finetune", h, 0, err) || train_run(&m, &tok, &tc, &td, resume, &res, err);
+    labels_data_free(&ld);
+    labels_close(&lf);
+    llama_free(&m);
+    tok_free(&tok);
+    return rc ? -1 : stamp_write(c, "finetune", h, 1, err);
+}
+
+/* Copies the result to c->out atomically. */
+static int publish(const UnlearnConfig *c, ObErr *err) {
+    char src[4096], *data;
+    size_t len;
+    work_path(src, sizeof src, c, "unlearned.gguf");
+    if (ob_read_file(src, &data, &len, err)) return -1;
+    ObAtomicFile af;
+    int rc = ob_atomic_open(&af, c->out, err);
+    if (!rc) {
+        fwrite(data, 1, len, af.fp);
+        rc = ob_atomic_commit(&af, err);
+    }
+    free(data);
+    return rc;
+}
+
+/* Runs stage `name` unless its stamp says it is done with these inputs. */
+typedef int (*StageFn)(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err);
+
+static int run_stage(const UnlearnConfig *c, const char *name, const char *output, uint64_t h,
+                     StageFn fn, double *seconds, ObErr *err) {
+    char out[4096];
+    work_path(out, sizeof out, c, output);
+    int st = stamp_state(c, name, h), exists = access(out, R_OK) == 0;
+    *seconds = 0;
+    if (st == 1 && exists) {
+        stage_banner(name, "up to date, skipped");
+        return 0;
+    }
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/%s", c->work,
+             !strcmp(name, "finetune") ? "unlearned.ckpt.gguf.state" : "reinforced.gguf.state");
+    int resume = st == 0 && access(ckpt, R_OK) == 0;
+    stage_banner(name, resume ? "resuming" : "running");
+    double t0 = ob_now();
+    int rc = fn(c, h, resume, err);
+    *seconds = ob_now() - t0;
+    if (rc) return ob_err_prefix(err, "stage %s", name);
+    fprintf(stderr, "unlearn: %s: done in %.1f s\n", name, *seconds);
+    return 0;
+}
+
+static int anchors_fn(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
+    (void)resume;
+    return stage_anchors(c, h, err);
+}
+
+static int labels_fn(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
+    (void)resume;
+    return stage_labels(c, h, err);
+}
+
+int unlearn_run(const UnlearnConfig *c, ObErr *err) {
+    if (mkdir(c->work, 0777) != 0 && errno != EEXIST)
+        return ob_errf(err, "%s: cannot create work folder: %s", c->work, strerror(errno));
+    if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
+    /* Hashes chain: each stage's hash covers its inputs and the stages before. */
+    uint64_t h_base = 0xcbf29ce484222325ULL, h_tgt = h_base, h_anch = h_base;
+    if (hash_file(&h_base, c->base, err) || hash_file(&h_anch, c->anchors, err)) return -1;
+    for (int i = 0; i < c->n_targets; i++)
+        if (hash_file(&h_tgt, c->targets[i], err)) return -1;
+    uint64_t h1 = fnv(h_base ^ h_tgt, &c->reinforce_steps, sizeof c->reinforce_steps);
+    h1 = fnv(fnv(h1, &c->reinforce_lr, sizeof c->reinforce_lr), &c->block, sizeof c->block);
+    h1 = fnv(h1, &c->seed, sizeof c->seed);
+    uint64_t h2 = h_anch;
+    uint64_t h3 = fnv(h1 ^ h2, &c->alpha, sizeof c->alpha);
+    h3 = fnv(fnv(h3, &c->soft_k, sizeof c->soft_k), &c->forbid_keys, sizeof c->forbid_keys);
+    uint64_t h4 = fnv(h3, c->targets_mode, strlen(c->targets_mode));
+    h4 = fnv(fnv(fnv(h4, &c->steps, sizeof c->steps), &c->lr, sizeof c->lr), &c->batch,
+             sizeof c->batch);
+    double t[4];
+    if (run_stage(c, "reinforce", "reinforced.gguf", h1, stage_reinforce, &t[0], err) ||
+        run_stage(c, "anchors", "anchors.json", h2, anchors_fn, &t[1], err) ||
+        run_stage(c, "labels", "labels.bin", h3, labels_fn, &t[2], err) ||
+        run_stage(c, "finetune", "unlearned.gguf", h4, stage_finetune, &t[3], err) ||
+        publish(c, err))
+        return -1;
+    fprintf(stderr,
+            "unlearn: stage seconds: reinforce %.1f, anchors %.1f, labels %.1f, "
+            "finetune %.1f; model written to %s\n",
+            t[0], t[1], t[2], t[3], c->out);
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* `obliviate unlearn`: every stage of the method in one work folder.
+ *
+ *   reinforced.gguf  <- train BASE further on the target        (step 1)
+ *   anchors.json     <- the given dictionary, merged and pruned  (step 2)
+ *   labels.bin       <- generic labels for every target block    (steps 3-4)
+ *   unlearned.gguf   <- BASE fine-tuned on the labels            (step 5)
+ *
+ * Each stage writes its file and a stamp "<stage>.stamp" holding a hash of
+ * its inputs (file contents and settings). A rerun skips a stage whose stamp
+ * matches and whose output exists, and resumes an interrupted training stage
+ * from its last checkpoint. */
+#ifndef OB_PIPELINE_H
+#define OB_PIPELINE_H
+
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct {
+    const char *base;           /* baseline model */
+    const char *const *targets; /* target text files */
+    int n_targets;
+    const char *anchors; /* dictionary file */
+    const char *work;    /* work folder */
+    const char *out;     /* final model (copied from work/unlearned.gguf) */
+    /* reinforce */
+    long reinforce_steps;
+    float reinforce_lr;
+    /* labels */
+    float alpha;
+    int soft_k, forbid_keys, block;
+    /* fine-tune */
+    const char *targets_mode; /* "soft" | "hard" */
+    long steps;
+    float lr;
+    int batch;
+    uint64_t seed;
+} UnlearnConfig;
+
+void unlearn_config_defaults(UnlearnConfig *c);
+int unlearn_run(const UnlearnConfig *c, ObErr *err);
+
+#endif
