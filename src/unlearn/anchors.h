@@ -8,10 +8,21 @@
  *   - a key all of whose words are themselves keys ("Harry Potter" when
  *     "Harry" and "Potter" are keys), so parts cannot translate inconsistently;
  *   - "X's" (and "X’s") when X is a key.
+ * Keys and values are trimmed of surrounding ASCII whitespace; words are
+ * separated by ASCII whitespace. Both pruning rules test against the merged
+ * keys before any pruning (a dropped key's text is always covered by shorter
+ * keys that remain).
+ *
  * Every key and value is tokenized in two forms: [0] as at the start of a text
  * or after a newline or quote (no leading space) and [1] after a space
  * (" key"). With GPT-2 pre-tokenization a word is its own piece, so a key's
- * tokens appear verbatim in the tokens of any text that contains it. */
+ * tokens appear verbatim in the tokens of any text that contains it.
+ *
+ * Matching is on tokens, whole words only: a key's tokens must not be glued
+ * to a letter or digit of the same word (GPT-2's \p{L} / \p{N} runs) on either
+ * side, so "Tom" does not match the start of "Tomorrow" even where "Tomorrow"
+ * is tokenized "Tom" "orrow". The neighbours looked at are those inside the
+ * block; at a block edge the match is accepted. */
 #ifndef OB_ANCHORS_H
 #define OB_ANCHORS_H
 
@@ -42,12 +53,22 @@ typedef struct {
     int n_vocab;
     int32_t *first_start; /* (n_vocab + 1) offsets into first_list */
     int32_t *first_list;  /* anchor * 2 + form */
-    char *dropped_report; /* one line per pruned key, for `anchors check` */
+    /* Word edges, for whole-word matching: each token's first and last (up
+     * to) 4 bytes, its length capped at 4 (0xFF: a special token, which no
+     * word crosses), and a compiled \p{L} / \p{N} test for non-ASCII. */
+    uint8_t (*edge)[8];   /* (n_vocab) first 4 bytes, last 4 bytes */
+    uint8_t *edge_len;    /* (n_vocab) */
+    void *char_re;        /* pcre2_code */
+    char *dropped_report; /* one line per pruned key, for `anchors check`; "" if none */
+    int n_dropped;
 } AnchorDict;
 
-/* Loads, merges and prunes a dictionary file. Errors name the file and, for
- * JSON Lines, the line: "anchors.jsonl:3: value of \"Harry\" is not a string
- * or an array of strings". An empty key or value, or no entries, is an error. */
+/* Loads, merges and prunes a dictionary file (UTF-8). Errors are one line
+ * naming the file and, for JSON Lines, the line: "anchors.jsonl:3: value of
+ * \"Harry\" is not a string or an array of strings". An empty key or value,
+ * an empty array, or no entries at all is an error. The file is one JSON
+ * object when the whole of it parses as one; otherwise it is read as JSON
+ * Lines (blank lines skipped). On failure *d is left empty. */
 int anchors_load(AnchorDict *d, const char *path, ObErr *err);
 /* Same from a string (tests); name is used in messages. */
 int anchors_parse(AnchorDict *d, const char *text, size_t len, const char *name, ObErr *err);
@@ -58,7 +79,12 @@ int anchors_save(const AnchorDict *d, const char *path, ObErr *err);
 void anchors_free(AnchorDict *d);
 
 /* The longest key (either form) whose tokens start at orig[i] and end before
- * orig[n]; returns the anchor index and sets *form and *len, or -1. */
+ * orig[n], as whole words (see above); returns the anchor index and sets
+ * *form and *len, or -1. Ties (equal length, which needs equal tokens) go to
+ * the smaller anchor index, then form 0. Ids outside the vocabulary never
+ * match. Safe to call from several threads at once. */
 int anchors_match(const AnchorDict *d, const int32_t *orig, int n, int i, int *form, int *len);
+/* Index of the anchor whose key is exactly `key`, or -1. */
+int anchors_find(const AnchorDict *d, const char *key);
 
 #endif
