@@ -29,7 +29,7 @@ build/obliviate: $(CLI_OBJ) build/libobliviate.a
 
 build/tests/%: tests/%.c build/libobliviate.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< build/libobliviate.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -MF $@.d -Itests $< build/libobliviate.a -o $@ $(LDLIBS)
 
 # Checks build dependencies and says in one line what is missing.
 deps:
@@ -37,7 +37,7 @@ deps:
 
 test: deps all $(TEST_BIN)
 	@sh tools/llamacpp/setup.sh || true
-	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh
+	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh
 
 bench: deps all
 	@sh bench/run.sh
@@ -51,4 +51,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)

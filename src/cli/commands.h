@@ -8,7 +8,13 @@ int cmd_init(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_anchors(int argc, char **argv);
+int cmd_labels(int argc, char **argv);
+int cmd_reinforce(int argc, char **argv);
+int cmd_unlearn(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
 
 #endif

@@ -15,8 +15,14 @@ static const struct {
     {"train", cmd_train, "pre-train or fine-tune a model on text files"},
     {"generate", cmd_generate, "continue a prompt (greedy, temperature, top-k, top-p)"},
     {"perplexity", cmd_perplexity, "a model's loss and perplexity on text files"},
+    {"eval", cmd_eval, "compare models: perplexity on texts, familiarity on prompts"},
     {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
     {"bench", cmd_bench, "measure training and forward throughput"},
+    {"reinforce", cmd_reinforce, "train the baseline further on the target (WHP step 1)"},
+    {"anchors", cmd_anchors, "anchors check: an anchor dictionary's tokens, counts, conflicts"},
+    {"labels", cmd_labels, "generic labels for the target text (WHP step 4)"},
+    {"unlearn", cmd_unlearn, "the whole method: reinforce, anchors, labels, fine-tune"},
+    {"prepare", cmd_prepare, "build the demo's texts from its downloads (fetch-demo-data.sh)"},
 };
 
 static void usage(FILE *out) {

@@ -148,6 +148,8 @@ typedef struct {
 
 int llama_kv_create(LlamaKV *kv, const LlamaConfig *c, int n_ctx, int n_batch, ObErr *err);
 void llama_kv_free(LlamaKV *kv);
+/* Empties the cache for a new sequence (keeps its memory). */
+void llama_kv_reset(LlamaKV *kv);
 /* Evaluates n tokens (n <= n_batch) at positions kv->pos.. and appends them to
  * the cache. logits gets (n, V) floats when all_logits, else the last
  * position's V floats. Fails when the cache is full. */

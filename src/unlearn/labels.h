@@ -17,7 +17,12 @@
  *     n_alphas x int32 hard[block]              -1 = no label
  *     if soft_k > 0: n_alphas x block x {int32 ids[soft_k]; float p[soft_k];
  *                                         float rest}   ids -1 where masked
- * Labels made with another tokenizer (vocab_hash differs) are refused. */
+ * Labels made with another tokenizer (vocab_hash differs) are refused.
+ *
+ * Blocks: the target stream is cut into consecutive non-overlapping blocks of
+ * `block` tokens; the incomplete tail block is kept, padded with eot tokens
+ * whose labels are -1, so no text is dropped. The last position of every
+ * block has no label (its next token lies in the next block). */
 #ifndef OB_LABELS_H
 #define OB_LABELS_H
 
@@ -42,7 +47,7 @@ typedef struct {
     uint32_t soft_k;    /* 0: hard labels only */
     uint32_t flags;     /* bit 0: anchor keys forbidden in every label */
     float alphas[LABELS_MAX_ALPHAS];
-    uint8_t reserved[40];
+    uint8_t reserved[48]; /* zero; pads the header to 128 bytes */
 } LabelsHeader;
 
 typedef struct {
@@ -62,7 +67,14 @@ typedef struct {
 } LabelStats;
 
 /* Cuts target into blocks, translates, runs both models and writes the
- * labels file atomically. base and reinf must share tok's vocabulary. */
+ * labels file atomically. base and reinf must share tok's vocabulary; d must
+ * be tokenized with it, or NULL for no anchors (identity translation: only
+ * the alpha term acts). The translation of block n uses the n-th draw of one
+ * ObRng seeded with c->seed, so a fixed seed gives the same file; the output
+ * does not depend on the thread count. Reallocates both models' activations
+ * for (c->batch, c->block). Progress lines go to stderr (at most one every
+ * 2 s). stats: positions = text tokens (pads excluded), labelled = positions
+ * with a label, changed[a] = labels differing from the actual next token. */
 int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const AnchorDict *d,
                     const TokenStream *target, const LabelConfig *c, const char *path,
                     LabelStats *st, ObErr *err);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err) {
@@ -62,6 +63,11 @@ int ob_read_file(const char *path, char **data, size_t *len, ObErr *err) {
     *len = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) return ob_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return ob_errf(err, "%s: not a regular file", path);
+    }
     if (fseek(fp, 0, SEEK_END) != 0) {
         fclose(fp);
         return ob_errf(err, "%s: cannot seek (not a regular file?)", path);

@@ -1,0 +1,424 @@
+/* obliviate eval: perplexity on named texts and token-probability familiarity
+ * on a prompts file, for one or more models side by side. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "eval/familiarity.h"
+#include "model/checkpoint.h"
+#include "text/tokenizer_gguf.h"
+#include "train/trainer.h"
+#include "util/fileio.h"
+#include "util/progress.h"
+#include "util/utf8.h"
+
+#define MAX_ITEMS 32 /* StrList's capacity */
+
+typedef struct {
+    char name[64];
+    const char *path;
+    TokenStream ds;
+} EvalText;
+
+typedef struct {
+    const char *path;
+    char name[64];
+    int seq;                  /* window length used (the model's context may cap it) */
+    double loss[MAX_ITEMS];   /* per text: mean next-token loss */
+    long n_tokens[MAX_ITEMS]; /* per text: predicted tokens */
+    FamResult *fam;           /* per prompt, or NULL without --prompts */
+    FamSummary sum;
+} EvalModel;
+
+typedef struct {
+    EvalText texts[MAX_ITEMS];
+    int n_texts;
+    EvalModel models[MAX_ITEMS];
+    int n_models;
+    const char *prompts_path;
+    JsonlFile prompts;
+    FamSet fam;
+    Tokenizer tok; /* the first model's, shared by all */
+    int seq, batch;
+    long max_windows;
+} Eval;
+
+/* "runs/baseline.gguf" -> "baseline" */
+static void short_name(const char *path, char *out, size_t cap) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".gguf")) n -= 5;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, base, n);
+    out[n] = 0;
+}
+
+static void name_models(Eval *ev) {
+    int clash = 0;
+    for (int i = 0; i < ev->n_models; i++) {
+        short_name(ev->models[i].path, ev->models[i].name, sizeof ev->models[i].name);
+        for (int j = 0; j < i; j++) clash |= !strcmp(ev->models[i].name, ev->models[j].name);
+    }
+    for (int i = 0; clash && i < ev->n_models; i++)
+        snprintf(ev->models[i].name, sizeof ev->models[i].name, "%s", ev->models[i].path);
+}
+
+static int tokenizers_equal(const Tokenizer *a, const Tokenizer *b) {
+    if (a->n_vocab != b->n_vocab || a->n_merges != b->n_merges || a->eot_id != b->eot_id) return 0;
+    for (int i = 0; i < a->n_vocab; i++)
+        if (strcmp(a->tokens[i], b->tokens[i]) || a->types[i] != b->types[i]) return 0;
+    for (int i = 0; i < a->n_merges; i++)
+        if (strcmp(a->merges[i], b->merges[i])) return 0;
+    return 1;
+}
+
+/* Loads the first model's tokenizer and checks that every other model has
+ * the same one. */
+static int load_tokenizer(Eval *ev, ObErr *err) {
+    const char *first = ev->models[0].path;
+    if (tokenizer_load(&ev->tok, first, err)) return -1;
+    for (int i = 1; i < ev->n_models; i++) {
+        Tokenizer t;
+        if (tokenizer_load(&t, ev->models[i].path, err)) return -1;
+        int same = tokenizers_equal(&ev->tok, &t);
+        tok_free(&t);
+        if (!same)
+            return ob_errf(err, "%s: tokenizer differs from %s's", ev->models[i].path, first);
+    }
+    return 0;
+}
+
+/* "--text NAME=FILE" (or just FILE, named after the file). */
+static int load_texts(Eval *ev, const StrList *specs, ObErr *err) {
+    for (int i = 0; i < specs->n; i++) {
+        EvalText *t = &ev->texts[i];
+        const char *spec = specs->items[i], *eq = strchr(spec, '=');
+        if (eq) {
+            size_t n = (size_t)(eq - spec);
+            if (n == 0 || n >= sizeof t->name || !eq[1])
+                return ob_errf(err, "--text wants NAME=FILE, got '%s'", spec);
+            memcpy(t->name, spec, n);
+            t->name[n] = 0;
+            t->path = eq + 1;
+        } else {
+            short_name(spec, t->name, sizeof t->name);
+            t->path = spec;
+        }
+        for (int j = 0; j < i; j++)
+            if (!strcmp(ev->texts[j].name, t->name))
+                return ob_errf(err, "--text name '%s' given twice", t->name);
+        if (dataset_load(&t->ds, &ev->tok, &t->path, 1, err)) return -1;
+        ev->n_texts++;
+    }
+    return 0;
+}
+
+static int load_prompts(Eval *ev, ObErr *err) {
+    FamItem *items;
+    if (!ev->prompts_path) return 0;
+    if (jsonl_load(&ev->prompts, ev->prompts_path, FAM_JSONL_FIELDS, err) ||
+        fam_items_from_jsonl(&ev->prompts, &items, err))
+        return -1;
+    int rc = fam_encode(&ev->fam, &ev->tok, items, ev->prompts.n, ev->prompts_path, err);
+    free(items);
+    return rc;
+}
+
+static int eval_perplexity(Eval *ev, Llama *m, EvalModel *em, ObErr *err) {
+    em->seq = ev->seq < m->cfg.ctx_len ? ev->seq : m->cfg.ctx_len;
+    if (em->seq < ev->seq)
+        fprintf(stderr, "eval: %s: context %d, using %d-token windows\n", em->name, m->cfg.ctx_len,
+                em->seq);
+    for (int t = 0; t < ev->n_texts; t++)
+        if (ev->texts[t].ds.n < (size_t)em->seq + 1)
+            return ob_errf(err, "%s: text has %zu tokens, fewer than one window of %d + 1",
+                           ev->texts[t].path, ev->texts[t].ds.n, em->seq);
+    if (ev->n_texts && llama_alloc_batch(m, ev->batch, em->seq, err)) return -1;
+    int32_t *scratch = NULL;
+    if (ev->n_texts &&
+        !(scratch = ob_malloc(sizeof(int32_t) * 2 * ev->batch * em->seq, "batch", err)))
+        return -1;
+    for (int t = 0; t < ev->n_texts; t++) {
+        double t0 = ob_now();
+        em->loss[t] = stream_loss(m, &ev->texts[t].ds, em->seq, ev->max_windows, scratch,
+                                  scratch + ev->batch * em->seq, &em->n_tokens[t]);
+        fprintf(stderr, "eval: %s: %s perplexity %.3f (%ld tokens, %.1f s)\n", em->name,
+                ev->texts[t].name, exp(em->loss[t]), em->n_tokens[t], ob_now() - t0);
+    }
+    free(scratch);
+    return 0;
+}
+
+static int eval_model(Eval *ev, EvalModel *em, ObErr *err) {
+    Llama m;
+    if (llama_load(&m, NULL, em->path, err)) return -1;
+    int rc = 0;
+    if (m.cfg.vocab != ev->tok.n_vocab)
+        rc = ob_errf(err, "%s: %d embedding rows but the tokenizer has %d tokens", em->path,
+                     m.cfg.vocab, ev->tok.n_vocab);
+    /* familiarity first: it is quick, and it fails at once on a prompt too long */
+    if (!rc && ev->prompts_path) {
+        double t0 = ob_now();
+        em->fam = ob_calloc((size_t)ev->fam.n, sizeof(FamResult), "familiarity results", err);
+        rc = em->fam ? fam_score(&m, &ev->fam, em->fam, err) : -1;
+        if (!rc) {
+            fam_summarise(em->fam, ev->fam.n, &em->sum);
+            fprintf(stderr, "eval: %s: familiarity %.4g over %d prompts (%.1f s)\n", em->name,
+                    em->sum.mean_prob, ev->fam.n, ob_now() - t0);
+        }
+    }
+    if (!rc) rc = eval_perplexity(ev, &m, em, err);
+    llama_free(&m);
+    return rc;
+}
+
+/* ---- output ---- */
+
+/* A token's bytes as a JSON string; a piece of a multi-byte character (not
+ * UTF-8 on its own) is written as "<0xE2><0x80>". */
+static cJSON *token_string(const Tokenizer *tok, int32_t id) {
+    size_t len;
+    const char *s = tok_token_bytes(tok, id, &len);
+    char buf[6 * 100 + 1]; /* up to 100 bytes, each possibly "<0xNN>" */
+    if (len > 100) len = 100;
+    if (utf8_invalid_at(s, len) == len) {
+        memcpy(buf, s, len);
+        buf[len] = 0;
+    } else {
+        for (size_t i = 0; i < len; i++)
+            snprintf(buf + 6 * i, sizeof buf - 6 * i, "<0x%02X>", (unsigned char)s[i]);
+    }
+    return cJSON_CreateString(buf);
+}
+
+static cJSON *prompts_json(const Eval *ev) {
+    cJSON *p = cJSON_CreateObject(), *items = cJSON_CreateArray();
+    cJSON_AddStringToObject(p, "file", ev->prompts_path);
+    cJSON_AddNumberToObject(p, "n", ev->fam.n);
+    for (int i = 0; i < ev->fam.n; i++) {
+        /* the record as written (prompt, continuation and any other field) */
+        cJSON *it = cJSON_Duplicate(ev->prompts.items[i], 1);
+        const char *ours[] = {"line", "prompt_tokens", "continuation_tokens",
+                              "joint_encoding_differs"};
+        for (size_t k = 0; k < sizeof ours / sizeof ours[0]; k++)
+            cJSON_DeleteItemFromObjectCaseSensitive(it, ours[k]);
+        cJSON_AddNumberToObject(it, "line", ev->prompts.lines[i]);
+        cJSON_AddNumberToObject(it, "prompt_tokens", ev->fam.n_prompt[i] - 1);
+        cJSON_AddNumberToObject(it, "continuation_tokens", ev->fam.n_ids[i] - ev->fam.n_prompt[i]);
+        cJSON_AddBoolToObject(it, "joint_encoding_differs", ev->fam.joint_differs[i]);
+        cJSON_AddItemToArray(items, it);
+    }
+    cJSON_AddItemToObject(p, "items", items);
+    return p;
+}
+
+static cJSON *familiarity_json(const Eval *ev, const EvalModel *em) {
+    cJSON *f = cJSON_CreateObject(), *items = cJSON_CreateArray();
+    cJSON_AddNumberToObject(f, "mean_prob", em->sum.mean_prob);
+    cJSON_AddNumberToObject(f, "mean_logp", em->sum.mean_logp);
+    cJSON_AddNumberToObject(f, "median_first_rank", em->sum.median_rank);
+    cJSON_AddNumberToObject(f, "first_top1_share", em->sum.top1_share);
+    for (int i = 0; i < ev->fam.n; i++) {
+        const FamResult *r = &em->fam[i];
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddNumberToObject(it, "line", ev->prompts.lines[i]);
+        cJSON_AddNumberToObject(it, "logp", r->logp);
+        cJSON_AddNumberToObject(it, "prob", r->prob);
+        cJSON_AddNumberToObject(it, "first_prob", r->first_prob);
+        cJSON_AddNumberToObject(it, "first_rank", r->first_rank);
+        cJSON_AddBoolToObject(it, "first_is_argmax", r->first_is_argmax);
+        cJSON_AddItemToObject(it, "argmax", token_string(&ev->tok, r->argmax));
+        cJSON_AddNumberToObject(it, "argmax_id", r->argmax);
+        cJSON_AddItemToArray(items, it);
+    }
+    cJSON_AddItemToObject(f, "items", items);
+    return f;
+}
+
+static cJSON *eval_json(const Eval *ev) {
+    cJSON *j = cJSON_CreateObject(), *texts = cJSON_CreateArray(), *models = cJSON_CreateArray();
+    cJSON_AddNumberToObject(j, "seq", ev->seq);
+    cJSON_AddNumberToObject(j, "max_windows", (double)ev->max_windows);
+    for (int t = 0; t < ev->n_texts; t++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", ev->texts[t].name);
+        cJSON_AddStringToObject(o, "file", ev->texts[t].path);
+        cJSON_AddNumberToObject(o, "tokens", (double)ev->texts[t].ds.n);
+        cJSON_AddItemToArray(texts, o);
+    }
+    cJSON_AddItemToObject(j, "texts", texts);
+    if (ev->prompts_path) cJSON_AddItemToObject(j, "prompts", prompts_json(ev));
+    for (int i = 0; i < ev->n_models; i++) {
+        const EvalModel *em = &ev->models[i];
+        cJSON *o = cJSON_CreateObject(), *ppl = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", em->name);
+        cJSON_AddStringToObject(o, "file", em->path);
+        cJSON_AddNumberToObject(o, "seq", em->seq);
+        for (int t = 0; t < ev->n_texts; t++) {
+            cJSON *p = cJSON_CreateObject();
+            cJSON_AddNumberToObject(p, "loss", em->loss[t]);
+            cJSON_AddNumberToObject(p, "perplexity", exp(em->loss[t]));
+            cJSON_AddNumberToObject(p, "tokens", (double)em->n_tokens[t]);
+            cJSON_AddItemToObject(ppl, ev->texts[t].name, p);
+        }
+        cJSON_AddItemToObject(o, "perplexity", ppl);
+        if (ev->prompts_path) cJSON_AddItemToObject(o, "familiarity", familiarity_json(ev, em));
+        cJSON_AddItemToArray(models, o);
+    }
+    cJSON_AddItemToObject(j, "models", models);
+    return j;
+}
+
+static int write_json(const char *path, cJSON *j, ObErr *err) {
+    char *s = cJSON_Print(j);
+    if (!s) return ob_errf(err, "out of memory formatting JSON");
+    ObAtomicFile af;
+    int rc = ob_atomic_open(&af, path, err);
+    if (!rc) {
+        fputs(s, af.fp);
+        fputc('\n', af.fp);
+        rc = ob_atomic_commit(&af, err);
+    }
+    free(s);
+    return rc;
+}
+
+/* One table row: label, then one value per model. */
+typedef double (*MetricFn)(const EvalModel *em, int arg);
+static double m_ppl(const EvalModel *em, int t) {
+    return exp(em->loss[t]);
+}
+static double m_prob(const EvalModel *em, int t) {
+    (void)t;
+    return em->sum.mean_prob;
+}
+static double m_logp(const EvalModel *em, int t) {
+    (void)t;
+    return em->sum.mean_logp;
+}
+static double m_rank(const EvalModel *em, int t) {
+    (void)t;
+    return em->sum.median_rank;
+}
+static double m_top1(const EvalModel *em, int t) {
+    (void)t;
+    return em->sum.top1_share;
+}
+
+static void print_row(const Eval *ev, const char *label, MetricFn fn, int arg, const char *fmt,
+                      const int *width) {
+    printf("%-30s", label);
+    for (int i = 0; i < ev->n_models; i++) {
+        char cell[64];
+        snprintf(cell, sizeof cell, fmt, fn(&ev->models[i], arg));
+        printf("  %*s", width[i], cell);
+    }
+    putchar('\n');
+}
+
+static void print_table(const Eval *ev) {
+    int width[MAX_ITEMS];
+    printf("%-30s", "");
+    for (int i = 0; i < ev->n_models; i++) {
+        int n = (int)strlen(ev->models[i].name);
+        width[i] = n > 10 ? n : 10;
+        printf("  %*s", width[i], ev->models[i].name);
+    }
+    putchar('\n');
+    for (int t = 0; t < ev->n_texts; t++) {
+        char label[96];
+        snprintf(label, sizeof label, "perplexity %s", ev->texts[t].name);
+        print_row(ev, label, m_ppl, t, "%.3f", width);
+    }
+    if (ev->prompts_path) {
+        print_row(ev, "familiarity (mean P)", m_prob, 0, "%.4g", width);
+        print_row(ev, "mean log-prob", m_logp, 0, "%.3f", width);
+        print_row(ev, "median first-token rank", m_rank, 0, "%g", width);
+        print_row(ev, "first token is top-1", m_top1, 0, "%.3f", width);
+    }
+    if (ev->prompts_path) printf("\n%d prompts from %s", ev->fam.n, ev->prompts_path);
+    if (ev->n_texts)
+        printf("%sperplexity over %d-token windows", ev->prompts_path ? "; " : "\n",
+               ev->models[0].seq);
+    putchar('\n');
+}
+
+static void eval_free(Eval *ev) {
+    for (int t = 0; t < ev->n_texts; t++) dataset_free(&ev->texts[t].ds);
+    for (int i = 0; i < ev->n_models; i++) free(ev->models[i].fam);
+    jsonl_free(&ev->prompts);
+    fam_set_free(&ev->fam);
+    tok_free(&ev->tok);
+}
+
+int cmd_eval(int argc, char **argv) {
+    StrList models = {0}, texts = {0};
+    Eval ev;
+    memset(&ev, 0, sizeof ev);
+    const char *json_path = NULL;
+    ev.seq = 256, ev.batch = 4;
+    Opt opts[] = {
+        {"--model|-m", OPT_LIST, &models, "model (GGUF); repeat to compare models"},
+        {"--text", OPT_LIST, &texts, "NAME=FILE: perplexity on a text file; repeatable"},
+        {"--prompts", OPT_STR, &ev.prompts_path,
+         "familiarity prompts, JSON Lines {\"prompt\", \"continuation\"}"},
+        {"--seq", OPT_INT, &ev.seq, "tokens per perplexity window (default 256)"},
+        {"--batch", OPT_INT, &ev.batch, "windows per forward pass (default 4)"},
+        {"--max-windows", OPT_LONG, &ev.max_windows, "at most N windows per text (default: all)"},
+        {"--json", OPT_STR, &json_path,
+         "also write every figure, per prompt too, to FILE; "
+         "'-': JSON on stdout instead of the table"},
+        {NULL, 0, NULL, NULL},
+    };
+    Command cmd = {"eval",
+                   "--model A.gguf [--model B.gguf ...] [--text NAME=FILE ...] [--prompts FILE]",
+                   "Compares models that share one tokenizer: perplexity (exp of the mean "
+                   "next-token loss over consecutive non-overlapping windows) on each named "
+                   "text, and token-probability familiarity on a prompts file: the probability "
+                   "of each continuation after <|endoftext|> + prompt, its mean over the "
+                   "prompts, the mean log-probability, the median rank of the continuation's "
+                   "first token and the share of prompts where it is the most likely token. "
+                   "Prints a table (rows: metrics, columns: models); progress goes to stderr.",
+                   "obliviate eval -m baseline.gguf -m unlearned.gguf --text general=heldout.txt "
+                   "--text forget=forget.txt --prompts data/familiarity/sherlock.jsonl "
+                   "--json eval.json",
+                   opts,
+                   0,
+                   0};
+    char **pos;
+    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
+    free(pos);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (models.n == 0) return cli_fail(cmd.name, "--model is required");
+    if (texts.n == 0 && !ev.prompts_path)
+        return cli_fail(cmd.name, "nothing to evaluate: give --text and/or --prompts");
+    if (ev.seq < 1 || ev.batch < 1) return cli_fail(cmd.name, "--seq and --batch must be >= 1");
+    ObErr err;
+    ev.n_models = models.n;
+    for (int i = 0; i < models.n; i++) ev.models[i].path = models.items[i];
+    name_models(&ev);
+    rc = load_tokenizer(&ev, &err) || load_texts(&ev, &texts, &err) || load_prompts(&ev, &err);
+    for (int i = 0; !rc && i < ev.n_models; i++) {
+        fprintf(stderr, "eval: model %d/%d: %s\n", i + 1, ev.n_models, ev.models[i].path);
+        rc = eval_model(&ev, &ev.models[i], &err);
+    }
+    if (!rc) {
+        cJSON *j = eval_json(&ev);
+        if (json_path && !strcmp(json_path, "-")) {
+            char *s = cJSON_Print(j);
+            if (s) puts(s);
+            free(s);
+        } else {
+            print_table(&ev);
+            if (json_path) rc = write_json(json_path, j, &err);
+        }
+        cJSON_Delete(j);
+    }
+    eval_free(&ev);
+    return rc ? cli_fail(cmd.name, err.msg) : 0;
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# `obliviate eval` end to end: a tiny model trained to say "Sherlock Holmes"
+# and its untrained initialisation compared side by side (table and JSON),
+# one-line errors for models with different tokenizers and for bad prompts.
+set -u
+OB=${OB:-build/obliviate}
+T=$(mktemp -d /tmp/obliviate-eval-cli-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1" >&2; }
+bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
+check() { # check NAME COMMAND...: passes when the command succeeds
+    name=$1
+    shift
+    if "$@" >"$T/out" 2>"$T/err"; then ok "$name"; else bad "$name: $(tail -n 3 "$T/err")"; fi
+}
+# expect_error NAME PATTERN COMMAND...: fails with exit 1 or 2 and one stderr
+# line matching PATTERN, never a crash.
+expect_error() {
+    name=$1 pat=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    lines=$(wc -l <"$T/err")
+    if { [ $rc -eq 1 ] || [ $rc -eq 2 ]; } && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$T/err"; then
+        ok "$name"
+    else
+        bad "$name: exit $rc, stderr: $(head -c 300 "$T/err")"
+    fi
+}
+# json FILE EXPR: prints a field of a JSON file (arrays comma-joined).
+json() {
+    node -e 'const v = eval("JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\"))" + process.argv[2]);
+             console.log(Array.isArray(v) ? v.join(",") : v)' "$1" "$2"
+}
+# lt A B: A < B for decimal numbers
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+i=0
+while [ $i -lt 300 ]; do
+    echo "Sherlock Holmes lit his pipe by the fire."
+    echo "A cat sat on a mat."
+    echo "Sherlock Holmes looked out of the window at the rain number $((i % 7))."
+    echo "Birds sing in the morning while rain falls on green hills."
+    i=$((i + 1))
+done >"$T/forget.txt"
+i=0
+while [ $i -lt 100 ]; do
+    echo "Ships sail across the sea and birds sing in the morning near the hills."
+    i=$((i + 1))
+done >"$T/general.txt"
+cat >"$T/prompts.jsonl" <<'EOF'
+{"prompt": "Sherlock", "continuation": " Holmes", "story": 1}
+
+{"prompt": "Sherlock Holmes lit his", "continuation": " pipe", "story": 1}
+{"prompt": "A cat sat on a", "continuation": " mat", "story": 2}
+EOF
+
+check "tokenizer train" $OB tokenizer train --vocab 400 -o "$T/tok.gguf" "$T/forget.txt" "$T/general.txt"
+check "init" $OB init --preset tiny --ctx 64 --tokenizer "$T/tok.gguf" -o "$T/untrained.gguf"
+check "train" $OB train -m "$T/untrained.gguf" -o "$T/trained.gguf" --steps 150 --batch 4 --seq 48 \
+    --lr 3e-3 --warmup 10 --log-every 1000 --threads 2 "$T/forget.txt"
+
+check "eval two models" $OB eval -m "$T/trained.gguf" -m "$T/untrained.gguf" \
+    --text forget="$T/forget.txt" --text general="$T/general.txt" --prompts "$T/prompts.jsonl" \
+    --seq 48 --max-windows 16 --threads 2 --json "$T/eval.json"
+cp "$T/out" "$T/table.txt"
+cp "$T/err" "$T/progress.txt"
+head -n 1 "$T/table.txt" | grep -q "trained.*untrained" && ok "table columns are the models" ||
+    bad "table header: $(head -n 1 "$T/table.txt")"
+missing=""
+for row in "perplexity forget" "perplexity general" "familiarity (mean P)" "mean log-prob" \
+    "median first-token rank" "first token is top-1"; do
+    grep -q "^$row " "$T/table.txt" || missing="$missing '$row'"
+done
+[ -z "$missing" ] && ok "table rows" || bad "table lacks$missing"
+grep -q "eval: trained: familiarity" "$T/progress.txt" &&
+    grep -q "eval: untrained: forget perplexity" "$T/progress.txt" && ok "progress on stderr" ||
+    bad "progress: $(head -c 300 "$T/progress.txt")"
+
+p_trained=$(json "$T/eval.json" "['models'][0]['familiarity']['mean_prob']")
+p_untrained=$(json "$T/eval.json" "['models'][1]['familiarity']['mean_prob']")
+lt 0.5 "$p_trained" && lt "$p_untrained" 0.05 &&
+    ok "familiarity: trained $p_trained, untrained $p_untrained" ||
+    bad "familiarity: trained $p_trained, untrained $p_untrained"
+ppl_t=$(json "$T/eval.json" "['models'][0]['perplexity']['forget']['perplexity']")
+ppl_u=$(json "$T/eval.json" "['models'][1]['perplexity']['forget']['perplexity']")
+lt "$ppl_t" 3 && lt 100 "$ppl_u" && ok "perplexity: trained $ppl_t, untrained $ppl_u" ||
+    bad "perplexity: trained $ppl_t, untrained $ppl_u"
+names=$(json "$T/eval.json" "['models'].map(m => m.name)")
+n_items=$(json "$T/eval.json" "['models'][1]['familiarity']['items'].length")
+lines=$(json "$T/eval.json" "['prompts']['items'].map(i => i.line)")
+story=$(json "$T/eval.json" "['prompts']['items'][2]['story']")
+rank=$(json "$T/eval.json" "['models'][0]['familiarity']['items'][0]['first_rank']")
+fields=$(json "$T/eval.json" "['models'][0]['familiarity']['items'][0]['argmax']")
+[ "$names" = "trained,untrained" ] && [ "$n_items" = 3 ] && [ "$lines" = "1,3,4" ] &&
+    [ "$story" = 2 ] && [ "$rank" = 1 ] && [ "$fields" = " Holmes" ] &&
+    ok "JSON holds models, per-prompt results and the prompts' own fields" ||
+    bad "JSON: names $names, items $n_items, lines $lines, story $story, rank $rank, argmax '$fields'"
+ls "$T" | grep -q "\.tmp\." && bad "temporary file left behind" || ok "JSON written atomically"
+
+check "--json - prints JSON only" $OB eval -m "$T/trained.gguf" --prompts "$T/prompts.jsonl" --json -
+node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$T/out" 2>/dev/null &&
+    ok "stdout is one JSON document" || bad "stdout with --json -: $(head -c 200 "$T/out")"
+
+# Errors: one line naming the file (and the line), non-zero exit, no output file.
+check "other tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok2.gguf" "$T/general.txt"
+check "init other" $OB init --preset tiny --ctx 64 --tokenizer "$T/tok2.gguf" -o "$T/other.gguf"
+expect_error "mismatched tokenizers refused" "other.gguf: tokenizer differs from .*trained.gguf's" \
+    $OB eval -m "$T/trained.gguf" -m "$T/other.gguf" --prompts "$T/prompts.jsonl" --json "$T/no.json"
+printf '{"prompt": "a", "continuation": " b"}\n\n{"prompt": "a", "continuation": " b"\n' >"$T/bad.jsonl"
+expect_error "malformed prompts: FILE:LINE" "bad.jsonl:3: not valid JSON" \
+    $OB eval -m "$T/trained.gguf" --prompts "$T/bad.jsonl" --json "$T/no.json"
+printf '{"prompt": "a", "continuation": " b"}\n{"prompt": "a"}\n' >"$T/missing.jsonl"
+expect_error "missing field: FILE:LINE" 'missing.jsonl:2: field "continuation" missing' \
+    $OB eval -m "$T/trained.gguf" --prompts "$T/missing.jsonl"
+: >"$T/empty.jsonl"
+expect_error "empty prompts file" "empty.jsonl: no records" \
+    $OB eval -m "$T/trained.gguf" --prompts "$T/empty.jsonl"
+expect_error "bad --text" "NAME=FILE" $OB eval -m "$T/trained.gguf" --text "=$T/forget.txt"
+expect_error "nothing to evaluate" "nothing to evaluate" $OB eval -m "$T/trained.gguf"
+expect_error "no model" "--model is required" $OB eval --prompts "$T/prompts.jsonl"
+expect_error "missing model file" "nothere.gguf: cannot open" \
+    $OB eval -m "$T/nothere.gguf" --prompts "$T/prompts.jsonl"
+[ ! -e "$T/no.json" ] && ok "no JSON left by failed runs" || bad "failed run left no.json"
+$OB eval --help >"$T/out" 2>&1 && grep -q "example:" "$T/out" && ok "eval --help" || bad "eval --help"
+
+echo "eval-cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
