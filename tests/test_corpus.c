@@ -289,7 +289,19 @@ static void test_prepare_demo_errors(void) {
     corpus_demo_free(&out);
 }
 
+static void test_unwrap(void) {
+    const char *in = "Title\n\nTo Sherlock\n  Holmes she is\nalways THE woman.\n\n\nNext para.\n";
+    const char *want = "Title\n\nTo Sherlock Holmes she is always THE woman.\n\n\nNext para.\n";
+    CorpusBuf out = {0};
+    ObErr err;
+    CHECK(corpus_unwrap(in, strlen(in), &out, &err) == 0, "%s", err.msg);
+    CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0, "got '%.*s'",
+          (int)out.len, out.data);
+    corpus_buf_free(&out);
+}
+
 int main(void) {
+    RUN(test_unwrap);
     RUN(test_gutenberg_this_variant_bom_crlf);
     RUN(test_gutenberg_the_variant);
     RUN(test_gutenberg_refusals);

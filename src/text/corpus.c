@@ -438,6 +438,38 @@ static int is_heldout(int i, int every) {
     return every > 0 && i % every == every - 1;
 }
 
+int corpus_unwrap(const char *text, size_t n, CorpusBuf *out, ObErr *err) {
+    size_t i = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e < n && text[e] != '\n') e++;
+        /* A line break inside a paragraph (a non-empty line follows) becomes
+         * a space; blank lines keep separating paragraphs. */
+        int join = e + 1 < n && text[e + 1] != '\n' && e > i;
+        if (corpus_buf_append(out, text + i, e - i, err) ||
+            (e < n && corpus_buf_append(out, join ? " " : "\n", 1, err)))
+            return -1;
+        i = e + 1;
+        if (join)
+            while (i < n && text[i] == ' ') i++;
+    }
+    return 0;
+}
+
+/* Appends one document to each of two buffers: its first line (the heading)
+ * as it is, the rest unwrapped. */
+static int append_unwrapped(CorpusBuf *a, CorpusBuf *b, const char *s, size_t n, ObErr *err) {
+    size_t head = 0;
+    while (head < n && s[head] != '\n') head++;
+    if (head < n) head++;
+    CorpusBuf u = {0};
+    int rc = corpus_buf_append(&u, s, head, err) || corpus_unwrap(s + head, n - head, &u, err) ||
+             corpus_append_doc(a, u.data, u.len, err) ||
+             (b && corpus_append_doc(b, u.data, u.len, err));
+    corpus_buf_free(&u);
+    return rc ? -1 : 0;
+}
+
 static int prepare_target(const CorpusDemoIn *in, CorpusDemoOut *out, ObErr *err) {
     CorpusBuf book = {0};
     CorpusSpan *spans = ob_calloc((size_t)in->n_parts, sizeof *spans, "parts", err);
@@ -448,8 +480,8 @@ static int prepare_target(const CorpusDemoIn *in, CorpusDemoOut *out, ObErr *err
     for (int k = 0; k < in->n_parts && !rc; k++) {
         const char *s = book.data + spans[k].start;
         size_t len = spans[k].end - spans[k].start;
-        rc = corpus_append_doc(&out->parts[k], s, len, err) ||
-             corpus_append_doc(k < in->n_forget ? &out->forget : &out->target_heldout, s, len, err);
+        rc = append_unwrapped(&out->parts[k],
+                              k < in->n_forget ? &out->forget : &out->target_heldout, s, len, err);
     }
     free(spans);
     corpus_buf_free(&book);
@@ -501,8 +533,8 @@ static int prepare_moby(const CorpusDemoIn *in, CorpusDemoOut *out, ObErr *err) 
     rc = corpus_append_doc(&out->general_train, t.data, ch[0].start, err);
     for (int k = 0; k < n_ch && !rc; k++) {
         int h = k >= n_ch - held;
-        rc = corpus_append_doc(h ? &out->general_heldout : &out->general_train,
-                               t.data + ch[k].start, ch[k].end - ch[k].start, err);
+        rc = append_unwrapped(h ? &out->general_heldout : &out->general_train, NULL,
+                              t.data + ch[k].start, ch[k].end - ch[k].start, err);
         *(h ? &out->chapters_heldout : &out->chapters_train) += 1;
     }
     free(ch);

@@ -120,6 +120,12 @@ typedef struct {
     size_t controls_replaced; /* control characters turned into spaces */
 } CorpusDemoOut;
 
+/* Joins hard-wrapped lines: a newline between two non-empty lines becomes a
+ * space (leading spaces of the joined line dropped); blank lines stay, so
+ * paragraphs stay apart. A name at a line start then reads " Name" as it
+ * would mid-line, which is how prompts see it. */
+int corpus_unwrap(const char *text, size_t n, CorpusBuf *out, ObErr *err);
+
 /* Builds every output of the demo's data from its inputs. Inputs must be
  * valid UTF-8 (the error names the first that is not). The general held-out
  * slice takes whole documents: Brown files and addresses number k*every - 1
