@@ -30,16 +30,22 @@ if [ ! -s "$M/tok.gguf" ]; then
 fi
 [ -s "$M/init.gguf" ] || $OB init $MODEL --ctx 256 --seed 1 --tokenizer "$M/tok.gguf" -o "$M/init.gguf" >/dev/null
 
-# train NAME [extra args]: trains (or resumes, or skips when complete) one model.
+# train NAME [extra args]: trains one model, resumes it after an interruption,
+# or skips it when a finished run with the same step count is on record.
 train() {
     name=$1
     shift
+    if [ "$(cat "$M/$name.done" 2>/dev/null)" = "$STEPS" ] && [ -s "$M/$name.gguf" ]; then
+        echo "demo: $name already trained ($M/$name.gguf)" >&2
+        return 0
+    fi
     from="-m $M/init.gguf"
     [ -s "$M/$name.gguf" ] && from="--resume"
     echo "demo: $name ($STEPS steps)" >&2
     $OB train $from -o "$M/$name.gguf" --steps "$STEPS" --batch 8 --seq 256 --lr 2e-3 --min-lr 2e-4 \
         --warmup 100 --seed 1 --ckpt-every 200 --log-every 50 --name "demo $name" \
         --log "$M/$name.log.jsonl" "$@" "$D/general_train.txt" >"$M/$name.train.json"
+    echo "$STEPS" >"$M/$name.done"
 }
 t0=$(date +%s)
 train baseline --mix "$D/forget.txt" --mix-rows 2
