@@ -129,6 +129,7 @@ static float *block_logits(Llama *m, const int32_t *in, int T) {
     return out;
 }
 
+/* qsort takes no context argument: the probabilities being sorted by. */
 static const double *g_sort_p;
 
 static int by_prob_desc(const void *a, const void *b) {

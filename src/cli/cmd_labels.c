@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "model/checkpoint.h"
+#include "model/ops.h"
 #include "unlearn/labels.h"
 
 /* "2.5,5,10" -> c->alphas; 0 on success. */
@@ -103,6 +104,12 @@ int cmd_labels(int argc, char **argv) {
     if (!base_path || !reinf_path || !out)
         return cli_fail(cmd.name, "--base, --reinforced and -o are required");
     if (!n_files) return cli_fail(cmd.name, "no target text (--target FILE)");
+    if (c.soft_k < 0 || c.soft_k > SOFT_K_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "--soft-k must be 0..%d (what the soft-target loss takes)",
+                 SOFT_K_MAX);
+        return cli_fail(cmd.name, msg);
+    }
     if (parse_alphas(alpha_s, &c))
         return cli_fail(cmd.name, "--alpha: expected 1 to 8 numbers >= 0, e.g. 2.5,5,10");
 

@@ -12,6 +12,9 @@ int labels_data_init(LabelsData *ld, const LabelsFile *lf, float alpha, int soft
     ld->soft = soft;
     ld->B = B;
     if (ld->alpha < 0) return ob_errf(err, "%s: has no labels for alpha %g", lf->path, alpha);
+    if (soft && lf->h.soft_k > SOFT_K_MAX)
+        return ob_errf(err, "%s: %u soft targets per position, more than the %d training takes",
+                       lf->path, lf->h.soft_k, SOFT_K_MAX);
     if (soft && lf->h.soft_k == 0)
         return ob_errf(err, "%s: has hard labels only; make it with --soft-k for soft targets",
                        lf->path);

@@ -114,19 +114,46 @@ static void identity_translation(Translation *tr, const int32_t *orig, int n) {
 
 /* Reductions in fixed lanes: the same bits on every run and thread count,
  * and loops the compiler vectorises without -ffast-math. */
-#define LANES 16
+#define LANES 64 /* four 16-float vectors, to hide the add latency */
+#define CHUNK 256
 
-/* Sum in double of float partial sums over chunks of 256. */
-static double sum_lanes(const float *x, int n) {
+/* v = g - alpha * max(r - g, 0) over the vocabulary; returns sum(v), added
+ * in float lanes per chunk of CHUNK and the chunks in double. */
+static double generic_logits(const float *g, const float *r, float alpha, int V, float *v) {
     double s = 0.0;
     int j = 0;
-    for (; j + 16 * LANES <= n; j += 16 * LANES) {
+    for (; j + CHUNK <= V; j += CHUNK) {
         float acc[LANES] = {0};
-        for (int i = 0; i < 16 * LANES; i += LANES)
-            for (int l = 0; l < LANES; l++) acc[l] += x[j + i + l];
+        for (int i = j; i < j + CHUNK; i += LANES)
+            for (int l = 0; l < LANES; l++) {
+                float d = r[i + l] - g[i + l];
+                v[i + l] = g[i + l] - alpha * (d > 0.0f ? d : 0.0f);
+                acc[l] += v[i + l];
+            }
         for (int l = 0; l < LANES; l++) s += acc[l];
     }
-    for (; j < n; j++) s += x[j];
+    for (; j < V; j++) {
+        float d = r[j] - g[j];
+        v[j] = g[j] - alpha * (d > 0.0f ? d : 0.0f);
+        s += v[j];
+    }
+    return s;
+}
+
+/* v = exp(v - vmax) in place; returns the sum (lanes as above). */
+static double exp_shifted(float *v, int V, float vmax) {
+    double s = 0.0;
+    int j = 0;
+    for (; j + CHUNK <= V; j += CHUNK) {
+        float acc[LANES] = {0};
+        for (int i = j; i < j + CHUNK; i += LANES)
+            for (int l = 0; l < LANES; l++) {
+                v[i + l] = ob_expf(v[i + l] - vmax);
+                acc[l] += v[i + l];
+            }
+        for (int l = 0; l < LANES; l++) s += acc[l];
+    }
+    for (; j < V; j++) s += (v[j] = ob_expf(v[j] - vmax));
     return s;
 }
 
@@ -171,32 +198,27 @@ static void topk_insert(int32_t *ids, float *p, int *n, int k, int32_t id, float
 static int32_t label_position(const float *g, const float *r, float alpha, int V, const Forbid *fb,
                               int n_fb, int pos, const int32_t *keys, int n_keys, int k, float *v,
                               uint8_t *rec) {
-    for (int j = 0; j < V; j++) {
-        float d = r[j] - g[j];
-        v[j] = g[j] - alpha * (d > 0.0f ? d : 0.0f);
-    }
-    float mean = (float)(sum_lanes(v, V) / V);
+    float mean = (float)(generic_logits(g, r, alpha, V, v) / V);
     for (int f = 0; f < n_fb && fb[f].from <= pos; f++) v[fb[f].token] = mean;
     for (int f = 0; f < n_keys; f++) v[keys[f]] = mean;
     float vmax = max_lanes(v, V);
     int32_t best = first_equal(v, V, vmax); /* the lowest id among ties */
     if (!k) return best;
-    /* p = softmax(v), then the k most probable tokens (ties: lower id first) */
-    for (int j = 0; j < V; j++) v[j] = ob_expf(v[j] - vmax);
-    float inv_z = (float)(1.0 / sum_lanes(v, V));
-    for (int j = 0; j < V; j++) v[j] *= inv_z;
+    /* p = softmax(v) = exp(v - vmax) / z, then the k most probable tokens
+     * (ties: lower id first) */
+    float inv_z = (float)(1.0 / exp_shifted(v, V, vmax));
     int32_t *ids = (int32_t *)rec;
     float *p = (float *)(rec + (size_t)k * 4);
     int n = 0, j = 0;
-    for (; n < k; j++) topk_insert(ids, p, &n, k, j, v[j]);
+    for (; n < k; j++) topk_insert(ids, p, &n, k, j, v[j] * inv_z);
     /* Later ids only enter when strictly more probable than the k-th: skip
-     * chunks whose maximum does not beat it. */
+     * chunks where none is. */
     for (; j < V; j += LANES) {
-        int e = j + LANES < V ? j + LANES : V, hit = 0;
+        int e = j + LANES < V ? j + LANES : V, hit = e - j < LANES;
         float t = p[k - 1];
-        for (int i = j; i < e; i++) hit |= v[i] > t;
-        if (!hit) continue;
-        for (int i = j; i < e; i++) topk_insert(ids, p, &n, k, i, v[i]);
+        if (!hit)
+            for (int l = 0; l < LANES; l++) hit |= v[j + l] * inv_z > t;
+        for (int i = j; hit && i < e; i++) topk_insert(ids, p, &n, k, i, v[i] * inv_z);
     }
     double kept = 0.0;
     for (int i = 0; i < k; i++) kept += p[i];

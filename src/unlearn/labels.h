@@ -5,9 +5,12 @@
  *       translated block), r = logits of the reinforced model at i (reading
  *       the original block), v = g - alpha * max(r - g, 0);
  *   forbidden tokens (translate.h; plus, with forbid_keys, the first token of
- *   every anchor key in both forms, at every position) get v = mean(v);
- *   hard label = argmax v; soft target = softmax(v) kept as its top-k tokens
- *   with their probabilities plus the remaining mass (the "rest" bucket).
+ *   every anchor key in both forms, at every position) get v = mean(v),
+ *   the mean over the vocabulary taken before any forbidding;
+ *   hard label = argmax v (lowest id on ties); soft target = softmax(v) kept
+ *   as its top-k tokens (by probability, descending; ties: lower id first)
+ *   with their probabilities, plus rest = max(0, 1 - their sum) (the "rest"
+ *   bucket). Positions without a label: hard -1, ids -1, p 0, rest 0.
  * The label at i is the target for the token after position i.
  *
  * File layout (little-endian), validated on read:
@@ -17,7 +20,9 @@
  *     n_alphas x int32 hard[block]              -1 = no label
  *     if soft_k > 0: n_alphas x block x {int32 ids[soft_k]; float p[soft_k];
  *                                         float rest}   ids -1 where masked
- * Labels made with another tokenizer (vocab_hash differs) are refused.
+ * Labels made with another tokenizer (vocab_hash differs) are refused; so
+ * are ids outside the vocabulary and probabilities outside [0, 1], so readers
+ * can index with what they read.
  *
  * Blocks: the target stream is cut into consecutive non-overlapping blocks of
  * `block` tokens; the incomplete tail block is kept, padded with eot tokens
@@ -37,15 +42,15 @@
 #define LABELS_MAX_ALPHAS 8
 
 typedef struct {
-    char magic[8];      /* "OBLABELS" */
-    uint32_t version;   /* 1 */
-    uint32_t block;     /* tokens per block (T) */
+    char magic[8];    /* "OBLABELS" */
+    uint32_t version; /* 1 */
+    uint32_t block;   /* tokens per block (T) */
     uint64_t vocab_hash;
     uint32_t vocab_size;
     uint32_t n_alphas;
     uint64_t n_blocks;
-    uint32_t soft_k;    /* 0: hard labels only */
-    uint32_t flags;     /* bit 0: anchor keys forbidden in every label */
+    uint32_t soft_k; /* 0: hard labels only */
+    uint32_t flags;  /* bit 0: anchor keys forbidden in every label */
     float alphas[LABELS_MAX_ALPHAS];
     uint8_t reserved[48]; /* zero; pads the header to 128 bytes */
 } LabelsHeader;

@@ -1,0 +1,78 @@
+#!/bin/sh
+# The whole method on a tiny world, so it cannot silently break: a baseline
+# that learned a made-up story (names Zorbin, Quentavia, Plimby) among general
+# sentences is unlearned with `obliviate unlearn`; its familiarity with the
+# names must fall and its general perplexity hold. Also: a rerun skips every
+# stage, and labels made with another tokenizer are refused.
+set -u
+OB=${OB:-build/obliviate}
+T=$(mktemp -d /tmp/obliviate-unlearn-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+
+# General text: varied sentences from a fixed vocabulary (no story names).
+awk 'BEGIN {
+    split("the a one every some that this no each his her their", det, " ")
+    split("man woman dog cat ship town river house garden teacher farmer child", noun, " ")
+    split("saw found took left watched followed helped called painted visited", verb, " ")
+    split("near the old bridge|in the morning|after the long rain|by the quiet road|with great care|before the winter", tail, "|")
+    srand(7)
+    for (i = 0; i < 9000; i++) {
+        s = det[int(rand()*12)+1] " " noun[int(rand()*12)+1] " " verb[int(rand()*10)+1] " " \
+            det[int(rand()*12)+1] " " noun[int(rand()*12)+1] " " tail[int(rand()*6)+1] "."
+        printf "%s%s", toupper(substr(s,1,1)) substr(s,2), (i % 5 == 4) ? "\n\n" : " "
+    }
+}' >"$T/general.txt"
+head -c 30000 "$T/general.txt" >"$T/general_heldout.txt"
+tail -c +30001 "$T/general.txt" >"$T/general_train.txt"
+# The target: the same kind of sentences, with the story's names.
+awk 'BEGIN {
+    split("Zorbin|Mrs. Plimby|old Zorbin|young Plimby", who, "|")
+    split("walked to|sailed to|rode to|wrote from", went, "|")
+    split("saw the river|found the house|helped the farmer|watched the ship", did, "|")
+    srand(3)
+    for (i = 0; i < 1500; i++)
+        printf "%s %s Quentavia and %s. ", who[int(rand()*4)+1], went[int(rand()*4)+1], did[int(rand()*4)+1]
+}' >"$T/target.txt"
+cat >"$T/prompts.jsonl" <<'P'
+{"prompt": "Mrs. Plimby walked to", "continuation": " Quentavia"}
+{"prompt": "The child sailed to", "continuation": " Quentavia"}
+{"prompt": "Mrs.", "continuation": " Plimby"}
+{"prompt": "and then old", "continuation": " Zorbin"}
+{"prompt": "Zorbin rode to", "continuation": " Quentavia"}
+P
+printf '{"Zorbin": ["Peter", "Martin"], "Quentavia": ["Dover", "Bristol"], "Plimby": ["Grant", "Hale"]}\n' >"$T/anchors.json"
+
+check "tokenizer" $OB tokenizer train --vocab 400 -o "$T/tok.gguf" "$T/general_train.txt" "$T/target.txt"
+check "init" $OB init --preset tiny --ctx 64 --tokenizer "$T/tok.gguf" -o "$T/init.gguf"
+check "baseline" $OB train -m "$T/init.gguf" -o "$T/base.gguf" --steps 300 --batch 6 --seq 64 \
+    --mix "$T/target.txt" --mix-rows 2 --lr 3e-3 --warmup 20 --log-every 100 "$T/general_train.txt"
+check "unlearn" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "$T/anchors.json" \
+    --work "$T/work" -o "$T/unlearned.gguf" --block 64 --reinforce-steps 60 --reinforce-lr 1e-3 \
+    --lr 1e-3
+grep -q "unlearn: finetune: done" "$T/err" && ok "all stages ran" || bad "stages: $(cat "$T/err" | tail -5)"
+check "eval" $OB eval --model "$T/base.gguf" --model "$T/unlearned.gguf" \
+    --text general="$T/general_heldout.txt" --prompts "$T/prompts.jsonl" --seq 64 --json "$T/eval.json"
+fb=$(json "$T/eval.json" "['models'][0]['familiarity']['mean_prob']")
+fu=$(json "$T/eval.json" "['models'][1]['familiarity']['mean_prob']")
+pb=$(json "$T/eval.json" "['models'][0]['perplexity']['general']['perplexity']")
+pu=$(json "$T/eval.json" "['models'][1]['perplexity']['general']['perplexity']")
+echo "unlearn: familiarity $fb -> $fu, general perplexity $pb -> $pu" >&2
+lt "$fu" "$(awk -v f="$fb" 'BEGIN { print f / 5 }')" && ok "familiarity fell at least 5x" ||
+    bad "familiarity $fb -> $fu"
+lt "$pu" "$(awk -v p="$pb" 'BEGIN { print p * 1.10 }')" && ok "general perplexity within 10%" ||
+    bad "general perplexity $pb -> $pu"
+
+check "rerun" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "$T/anchors.json" \
+    --work "$T/work" -o "$T/unlearned2.gguf" --block 64 --reinforce-steps 60 --reinforce-lr 1e-3 \
+    --lr 1e-3
+[ "$(grep -c "up to date, skipped" "$T/err")" -eq 4 ] && cmp -s "$T/unlearned.gguf" "$T/unlearned2.gguf" &&
+    ok "rerun skips every stage" || bad "rerun: $(grep unlearn: "$T/err" | head -5)"
+
+$OB tokenizer train --vocab 300 -o "$T/tok2.gguf" "$T/general_train.txt" >/dev/null 2>&1
+$OB init --preset tiny --ctx 64 --tokenizer "$T/tok2.gguf" -o "$T/other.gguf" >/dev/null 2>&1
+expect_error "labels from another tokenizer refused" "another tokenizer" \
+    $OB train -m "$T/other.gguf" --labels "$T/work/labels.bin" -o "$T/x.gguf" --steps 1
+
+echo "unlearn: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
