@@ -1,7 +1,8 @@
 #!/bin/sh
 # `obliviate eval` end to end: a tiny model trained to say "Sherlock Holmes"
-# and its untrained initialisation compared side by side (table and JSON),
-# one-line errors for models with different tokenizers and for bad prompts.
+# and its untrained initialisation compared side by side (table and JSON,
+# completion familiarity included), one-line errors for models with different
+# tokenizers and for bad prompts.
 set -u
 OB=${OB:-build/obliviate}
 T=$(mktemp -d /tmp/obliviate-eval-cli-XXXXXX)
@@ -70,6 +71,35 @@ fields=$(json "$T/eval.json" "['models'][0]['familiarity']['items'][0]['argmax']
     ok "JSON holds models, per-prompt results and the prompts' own fields" ||
     bad "JSON: names $names, items $n_items, lines $lines, story $story, rank $rank, argmax '$fields'"
 ls "$T" | grep -q "\.tmp\." && bad "temporary file left behind" || ok "JSON written atomically"
+
+# Completion familiarity: prompts cut from the forget text before a key.
+printf '{"Sherlock": "Edward", "Holmes": "Hartley"}\n' >"$T/anchors.json"
+check "eval --completions" $OB eval -m "$T/trained.gguf" -m "$T/untrained.gguf" --completions 5 \
+    --completion-target "$T/forget.txt" --anchors "$T/anchors.json" --completion-tokens 8 \
+    --completion-prompt-tokens 16 --threads 2 --json "$T/comp.json"
+grep -q "^completion leak rate  *[0-9.]*  *[0-9.]*$" "$T/out" &&
+    grep -q "^completion weighted score  *[0-9.]*  *[0-9.]*$" "$T/out" &&
+    ok "completion rows in the table" || bad "completion rows: $(cat "$T/out")"
+n_comp=$(json "$T/comp.json" "['completions']['items'].length")
+prompts_ok=$(json "$T/comp.json" "['completions']['items'].every(i => i.prompt.length > 0 &&
+    typeof i.truth === 'string' && ['Sherlock', 'Holmes'].includes(i.key) && i.lead >= 1)")
+models_ok=$(json "$T/comp.json" "['models'].every(m => m.completions.items.length === 5 &&
+    m.completions.leak_rate >= 0 && m.completions.leak_rate <= 1 &&
+    m.completions.weighted_score >= 0 && m.completions.weighted_score <= 5 &&
+    m.completions.items.every(i => typeof i.completion === 'string' && Array.isArray(i.leaked) &&
+    ['unique', 'typical', 'none'].includes(i.class)))")
+[ "$n_comp" = 5 ] && [ "$prompts_ok" = true ] && [ "$models_ok" = true ] &&
+    ok "completion prompts, completions and leaked keys in the JSON" ||
+    bad "completions JSON: n $n_comp, prompts $prompts_ok, models $models_ok"
+expect_error "--completions needs its inputs" "needs --completion-target and --anchors" \
+    $OB eval -m "$T/trained.gguf" --completions 5 --anchors "$T/anchors.json"
+# (progress lines come first; the error is the last line)
+$OB eval -m "$T/trained.gguf" --completions 5 --completion-target "$T/forget.txt" \
+    --anchors "$T/anchors.json" >"$T/out" 2>"$T/err"
+rc=$?
+last=$(tail -n 1 "$T/err")
+[ $rc -eq 1 ] && echo "$last" | grep -q "prompt 1: 49 tokens + 24 to generate exceed .*context 64" &&
+    ok "completion longer than the context refused" || bad "long completion: exit $rc, $last"
 
 check "--json - prints JSON only" $OB eval -m "$T/trained.gguf" --prompts "$T/prompts.jsonl" --json -
 node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$T/out" 2>/dev/null &&

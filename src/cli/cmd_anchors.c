@@ -1,6 +1,8 @@
 /* `obliviate anchors check`: what an anchor dictionary will do — each key's
  * tokens in both forms, its values and theirs, how often the translation
- * replaces the key in the target, conflicts, and what pruning dropped. */
+ * replaces the key in the target, conflicts, and what pruning dropped.
+ * `obliviate anchors extract`: proposes a dictionary from the target itself
+ * (unlearn/extract.h). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +10,10 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "model/checkpoint.h"
 #include "text/tokenizer_gguf.h"
 #include "unlearn/anchors.h"
+#include "unlearn/extract.h"
 #include "util/fileio.h"
 #include "util/utf8.h"
 
@@ -417,19 +421,224 @@ static int anchors_check(int argc, char **argv) {
     return rc;
 }
 
+/* ---- extract ---------------------------------------------------------- */
+
+typedef struct {
+    ExtractText *texts;
+    char **data;
+    int n;
+} Texts;
+
+static void texts_free(Texts *t) {
+    for (int i = 0; i < t->n; i++) free(t->data[i]);
+    free(t->data);
+    free(t->texts);
+    memset(t, 0, sizeof *t);
+}
+
+/* Reads the files of a list (UTF-8 each). */
+static int read_texts(const StrList *l, Texts *t, ObErr *err) {
+    memset(t, 0, sizeof *t);
+    t->texts = calloc((size_t)l->n + 1, sizeof *t->texts);
+    t->data = calloc((size_t)l->n + 1, sizeof *t->data);
+    if (!t->texts || !t->data) return ob_errf(err, "out of memory");
+    for (int i = 0; i < l->n; i++) {
+        size_t len;
+        if (ob_read_file(l->items[i], &t->data[i], &len, err)) return -1;
+        t->n++;
+        size_t bad = utf8_invalid_at(t->data[i], len);
+        if (bad < len) return ob_errf(err, "%s: not UTF-8 at byte %zu", l->items[i], bad);
+        t->texts[i] = (ExtractText){l->items[i], t->data[i], len};
+    }
+    return 0;
+}
+
+static int read_names(const char *path, NameList *l, ObErr *err) {
+    char *text;
+    size_t len;
+    memset(l, 0, sizeof *l);
+    if (!path) return 0;
+    if (ob_read_file(path, &text, &len, err)) return -1;
+    int rc = extract_names_parse(l, text, len, err) ? ob_err_prefix(err, "%s", path) : 0;
+    free(text);
+    return rc;
+}
+
+static int write_text(const char *path, const char *text, ObErr *err) {
+    ObAtomicFile af;
+    if (ob_atomic_open(&af, path, err)) return -1;
+    if (fputs(text, af.fp) == EOF || fputc('\n', af.fp) == EOF) {
+        ob_atomic_abort(&af);
+        return ob_errf(err, "%s: write failed", path);
+    }
+    return ob_atomic_commit(&af, err);
+}
+
+static void print_extract(const ExtractResult *r, const char *out, const char *report, int found,
+                          int total, const char *misses) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "anchors", out);
+    if (report) cJSON_AddStringToObject(j, "report", report);
+    cJSON_AddNumberToObject(j, "keys", r->n);
+    cJSON_AddNumberToObject(j, "candidates", (double)r->n_candidates);
+    cJSON_AddStringToObject(j, "evidence", r->evidence);
+    cJSON_AddNumberToObject(j, "target_words", (double)r->n_t);
+    cJSON_AddNumberToObject(j, "general_words", (double)r->n_g);
+    cJSON_AddNumberToObject(j, "seconds", r->seconds_total);
+    cJSON_AddNumberToObject(j, "seconds_model", r->seconds_model);
+    if (total) {
+        cJSON *e = cJSON_AddObjectToObject(j, "expected");
+        cJSON_AddNumberToObject(e, "found", found);
+        cJSON_AddNumberToObject(e, "total", total);
+        cJSON_AddStringToObject(e, "misses", misses);
+    }
+    print_json(j);
+}
+
+static int anchors_extract(int argc, char **argv) {
+    StrList target = {{0}, 0}, general = {{0}, 0};
+    const char *model = NULL, *reinf = NULL, *female = NULL, *male = NULL, *out = NULL;
+    const char *report = NULL, *expect = NULL;
+    ExtractConfig c;
+    extract_config_default(&c);
+    long top = c.top, min_count = c.min_count, n_values = c.n_values, max_occ = c.max_occ;
+    long batch = c.batch;
+    uint64_t seed = c.seed;
+    float alpha0 = 0, weight = (float)c.model_weight;
+    int quiet = 0;
+    Opt opts[] = {
+        {"--target", OPT_LIST, &target, "target text T (repeatable), required"},
+        {"--general", OPT_LIST, &general, "general text G (repeatable), required"},
+        {"--model", OPT_STR, &model, "base model B (GGUF with its tokenizer), required"},
+        {"--reinforced", OPT_STR, &reinf, "reinforced model R: evidence log p_R - log p_B"},
+        {"--female-names", OPT_STR, &female, "female first names, one a line"},
+        {"--male-names", OPT_STR, &male, "male first names, one a line"},
+        {"--top", OPT_LONG, &top, "keys in the output (default 200)"},
+        {"--min-count", OPT_LONG, &min_count, "occurrences in T a candidate needs (default 3)"},
+        {"--values", OPT_LONG, &n_values, "values per key (default 3)"},
+        {"--prior", OPT_FLOAT, &alpha0, "prior strength alpha0 (default: T's word count)"},
+        {"--model-weight", OPT_FLOAT, &weight, "weight of the model evidence (default 0.5)"},
+        {"--occurrences", OPT_LONG, &max_occ, "occurrences per candidate scored (default 32)"},
+        {"--batch", OPT_LONG, &batch, "windows per forward pass (default 8)"},
+        {"--seed", OPT_U64, &seed, "seed for the choice of names (default 1)"},
+        {"--out|-o", OPT_STR, &out, "dictionary to write (JSON object), required"},
+        {"--report", OPT_STR, &report, "write every proposal's scores and evidence (JSON)"},
+        {"--expect", OPT_STR, &expect,
+         "entities expected among the keys (ENTITY[TAB HEAD|HEAD] a line): report the share"},
+        {"--quiet", OPT_FLAG, &quiet, "no progress on stderr"},
+        {NULL, 0, NULL, NULL},
+    };
+    Command cmd = {
+        "anchors extract",
+        "--target T.txt... --general G.txt... --model BASE.gguf -o anchors.json [options]",
+        "Proposes an anchor dictionary from the target itself, for a person to review: words "
+        "and 2-3 word capitalised names far more frequent in T than in G (log-odds with an "
+        "informative Dirichlet prior, ranked by delta - 2 sigma), combined with the models' "
+        "evidence (R's extra confidence in the term, or without R B's confidence beyond the "
+        "term's frequency in G). People get names from the first-name lists (gender from "
+        "titles, the lists, pronouns) and common surnames, never a name that occurs in T; other "
+        "terms get B's own likely substitutes in context. Writes the dictionary in rank order "
+        "and, with --report, each proposal's counts, scores and evidence. See "
+        "src/unlearn/extract.h for every heuristic.",
+        "obliviate anchors extract --target forget.txt --general general.txt --model base.gguf "
+        "--female-names data/names-female.txt --male-names data/names-male.txt -o anchors.json "
+        "--report report.json",
+        opts,
+        0,
+        0};
+    char **pos;
+    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
+    free(pos);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!target.n || !general.n || !model || !out)
+        return cli_fail(cmd.name, "--target, --general, --model and -o are required (see --help)");
+    if (top < 1 || top > 1000000 || min_count < 1 || n_values < 1 || n_values > 16 ||
+        max_occ < 1 || batch < 1 || batch > 256 || alpha0 < 0)
+        return cli_fail(cmd.name, "--top, --min-count, --values (1-16), --occurrences and "
+                                  "--batch (1-256) must be positive, --prior not negative");
+    c.top = (int)top;
+    c.min_count = (int)min_count;
+    c.n_values = (int)n_values;
+    c.max_occ = (int)max_occ;
+    c.batch = (int)batch;
+    c.seed = seed;
+    c.alpha0 = alpha0;
+    c.model_weight = weight;
+    c.verbose = !quiet;
+
+    ObErr err;
+    Texts tt = {0}, gt = {0};
+    NameList names[2] = {{0}, {0}};
+    Llama base = {0}, rm = {0};
+    Tokenizer tok = {0}, rtok = {0};
+    ExtractResult r = {0};
+    char *expect_text = NULL;
+    size_t expect_len = 0;
+    rc = read_texts(&target, &tt, &err) || read_texts(&general, &gt, &err) ||
+         read_names(female, &names[0], &err) || read_names(male, &names[1], &err) ||
+         (expect && ob_read_file(expect, &expect_text, &expect_len, &err)) ||
+         llama_load(&base, &tok, model, &err);
+    if (!rc && reinf) {
+        rc = llama_load(&rm, &rtok, reinf, &err);
+        if (!rc && tok_vocab_hash(&rtok) != tok_vocab_hash(&tok))
+            rc = ob_errf(&err, "%s: its vocabulary is not %s's", reinf, model);
+    }
+    ExtractInput in = {tt.texts, tt.n,    gt.texts, gt.n, &base, reinf ? &rm : NULL,
+                       &tok,     (female || male) ? names : NULL};
+    if (!rc) rc = extract_run(&in, &c, &r, &err);
+    if (!rc) rc = extract_save(&r, out, &err);
+    int found = 0, total = 0;
+    char *misses = NULL;
+    if (!rc && expect_text)
+        rc = extract_expect(&r, expect_text, expect_len, &found, &total, &misses, &err);
+    if (!rc && report) {
+        char *text = extract_report_json(&r, expect_text, expect_len);
+        rc = text ? write_text(report, text, &err) : ob_errf(&err, "%s: out of memory", report);
+        free(text);
+    }
+    if (rc) {
+        rc = cli_fail(cmd.name, err.msg);
+    } else {
+        print_extract(&r, out, report, found, total, misses ? misses : "");
+        fprintf(stderr, "anchors extract: %d keys of %ld candidates -> %s (%.1f s, models %.1f s)\n",
+                r.n, r.n_candidates, out, r.seconds_total, r.seconds_model);
+        if (total)
+            fprintf(stderr, "anchors extract: %d of %d expected entities found; missed: %s\n",
+                    found, total, *misses ? misses : "none");
+    }
+    free(misses);
+    free(expect_text);
+    extract_free(&r);
+    extract_names_free(&names[0]);
+    extract_names_free(&names[1]);
+    texts_free(&tt);
+    texts_free(&gt);
+    llama_free(&base);
+    llama_free(&rm);
+    if (tok.impl) tok_free(&tok);
+    if (rtok.impl) tok_free(&rtok);
+    return rc;
+}
+
 static void usage(FILE *out) {
     fprintf(out,
             "usage: obliviate anchors check --dict FILE --tokenizer TOK.gguf [--target TEXT]...\n"
+            "       obliviate anchors extract --target T.txt --general G.txt --model BASE.gguf "
+            "-o anchors.json\n"
             "\nsubcommands:\n"
             "  check    a dictionary's tokens, counts in the target, conflicts, pruning\n"
-            "\nexample:\n  obliviate anchors check --dict anchors.json --tokenizer tok.gguf "
-            "--target target.txt\n");
+            "  extract  propose a dictionary from the target, the general text and the models\n"
+            "\nexamples:\n  obliviate anchors check --dict anchors.json --tokenizer tok.gguf "
+            "--target target.txt\n"
+            "  obliviate anchors extract --target forget.txt --general general.txt --model "
+            "base.gguf -o anchors.json\n");
 }
 
 int cmd_anchors(int argc, char **argv) {
     if (argc < 1) return usage(stderr), 2;
     if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) return usage(stdout), 0;
     if (!strcmp(argv[0], "check")) return anchors_check(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "extract")) return anchors_extract(argc - 1, argv + 1);
     fprintf(stderr, "obliviate anchors: unknown subcommand '%s' (see obliviate anchors --help)\n",
             argv[0]);
     return 2;

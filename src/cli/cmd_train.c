@@ -54,18 +54,22 @@ static int text_sources(Sources *s, const Tokenizer *tok, TrainConfig *tc, char 
 /* Labels mode (the unlearning fine-tune): inputs and targets from a labels
  * file, a held-out share of blocks, the best checkpoint kept. */
 static int label_sources(Sources *s, const Tokenizer *tok, TrainConfig *tc, const char *path,
-                         float alpha, const char *targets, double val_share, ObErr *err) {
+                         float alpha, const char *targets, double val_share, const StrList *mix,
+                         int mix_rows, ObErr *err) {
     int soft = !strcmp(targets, "soft");
     if (!soft && strcmp(targets, "hard")) return ob_errf(err, "--targets must be soft or hard");
     if (labels_open(&s->lf, path, tok, err)) return -1;
     s->have_lf = 1;
     tc->seq = (int)s->lf.h.block;
     tc->soft_k = soft ? (int)s->lf.h.soft_k : 0;
+    if (mix_rows && dataset_load(&s->mix, tok, mix->items, mix->n, err)) return -1;
+    tc->batch += mix_rows; /* the retain rows ride along in every batch */
     if (labels_data_init(&s->ld, &s->lf, alpha, soft, val_share, tc->batch, err)) {
         labels_close(&s->lf);
         s->have_lf = 0;
         return -1;
     }
+    s->ld.retain = &s->mix, s->ld.retain_rows = mix_rows;
     s->td = (TrainData){batch_from_labels, &s->ld, s->ld.n_val ? labels_eval : NULL, &s->ld};
     fprintf(stderr, "train: %llu label blocks (%llu held out), %s targets, alpha %g\n",
             (unsigned long long)s->lf.h.n_blocks, (unsigned long long)s->ld.n_val, targets, alpha);
@@ -115,7 +119,8 @@ int cmd_train(int argc, char **argv) {
         {"--seed", OPT_U64, &tc.seed, "data sampling seed (default 1)"},
         {"--ckpt-every", OPT_LONG, &tc.ckpt_every, "checkpoint every N steps (default: at end)"},
         {"--log-every", OPT_LONG, &tc.log_every, "progress line every N steps (default 10)"},
-        {"--mix", OPT_LIST, &mix_paths, "text mixed into every batch (repeatable)"},
+        {"--mix", OPT_LIST, &mix_paths,
+         "text mixed into every batch (repeatable); with --labels, general text to retain"},
         {"--mix-rows", OPT_INT, &mix_rows, "extra rows per micro-batch drawn from --mix"},
         {"--val", OPT_STR, &val_path, "held-out text file for validation loss"},
         {"--eval-every", OPT_LONG, &tc.eval_every, "validation every N steps (and at the end)"},
@@ -147,9 +152,9 @@ int cmd_train(int argc, char **argv) {
     int s = schedule_parse(sched);
     const char *bad = s < 0 ? "--schedule must be constant, linear or cosine"
                       : (mix_paths.n > 0) != (mix_rows > 0) ? "--mix and --mix-rows go together"
-                      : labels && (n_pos || mix_rows) ? "--labels takes no text files or --mix"
-                      : !resume && !model_path        ? "--model is required (or --resume)"
-                                                      : NULL;
+                      : labels && n_pos ? "--labels takes no text files (--mix adds retain text)"
+                      : !resume && !model_path ? "--model is required (or --resume)"
+                                               : NULL;
     if (bad) return free(pos), cli_fail(cmd.name, bad);
     tc.sched = (Schedule)s;
     if (tc.log_every <= 0) tc.log_every = 1;
@@ -169,7 +174,8 @@ int cmd_train(int argc, char **argv) {
     TrainResult res;
     ObErr err;
     if (llama_load(&m, &tok, model_path, &err)) return free(pos), cli_fail(cmd.name, err.msg);
-    rc = labels ? label_sources(&src, &tok, &tc, labels, alpha, targets, val_share, &err)
+    rc = labels ? label_sources(&src, &tok, &tc, labels, alpha, targets, val_share, &mix_paths,
+                                mix_rows, &err)
                 : text_sources(&src, &tok, &tc, pos, n_pos, &mix_paths, mix_rows, val_path, &err);
     if (!rc && labels && !src.td.eval) /* nothing held out: keep the last model */
         tc.out_path = out, tc.best_path = NULL;

