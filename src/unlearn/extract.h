@@ -7,18 +7,23 @@
  *    characters other than Latin-1 punctuation and the General Punctuation
  *    block) with apostrophes (' or U+2019) or hyphens inside; a trailing
  *    possessive 's is dropped ("Roylott's" counts as "Roylott"). A word is a
- *    name when, among its occurrences in T that do not start a sentence, the
+ *    name when, among its occurrences in T that do not start a sentence
+ *    (after . ! ? -- not after an abbreviation such as "Mr." or an initial
+ *    -- a blank line or the text's start, quotes and brackets skipped), the
  *    capitalised ones are more than the lower-case ones; its key is then the
  *    capitalised form and its counts (in T and G) are those of capitalised
- *    occurrences. Other words are keyed and counted in lower case (every
- *    non-all-caps occurrence), so a word capitalised only at sentence starts
- *    ("Pray") is an ordinary word. All-caps words (headings) are not counted.
- *    Multi-word names: 2 or 3 consecutive capitalised words of one sentence,
- *    one space apart ("Baker Street", "Upper Swandam Lane"; "St." keeps its
- *    period: "St. Simon"), none of them a function word or a title (the run
- *    starts after "Mr." or "Lord"), the first not sentence-initial unless it
- *    is a name; counted wherever the exact phrase occurs in T and in G.
- *    Function words, titles and keys shorter than 2 letters are never keys.
+ *    occurrences. Other words are counted in any case but all caps, so a word
+ *    capitalised only at sentence starts ("Then", "Afterwards") is an
+ *    ordinary word and never a name; it is keyed in lower case, or in the
+ *    capitalised form when T never has it in lower case ("Ah"). All-caps
+ *    words (headings) are not counted. Multi-word names: 2 or 3 consecutive
+ *    capitalised words of one sentence, one space apart ("Baker Street",
+ *    "Upper Swandam Lane"; "St." keeps its period: "St. Simon"), none of them
+ *    a function word or a title (the run starts after "Mr." or "Lord"), the
+ *    first not sentence-initial unless it is a name; counted wherever the
+ *    exact phrase occurs in T and in G. Function words, titles, place words
+ *    (Street, Lodge, Yard, ...: generic on their own) and keys shorter than 2
+ *    letters are never single-word keys.
  *
  * 2. Statistics: the log-odds ratio with an informative Dirichlet prior
  *    (Monroe, Colaresi & Quinn 2008, "Fightin' Words"). For counts y_T, y_G of
@@ -30,7 +35,7 @@
  *    alpha0 defaults to n_T: a prior as strong as the target itself. A much
  *    smaller one (1000) leaves a word absent from G with a prior count of
  *    about 0.01, so its sigma is about 10 and no name unique to the target can
- *    reach z = 2. Candidates need y_T >= min_count and z >= 2. They are ranked
+ *    reach z = 2. Candidates need y_T >= min_count and z > 2. They are ranked
  *    by the lower end of delta's interval, lb = delta - 2 sigma, not by z: z
  *    says how sure we are that T uses a word more at all, which frequent
  *    generic words win ("door": z 18 on the demo), lb says how much more it
@@ -51,32 +56,40 @@
  *    output by final score, at most `top`, after dropping multi-word keys all
  *    of whose words are output keys too (anchors_load would prune them).
  *
- * 4. Values. People: a name candidate whose first word is in a first-name
- *    list, or that follows a title (Mr., Mrs., Miss, Dr., Lord, Lady, Sir,
- *    Inspector, Colonel, ...), or that is a word of such a multi-word name, or
- *    that stands next to a speech verb ("said Lestrade") at least twice.
- *    Names ending in a place word (Street, Lodge, Square, ...) are not people.
- *    Each word of a person's name is a first name (it starts multi-word names
- *    more often than it ends them, or it is in a list and never ends one) or a
- *    surname; every such word gets its own replacements, so "Irene Adler" ->
- *    "Mary Cole" exactly when "Irene" -> "Mary" and "Adler" -> "Cole".
- *    Gender of a first name: titles first (Mrs., Miss, Lady, ... female; Mr.,
- *    Sir, Lord, ... male), then the lists (female only / male only), then
- *    he/him/his vs she/her/hers in the 12 words after its occurrences;
- *    default male. First names come from the list of that gender, surnames
- *    from a built-in list of common English surnames; names occurring in T
- *    (in any case) are never used, those common in G are preferred (up to
- *    the 300 most frequent), and each word draws from them with a generator
- *    seeded by (seed, word), avoiding names already given to another word.
+ * 4. Values. People: a name candidate (ending in no place word) that follows
+ *    a title (Mr., Mrs., Miss, Dr., Lord, Lady, Sir, Inspector, Colonel, ...;
+ *    for a multi-word name: the name or one of its words), or whose first
+ *    word is in a first-name list (a single word only when it never ends a
+ *    name that no listed first name starts: not "Star" of "Lone Star"), or
+ *    that ends names started by a listed first name at least twice ("John
+ *    Horner"), or stands next to a speech verb ("said Lestrade") at least
+ *    twice. Runs ending in a place word give no evidence about people. Each
+ *    word of a person's name is a first name (it starts multi-word names more
+ *    often than it ends them or follows a title alone, or, evidence equal, it
+ *    is in a list) or a surname; every such word gets its own replacements,
+ *    so "Irene Adler" -> "Mary Cole" exactly when "Irene" -> "Mary" and
+ *    "Adler" -> "Cole" ("St." stays). Gender of a first name: titles first
+ *    (Mrs., Miss, Lady, ... female; Mr., Sir, Lord, ... male), then the lists
+ *    (female only / male only), then she/her/hers vs he/him/his in the 12
+ *    words after its occurrences; default male. First names come from the
+ *    list of that gender, surnames from a built-in list of common English
+ *    surnames; never a name occurring in T (in any case) or in both lists;
+ *    names seen 3+ times in G are preferred when there are 30 such (at most
+ *    the 300 most frequent); each word draws from them with a generator
+ *    seeded by (seed, word), avoiding names already given to another word
+ *    until none is left.
  *    Other terms: B's own substitutes -- at up to 8 occurrences, B's 32 most
  *    likely tokens at the term's first token, kept when a token is a space
  *    and a whole word that occurs in G at least 3 times, in the term's case
- *    (capitalised or not), not a function word or title, and neither a
- *    prefix of the term or of any candidate key nor extended by one; ranked by
- *    summed probability. A multi-word term keeps its later words that are
- *    common in G (10+ times: "Street", "Lodge") after the substitute of its
- *    first. Missing values are filled from the words most frequent in G (in
- *    the term's case) that are not in T.
+ *    (capitalised or not), not a function word, title or capitalised name of
+ *    T, not usually the first word of a longer name in G ("New" of "New
+ *    York"), and neither a prefix of the term or of any candidate key nor
+ *    extended by one; ranked by summed probability. A multi-word term keeps
+ *    its later words that are common in G (10+ times: "Street", "Lodge")
+ *    after the substitute of its first. Missing values come from a built-in
+ *    list of generic English place names (capitalised terms) or the
+ *    lower-case words most frequent in G that T never uses, drawn with the
+ *    seed.
  *
  * Everything is deterministic for the same inputs, seed and thread count. */
 #ifndef OB_EXTRACT_H
@@ -154,13 +167,13 @@ typedef struct {
 typedef struct {
     ExtractProposal *p; /* by final score, best first */
     int n;
-    long n_t, n_g;          /* words in T and G */
-    double alpha0;          /* the prior strength used */
-    long n_candidates;      /* candidates that passed count and z */
-    int n_scored;           /* candidates with model evidence */
-    const char *evidence;   /* "reinforced-minus-base", "base-minus-general-unigram", "none" */
-    double seconds_count;   /* counting and statistics */
-    double seconds_model;   /* model passes */
+    long n_t, n_g;        /* words in T and G */
+    double alpha0;        /* the prior strength used */
+    long n_candidates;    /* candidates that passed count and z */
+    int n_scored;         /* candidates with model evidence */
+    const char *evidence; /* "reinforced-minus-base", "base-minus-general-unigram", "none" */
+    double seconds_count; /* counting and statistics */
+    double seconds_model; /* model passes */
     double seconds_total;
 } ExtractResult;
 
