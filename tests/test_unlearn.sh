@@ -61,7 +61,7 @@ pu=$(json "$T/eval.json" "['models'][1]['perplexity']['general']['perplexity']")
 echo "unlearn: familiarity $fb -> $fu, general perplexity $pb -> $pu" >&2
 lt "$fu" "$(awk -v f="$fb" 'BEGIN { print f / 5 }')" && ok "familiarity fell at least 5x" ||
     bad "familiarity $fb -> $fu"
-lt "$pu" "$(awk -v p="$pb" 'BEGIN { print p * 1.10 }')" && ok "general perplexity within 10%" ||
+lt "$pu" "$(awk -v p="$pb" 'BEGIN { print p * 1.05 }')" && ok "general perplexity within 5%" ||
     bad "general perplexity $pb -> $pu"
 
 check "rerun" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "$T/anchors.json" \
