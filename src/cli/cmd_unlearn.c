@@ -47,7 +47,9 @@ int cmd_unlearn(int argc, char **argv) {
         {"--work", OPT_STR, &c.work, "work folder for every stage's file (unlearn-work)"},
         {"--reinforce-steps", OPT_LONG, &c.reinforce_steps, "reinforcement steps (150)"},
         {"--reinforce-lr", OPT_FLOAT, &c.reinforce_lr, "reinforcement learning rate (5e-4)"},
-        {"--alpha", OPT_FLOAT, &c.alpha, "label strength; alpha/2 and 2 alpha are kept too (5)"},
+        {"--alpha", OPT_FLOAT, &c.alpha,
+         "label strength; alpha/2 and 2 alpha are kept too (default 0: labels from the translated "
+         "text alone)"},
         {"--soft-k", OPT_INT, &c.soft_k, "soft-target tokens kept per position (32)"},
         {"--hard", OPT_FLAG, &hard, "fine-tune on argmax labels, as published (default soft)"},
         {"--no-forbid-keys", OPT_FLAG, &no_forbid,

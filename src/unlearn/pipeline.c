@@ -18,7 +18,7 @@
 void unlearn_config_defaults(UnlearnConfig *c) {
     *c = (UnlearnConfig){.reinforce_steps = 150,
                          .reinforce_lr = 5e-4f,
-                         .alpha = 5.0f,
+                         .alpha = 0.0f,
                          .soft_k = 32,
                          .retain_rows = 4,
                          .forbid_keys = 1,
