@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tiny.h"
 #include "eval/familiarity.h"
 #include "eval/jsonl.h"
 #include "train/trainer.h"
@@ -173,19 +174,6 @@ static char *make_text(size_t *len) {
     return buf;
 }
 
-static LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 64,
-                         .n_layers = 2,
-                         .n_heads = 4,
-                         .n_kv_heads = 2,
-                         .head_dim = 16,
-                         .ffn_dim = 128,
-                         .vocab = vocab,
-                         .ctx_len = 64,
-                         .norm_eps = 1e-5f,
-                         .rope_base = 10000.0f,
-                         .tied = 1};
-}
 
 /* log P(continuation | prompt) from a plain llama_forward over the tokens. */
 static double logp_by_hand(Llama *m, const int32_t *ids, int n, int n_prompt) {

@@ -17,6 +17,7 @@
 #endif
 
 #include "check.h"
+#include "tiny.h"
 #include "unlearn/labels.h"
 #include "unlearn/translate.h"
 #include "util/fileio.h"
@@ -62,19 +63,6 @@ typedef struct {
     Llama base, reinf;
 } World;
 
-static LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 64,
-                         .n_layers = 2,
-                         .n_heads = 4,
-                         .n_kv_heads = 2,
-                         .head_dim = 16,
-                         .ffn_dim = 128,
-                         .vocab = vocab,
-                         .ctx_len = 64,
-                         .norm_eps = 1e-5f,
-                         .rope_base = 10000.0f,
-                         .tied = 1};
-}
 
 /* Random weights with the (tied) output head scaled up, so the logits are far
  * from flat and r - g matters. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tiny.h"
 #include "model/checkpoint.h"
 #include "model/sample.h"
 #include "text/tokenizer_gguf.h"
@@ -64,19 +65,6 @@ static void world_free(World *w) {
     dataset_free(&w->data);
 }
 
-static LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 64,
-                         .n_layers = 2,
-                         .n_heads = 4,
-                         .n_kv_heads = 2,
-                         .head_dim = 16,
-                         .ffn_dim = 128,
-                         .vocab = vocab,
-                         .ctx_len = 64,
-                         .norm_eps = 1e-5f,
-                         .rope_base = 10000.0f,
-                         .tied = 1};
-}
 
 static TrainConfig tiny_train(const char *out, long steps) {
     TrainConfig tc;
