@@ -6,7 +6,9 @@
 #   3. train the baseline (general text, with the forget set -- stories 1-10
 #      of The Adventures of Sherlock Holmes -- mixed into every batch) and the
 #      oracle (the same general batches, same seed and steps, no target);
-#   4. compare them: perplexities and token-probability familiarity.
+#   4. unlearn the forget set from the baseline (obliviate unlearn);
+#   5. compare baseline, reinforced, unlearned and oracle: perplexities,
+#      token-probability familiarity and the completion leak rate.
 # Everything is cached: a second run reuses the models; an interrupted run
 # resumes from its last checkpoint.
 set -eu
@@ -54,8 +56,14 @@ train oracle
 t2=$(date +%s)
 echo "demo: baseline $((t1 - t0)) s, oracle $((t2 - t1)) s of training in this run" >&2
 
-$OB eval --model "$M/baseline.gguf" --model "$M/oracle.gguf" \
+# The method itself, every stage cached in $C/unlearn (reruns skip it).
+$OB unlearn -m "$M/baseline.gguf" --target "$D/forget.txt" --anchors data/anchors/sherlock.json \
+    --work "$C/unlearn" -o "$M/unlearned.gguf" >/dev/null
+
+$OB eval --model "$M/baseline.gguf" --model "$C/unlearn/reinforced.gguf" --model "$M/unlearned.gguf" \
+    --model "$M/oracle.gguf" \
     --text general-heldout="$D/general_heldout.txt" --text forget-set="$D/forget.txt" \
     --text stories-11-12="$D/target_heldout.txt" --prompts data/familiarity/sherlock.jsonl \
+    --completions 100 --completion-target "$D/forget.txt" --anchors data/anchors/sherlock.json \
     --json "$C/eval.json"
 echo "demo: results in $C/eval.json" >&2
