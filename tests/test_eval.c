@@ -8,20 +8,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "tiny.h"
 #include "eval/familiarity.h"
 #include "eval/jsonl.h"
+#include "tiny.h"
+#include "tmpdir.h"
 #include "train/trainer.h"
-
-static char tmpdir[64];
-
-static const char *tmp(const char *name) {
-    static char buf[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static const char *write_file(const char *name, const char *text) {
     const char *path = tmp(name);
@@ -174,7 +165,6 @@ static char *make_text(size_t *len) {
     return buf;
 }
 
-
 /* log P(continuation | prompt) from a plain llama_forward over the tokens. */
 static double logp_by_hand(Llama *m, const int32_t *ids, int n, int n_prompt) {
     ObErr err;
@@ -305,15 +295,12 @@ static void test_summary_median(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/obliviate-test-XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (tmpdir_make()) return 1;
     RUN(test_jsonl_good);
     RUN(test_jsonl_errors);
     RUN(test_sherlock_prompts);
     RUN(test_summary_median);
     RUN(test_familiarity);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
+    tmpdir_remove();
     return check_main_end("eval");
 }

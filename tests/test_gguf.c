@@ -11,17 +11,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "util/fileio.h"
-
-static char tmpdir[64];
-
-static const char *tmp(const char *name) {
-    static char path[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-    return path[k];
-}
 
 /* The error contract: one non-empty line that starts with "name:". */
 static int good_msg(const ObErr *e, const char *name) {
@@ -705,8 +696,7 @@ static void test_missing_final_padding(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_gguf.XXXXXX");
-    if (!mkdtemp(tmpdir)) return perror("mkdtemp"), 1;
+    if (tmpdir_make()) return 1;
     RUN(test_round_trip);
     RUN(test_fp16_exhaustive);
     RUN(test_bf16_exhaustive);
@@ -721,6 +711,6 @@ int main(void) {
     RUN(test_writer_replace);
     RUN(test_missing_final_padding);
     remove(tmp("ref.gguf"));
-    rmdir(tmpdir);
+    tmpdir_remove();
     return check_main_end("gguf");
 }

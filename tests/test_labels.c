@@ -18,19 +18,10 @@
 
 #include "check.h"
 #include "tiny.h"
+#include "tmpdir.h"
 #include "unlearn/labels.h"
 #include "unlearn/translate.h"
 #include "util/fileio.h"
-
-static char tmpdir[64];
-
-static const char *tmp(const char *name) {
-    static char buf[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static const char *SENTENCES[] = {
     "Harry walked to Hogwarts with Hermione. ",   "Hermione raised her wand and Harry smiled. ",
@@ -62,7 +53,6 @@ typedef struct {
     TokenStream target;
     Llama base, reinf;
 } World;
-
 
 /* Random weights with the (tied) output head scaled up, so the logits are far
  * from flat and r - g matters. */
@@ -668,16 +658,13 @@ static void test_bad_files(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/obliviate-test-XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (tmpdir_make()) return 1;
     RUN(test_labels_match_direct_computation);
     RUN(test_ties_take_lower_id);
     RUN(test_multi_alpha_equals_single);
     RUN(test_alpha0_no_anchors);
     RUN(test_refusals);
     RUN(test_bad_files);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
+    tmpdir_remove();
     return check_main_end("labels");
 }

@@ -9,22 +9,13 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "tiny.h"
 #include "model/checkpoint.h"
 #include "model/sample.h"
 #include "text/tokenizer_gguf.h"
+#include "tiny.h"
+#include "tmpdir.h"
 #include "train/trainer.h"
 #include "util/fileio.h"
-
-static char tmpdir[64];
-
-static const char *tmp(const char *name) {
-    static char buf[4][128];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static const char *SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank.";
 
@@ -64,7 +55,6 @@ static void world_free(World *w) {
     tok_free(&w->tok);
     dataset_free(&w->data);
 }
-
 
 static TrainConfig tiny_train(const char *out, long steps) {
     TrainConfig tc;
@@ -427,8 +417,7 @@ static void test_model_files(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/obliviate-test-XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (tmpdir_make()) return 1;
     RUN(test_schedules);
     RUN(test_mixture_keeps_main_rows);
     RUN(test_sampling);
@@ -437,8 +426,6 @@ int main(void) {
     RUN(test_same_seed_same_bits);
     RUN(test_resume_bit_identical);
     RUN(test_accumulation_equals_batch);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);
+    tmpdir_remove();
     return check_main_end("train");
 }
