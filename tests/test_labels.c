@@ -33,7 +33,7 @@ static const char *SENTENCES[] = {
 
 static const char *DICT = "{\"Harry\": [\"Jon\", \"Tom\"], \"Hermione\": \"Anna\", "
                           "\"Hogwarts\": \"Mystic Academy\", \"wand\": \"staff\", "
-                          "\"Ron\": \"Bob\"}";
+                          "\"Ron\": \"Bob\", \"old man\": \"young woman\"}";
 
 /* n sentences in a fixed pseudo-random order. */
 static char *make_text(int n, unsigned seed, size_t *len) {
@@ -124,7 +124,7 @@ typedef struct {
 } RefLabel;
 
 static void ref_label(const float *g, const float *r, float alpha, int V, const Translation *tr,
-                      int pos, const AnchorDict *keys, float *v, RefLabel *out) {
+                      int pos, const AnchorDict *keys, int extra, float *v, RefLabel *out) {
     double sum = 0;
     for (int j = 0; j < V; j++) {
         float d = r[j] - g[j];
@@ -136,6 +136,7 @@ static void ref_label(const float *g, const float *r, float alpha, int V, const 
         if (tr->forbid[f].from <= pos) v[tr->forbid[f].token] = mean;
     for (int a = 0; keys && a < keys->n; a++)
         for (int f = 0; f < 2; f++) v[keys->items[a].key_tok[f].ids[0]] = mean;
+    if (extra >= 0) v[extra] = mean;
     out->hard = 0;
     for (int j = 0; j < V; j++)
         if (v[j] > v[out->hard]) out->hard = j;
@@ -152,9 +153,9 @@ static void ref_label(const float *g, const float *r, float alpha, int V, const 
 /* Compares one soft record with the direct computation; returns 1 if good.
  * Ids must form a top-k of p (up to probability ties within 1e-6), sorted,
  * with each probability and the rest within 1e-5. */
-static int soft_matches(const uint8_t *rec, int k, const RefLabel *ref, int *exact_ids) {
+static int soft_matches(const uint8_t *rec, int k, int z, const RefLabel *ref, int *exact_ids) {
     const int32_t *ids = (const int32_t *)rec;
-    const float *p = (const float *)(rec + (size_t)k * 4);
+    const float *p = (const float *)(rec + (size_t)(k + z) * 4);
     double kept = 0, kth = ref->p[ref->order[k - 1]];
     int ok = 1;
     for (int i = 0; i < k; i++) {
@@ -167,22 +168,62 @@ static int soft_matches(const uint8_t *rec, int k, const RefLabel *ref, int *exa
         for (int j = 0; j < i; j++) ok &= ids[j] != ids[i];
         *exact_ids += ids[i] == ref->order[i];
     }
-    ok &= fabs(p[k] - fmax(0.0, 1.0 - kept)) < 1e-5;
+    ok &= fabs(p[k + z] - fmax(0.0, 1.0 - kept)) < 1e-5;
+    return ok;
+}
+
+/* qsort context for suppression candidates: the reinforced logits. */
+static const float *g_sort_r;
+
+static int by_r_desc(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return g_sort_r[x] != g_sort_r[y] ? (g_sort_r[x] > g_sort_r[y] ? -1 : 1) : 0;
+}
+
+/* The z suppression slots after the top k: extra first, then the other
+ * forbidden tokens by r descending, the first z taken; those among the top k
+ * ids are -1; all targets 0. Returns 1 if good. */
+static int suppression_matches(const uint8_t *rec, int k, int z, const float *r,
+                               const Translation *tr, int pos, const AnchorDict *keys, int extra) {
+    const int32_t *ids = (const int32_t *)rec;
+    const float *p = (const float *)(rec + (size_t)(k + z) * 4);
+    int cand[512], n = 0, ok = 1;
+    for (int f = 0; tr && f < tr->n_forbid; f++)
+        if (tr->forbid[f].from <= pos) cand[n++] = tr->forbid[f].token;
+    for (int a = 0; keys && a < keys->n; a++)
+        for (int f = 0; f < 2; f++) cand[n++] = keys->items[a].key_tok[f].ids[0];
+    int u = 0; /* unique, extra removed */
+    for (int i = 0; i < n; i++) {
+        int dup = cand[i] == extra;
+        for (int j = 0; j < u; j++) dup |= cand[j] == cand[i];
+        if (!dup) cand[u++] = cand[i];
+    }
+    g_sort_r = r;
+    qsort(cand, (size_t)u, sizeof(int), by_r_desc);
+    int want[64], w = 0;
+    if (extra >= 0) want[w++] = extra;
+    for (int i = 0; i < u && w < z; i++) want[w++] = cand[i];
+    for (int i = 0; i < z; i++) {
+        int id = i < w ? want[i] : -1;
+        for (int t = 0; id >= 0 && t < k; t++)
+            if (ids[t] == id) id = -1;
+        ok &= ids[k + i] == id && p[k + i] == 0.0f;
+    }
     return ok;
 }
 
 /* Recomputes every label of the file at path from scratch and compares.
  * Returns the number of labelled positions checked, -1 on a mismatch. */
 static long check_file_directly(const char *path, World *w, const AnchorDict *d,
-                                const LabelConfig *c, int *n_matches, int *n_forbid) {
+                                const LabelConfig *c, int *n_matches, int *n_forbid, int *n_inkey) {
     ObErr err;
     LabelsFile lf;
     if (labels_open(&lf, path, &w->tok, &err)) {
         fprintf(stderr, "  %s\n", err.msg);
         return -1;
     }
-    const int T = c->block, V = w->tok.n_vocab, K = c->soft_k;
-    const size_t rec = (size_t)K * 8 + 4;
+    const int T = c->block, V = w->tok.n_vocab, K = c->soft_k, Z = K ? c->suppress : 0;
+    const size_t rec = (size_t)(K + Z) * 8 + 4;
     Translation tr;
     translation_init(&tr, T, T, &err);
     ObRng rng;
@@ -192,7 +233,7 @@ static long check_file_directly(const char *path, World *w, const AnchorDict *d,
     int32_t *orig = malloc(4 * (size_t)T), *trans = malloc(4 * (size_t)T);
     long checked = 0, bad = 0;
     int exact_ids = 0, soft_checked = 0;
-    *n_matches = *n_forbid = 0;
+    *n_matches = *n_forbid = *n_inkey = 0;
     for (uint64_t b = 0; b < lf.h.n_blocks; b++) {
         size_t start = (size_t)b * T;
         int n = w->target.n - start < (size_t)T ? (int)(w->target.n - start) : T;
@@ -202,24 +243,36 @@ static long check_file_directly(const char *path, World *w, const AnchorDict *d,
         *n_matches += tr.n_matches, *n_forbid += tr.n_forbid;
         for (int i = 0; i < T; i++) trans[i] = i < tr.n_trans ? tr.tokens[i] : w->tok.eot_id;
         float *gl = block_logits(&w->base, trans, T), *rl = block_logits(&w->reinf, orig, T);
+        float *go = c->inkey ? block_logits(&w->base, orig, T) : NULL;
         for (int a = 0; a < c->n_alphas; a++) {
             const int32_t *hard = labels_hard(&lf, b, a);
             const uint8_t *soft = K ? labels_soft(&lf, b, a) : NULL;
             for (int i = 0; i < T; i++) {
                 int m = i < n ? tr.map[i] : -1;
-                if (m < 0) {
+                int inkey = c->inkey && m < 0 && i + 1 < n && tr.inkey[i];
+                if (m < 0 && !inkey) {
                     bad += hard[i] != -1;
                     if (K) bad += ((const int32_t *)(soft + i * rec))[0] != -1;
                     continue;
                 }
-                ref_label(gl + (size_t)m * V, rl + (size_t)i * V, c->alphas[a], V, &tr, i,
-                          c->forbid_keys ? d : NULL, v, &ref);
+                const float *g = inkey ? go + (size_t)i * V : gl + (size_t)m * V;
+                int extra = inkey ? orig[i + 1] : -1;
+                *n_inkey += inkey;
+                ref_label(g, rl + (size_t)i * V, c->alphas[a], V, &tr, i, c->forbid_keys ? d : NULL,
+                          extra, v, &ref);
+                if (inkey && hard[i] == extra) bad++;
+                if (Z && !suppression_matches(soft + i * rec, K, Z, rl + (size_t)i * V, &tr, i,
+                                              c->forbid_keys ? d : NULL, extra)) {
+                    fprintf(stderr, "  block %llu pos %d alpha %g: suppression slots differ\n",
+                            (unsigned long long)b, i, c->alphas[a]);
+                    bad++;
+                }
                 if (hard[i] != ref.hard) {
                     fprintf(stderr, "  block %llu pos %d alpha %g: label %d, direct %d\n",
                             (unsigned long long)b, i, c->alphas[a], hard[i], ref.hard);
                     bad++;
                 }
-                if (K && !soft_matches(soft + i * rec, K, &ref, &exact_ids)) {
+                if (K && !soft_matches(soft + i * rec, K, Z, &ref, &exact_ids)) {
                     fprintf(stderr, "  block %llu pos %d alpha %g: soft record differs\n",
                             (unsigned long long)b, i, c->alphas[a]);
                     bad++;
@@ -228,7 +281,7 @@ static long check_file_directly(const char *path, World *w, const AnchorDict *d,
                 checked++;
             }
         }
-        free(gl), free(rl);
+        free(gl), free(rl), free(go);
     }
     /* with a short top-k, near-ties that order ids differently should be rare */
     if (K && K < V / 4 && exact_ids < soft_checked * K * 99 / 100) bad++;
@@ -251,8 +304,9 @@ static void test_labels_match_direct_computation(void) {
     int rc =
         labels_generate(&w.base, &w.reinf, &w.tok, &w.dict, &w.target, &c, tmp("l.bin"), &st, &err);
     CHECK(rc == 0, "%s", err.msg);
-    int n_matches, n_forbid;
-    long checked = check_file_directly(tmp("l.bin"), &w, &w.dict, &c, &n_matches, &n_forbid);
+    int n_matches, n_forbid, n_inkey;
+    long checked =
+        check_file_directly(tmp("l.bin"), &w, &w.dict, &c, &n_matches, &n_forbid, &n_inkey);
     CHECK(checked > 0, "labels differ from the direct computation");
     CHECK(checked == st.labelled * c.n_alphas, "checked %ld, labelled %ld", checked, st.labelled);
     CHECK(n_matches > 5 && n_forbid > 5, "the text exercised too little: %d matches, %d forbids",
@@ -273,7 +327,7 @@ static void test_labels_match_direct_computation(void) {
     rc = labels_generate(&w.base, &w.reinf, &w.tok, &w.dict, &w.target, &c, tmp("l2.bin"), &st,
                          &err);
     CHECK(rc == 0, "%s", err.msg);
-    checked = check_file_directly(tmp("l2.bin"), &w, &w.dict, &c, &n_matches, &n_forbid);
+    checked = check_file_directly(tmp("l2.bin"), &w, &w.dict, &c, &n_matches, &n_forbid, &n_inkey);
     CHECK(checked > 0, "hard-only labels differ from the direct computation");
     /* The whole distribution kept (soft-k = vocabulary): every probability,
      * forbidden tokens included, is compared. */
@@ -282,8 +336,27 @@ static void test_labels_match_direct_computation(void) {
     rc = labels_generate(&w.base, &w.reinf, &w.tok, &w.dict, &w.target, &c, tmp("l3.bin"), &st,
                          &err);
     CHECK(rc == 0, "%s", err.msg);
-    checked = check_file_directly(tmp("l3.bin"), &w, &w.dict, &c, &n_matches, &n_forbid);
+    checked = check_file_directly(tmp("l3.bin"), &w, &w.dict, &c, &n_matches, &n_forbid, &n_inkey);
     CHECK(checked > 0, "full soft labels differ from the direct computation");
+    /* Suppression slots and in-key labels: the positions inside multi-token
+     * keys get labels from the baseline on the original, never the key's own
+     * next token, and the forbidden tokens the reinforced model believes
+     * most are listed with target 0. */
+    c = config(32, 3, 8, 1);
+    c.suppress = 4, c.inkey = 1;
+    LabelStats st0 = st;
+    rc = labels_generate(&w.base, &w.reinf, &w.tok, &w.dict, &w.target, &c, tmp("l4.bin"), &st,
+                         &err);
+    CHECK(rc == 0, "%s", err.msg);
+    checked = check_file_directly(tmp("l4.bin"), &w, &w.dict, &c, &n_matches, &n_forbid, &n_inkey);
+    CHECK(checked > 0, "suppression / in-key labels differ from the direct computation");
+    CHECK(n_inkey > 5, "only %d in-key positions", n_inkey);
+    CHECK(st.labelled > st0.labelled, "in-key labelled %ld, without %ld", st.labelled,
+          st0.labelled);
+    CHECK(labels_open(&lf, tmp("l4.bin"), &w.tok, &err) == 0, "%s", err.msg);
+    CHECK(lf.h.soft_k == 12 && lf.h.soft_zero == 4 && lf.h.flags == 3,
+          "header k %u zero %u flags %u", lf.h.soft_k, lf.h.soft_zero, lf.h.flags);
+    labels_close(&lf);
     world_free(&w);
 }
 

@@ -47,6 +47,8 @@ static void print_summary(const char *out, const LabelConfig *c, const LabelStat
     }
     cJSON_AddNumberToObject(j, "soft_k", c->soft_k);
     cJSON_AddBoolToObject(j, "forbid_keys", c->forbid_keys != 0);
+    cJSON_AddNumberToObject(j, "suppress", c->soft_k ? c->suppress : 0);
+    cJSON_AddBoolToObject(j, "inkey", c->inkey != 0);
     cJSON_AddNumberToObject(j, "seconds", st->seconds);
     cJSON_AddNumberToObject(j, "tokens_per_s", st->tokens_per_s);
     print_json(j);
@@ -73,6 +75,12 @@ int cmd_labels(int argc, char **argv) {
         {"--alpha", OPT_STR, &alpha_s, "one or more alphas, comma-separated (default 5)"},
         {"--soft-k", OPT_INT, &c.soft_k, "tokens kept per soft target; 0 = hard only (32)"},
         {"--forbid-keys", OPT_FLAG, &c.forbid_keys, "forbid the anchor keys in every label"},
+        {"--suppress", OPT_INT, &c.suppress,
+         "soft targets also list the N forbidden tokens the reinforced model believes most, "
+         "with target 0 (default 0)"},
+        {"--inkey", OPT_FLAG, &c.inkey,
+         "label the positions inside anchor keys from the baseline reading the original, the "
+         "key's next token forbidden (the paper leaves them unlabelled)"},
         {"--block", OPT_INT, &c.block, "tokens per block (default min(256, context))"},
         {"--batch", OPT_INT, &c.batch, "blocks per forward pass (default 4)"},
         {"--seed", OPT_U64, &c.seed, "seed for choosing anchor values (default 1)"},
@@ -104,9 +112,10 @@ int cmd_labels(int argc, char **argv) {
     if (!base_path || !reinf_path || !out)
         return cli_fail(cmd.name, "--base, --reinforced and -o are required");
     if (!n_files) return cli_fail(cmd.name, "no target text (--target FILE)");
-    if (c.soft_k < 0 || c.soft_k > SOFT_K_MAX) {
+    if (c.soft_k < 0 || c.suppress < 0 || c.soft_k + c.suppress > SOFT_K_MAX) {
         char msg[96];
-        snprintf(msg, sizeof msg, "--soft-k must be 0..%d (what the soft-target loss takes)",
+        snprintf(msg, sizeof msg,
+                 "--soft-k plus --suppress must be 0..%d (what the soft-target loss takes)",
                  SOFT_K_MAX);
         return cli_fail(cmd.name, msg);
     }

@@ -53,7 +53,9 @@ int llama_kv_create(LlamaKV *kv, const LlamaConfig *c, int n_ctx, int n_batch, O
     return 0;
 }
 
-void llama_kv_reset(LlamaKV *kv) { kv->pos = 0; }
+void llama_kv_reset(LlamaKV *kv) {
+    kv->pos = 0;
+}
 
 void llama_kv_free(LlamaKV *kv) {
     free(kv->k);

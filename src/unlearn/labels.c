@@ -24,6 +24,7 @@ static_assert(sizeof(LabelsHeader) == 128, "LabelsHeader must be 128 bytes");
 
 #define LABELS_VERSION 1
 #define LABELS_FLAG_FORBID_KEYS 1u
+#define LABELS_FLAG_INKEY 2u
 
 /* Bytes of one position's soft record: k ids, k probabilities, the rest. */
 static size_t soft_rec_bytes(int k) {
@@ -34,7 +35,8 @@ static size_t soft_rec_bytes(int k) {
 
 /* Everything labels_generate allocates, once, before the first block. */
 typedef struct {
-    int B, T, V, A, K;
+    int B, T, V, A, K; /* K: slots per soft record, top-k then suppression */
+    int Z;             /* suppression slots (the last Z of K) */
     Translation *tr;   /* (B) translations of the current group */
     int32_t *in_orig;  /* (B, T) original blocks, eot-padded */
     int32_t *in_trans; /* (B, T) translated blocks, eot-padded */
@@ -45,6 +47,11 @@ typedef struct {
     int n_threads;
     int32_t *key_first; /* first token of every key, both forms, sorted unique */
     int n_key_first;
+    /* In-key labels: the baseline's logits on the original block, at the
+     * group's in-key positions only (row inkey_row[b * T + i], or -1). */
+    float *g_orig;
+    size_t g_orig_cap; /* rows allocated */
+    int *inkey_row;    /* (B, T) */
 } LabelWork;
 
 static void work_free(LabelWork *w) {
@@ -58,6 +65,8 @@ static void work_free(LabelWork *w) {
     free(w->soft);
     free(w->scratch);
     free(w->key_first);
+    free(w->g_orig);
+    free(w->inkey_row);
     memset(w, 0, sizeof *w);
 }
 
@@ -68,7 +77,8 @@ static int cmp_i32(const void *a, const void *b) {
 
 static int work_init(LabelWork *w, const AnchorDict *d, const LabelConfig *c, int V, ObErr *err) {
     memset(w, 0, sizeof *w);
-    w->B = c->batch, w->T = c->block, w->V = V, w->A = c->n_alphas, w->K = c->soft_k;
+    w->B = c->batch, w->T = c->block, w->V = V, w->A = c->n_alphas;
+    w->Z = c->soft_k ? c->suppress : 0, w->K = c->soft_k + w->Z;
 #ifdef _OPENMP
     w->n_threads = omp_get_max_threads();
 #else
@@ -82,8 +92,9 @@ static int work_init(LabelWork *w, const AnchorDict *d, const LabelConfig *c, in
     w->hard = ob_malloc(BT * w->A * sizeof(int32_t), "hard labels", err);
     w->soft = w->K ? ob_malloc(BT * w->A * soft_rec_bytes(w->K), "soft labels", err) : NULL;
     w->scratch = ob_malloc((size_t)w->n_threads * V * sizeof(float), "label scratch", err);
+    if (c->inkey) w->inkey_row = ob_malloc(BT * sizeof(int), "in-key positions", err);
     if (!w->tr || !w->in_orig || !w->in_trans || !w->valid || !w->hard || (w->K && !w->soft) ||
-        !w->scratch)
+        !w->scratch || (c->inkey && !w->inkey_row))
         return work_free(w), -1;
     for (int b = 0; b < w->B; b++)
         if (translation_init(&w->tr[b], w->T, w->T, err)) return work_free(w), -1;
@@ -109,6 +120,7 @@ static int work_init(LabelWork *w, const AnchorDict *d, const LabelConfig *c, in
 static void identity_translation(Translation *tr, const int32_t *orig, int n) {
     memcpy(tr->tokens, orig, sizeof(int32_t) * (size_t)n);
     for (int i = 0; i < n; i++) tr->map[i] = i < n - 1 ? i : -1;
+    memset(tr->inkey, 0, (size_t)n);
     tr->n_orig = n, tr->n_trans = n, tr->n_forbid = 0, tr->n_matches = 0;
 }
 
@@ -192,15 +204,33 @@ static void topk_insert(int32_t *ids, float *p, int *n, int k, int32_t id, float
     p[at] = pj, ids[at] = id;
 }
 
+/* Keeps the z forbidden tokens the reinforced model believes most (highest
+ * r), strongest first, in ids[z] (-1 = empty) with their r in top[z]. */
+static void suppress_insert(int32_t *ids, float *top, int z, int32_t id, float rj) {
+    for (int i = 0; i < z; i++)
+        if (ids[i] == id) return;
+    if (ids[z - 1] >= 0 && rj <= top[z - 1]) return;
+    int at = z - 1;
+    while (at > 0 && (ids[at - 1] < 0 || top[at - 1] < rj)) {
+        ids[at] = ids[at - 1], top[at] = top[at - 1];
+        at--;
+    }
+    ids[at] = id, top[at] = rj;
+}
+
 /* The label record of one position for one alpha: hard label, and with
- * k > 0 the soft record (ids[k], p[k], rest) at rec. v is V floats of
- * scratch. g, r: baseline and reinforced logits. */
+ * k > 0 the soft record (ids[k + z], p[k + z], rest) at rec: the top k of
+ * softmax(v), then z suppression slots naming forbidden tokens with target
+ * 0. v is V floats of scratch. g, r: baseline and reinforced logits. extra:
+ * one more token forbidden here (an in-key position's next key token), or
+ * -1; it takes the first suppression slot. */
 static int32_t label_position(const float *g, const float *r, float alpha, int V, const Forbid *fb,
-                              int n_fb, int pos, const int32_t *keys, int n_keys, int k, float *v,
-                              uint8_t *rec) {
+                              int n_fb, int pos, const int32_t *keys, int n_keys, int32_t extra,
+                              int k, int z, float *v, uint8_t *rec) {
     float mean = (float)(generic_logits(g, r, alpha, V, v) / V);
     for (int f = 0; f < n_fb && fb[f].from <= pos; f++) v[fb[f].token] = mean;
     for (int f = 0; f < n_keys; f++) v[keys[f]] = mean;
+    if (extra >= 0) v[extra] = mean;
     float vmax = max_lanes(v, V);
     int32_t best = first_equal(v, V, vmax); /* the lowest id among ties */
     if (!k) return best;
@@ -208,7 +238,7 @@ static int32_t label_position(const float *g, const float *r, float alpha, int V
      * (ties: lower id first) */
     float inv_z = (float)(1.0 / exp_shifted(v, V, vmax));
     int32_t *ids = (int32_t *)rec;
-    float *p = (float *)(rec + (size_t)k * 4);
+    float *p = (float *)(rec + (size_t)(k + z) * 4);
     int n = 0, j = 0;
     for (; n < k; j++) topk_insert(ids, p, &n, k, j, v[j] * inv_z);
     /* Later ids only enter when strictly more probable than the k-th: skip
@@ -223,7 +253,27 @@ static int32_t label_position(const float *g, const float *r, float alpha, int V
     double kept = 0.0;
     for (int i = 0; i < k; i++) kept += p[i];
     float rest = (float)(1.0 - kept);
-    memcpy(rec + (size_t)k * 8, &(float){rest > 0.0f ? rest : 0.0f}, 4);
+    memcpy(rec + (size_t)(k + z) * 8, &(float){rest > 0.0f ? rest : 0.0f}, 4);
+    if (!z) return best;
+    /* Suppression: a forbidden token left in the rest bucket keeps whatever
+     * share of the bucket the model gives it; listed with target 0, the loss
+     * pushes it down on its own. */
+    int32_t *zid = ids + k;
+    float *zp = p + k, *top = v; /* v is spent: reuse it for the ranking */
+    for (int i = 0; i < z; i++) zid[i] = -1, zp[i] = 0.0f;
+    int z0 = 0;
+    if (extra >= 0) zid[0] = extra, z0 = 1;
+    if (z0 < z) {
+        for (int f = 0; f < n_fb && fb[f].from <= pos; f++)
+            if (fb[f].token != extra)
+                suppress_insert(zid + z0, top, z - z0, fb[f].token, r[fb[f].token]);
+        for (int f = 0; f < n_keys; f++)
+            if (keys[f] != extra) suppress_insert(zid + z0, top, z - z0, keys[f], r[keys[f]]);
+    }
+    /* A token among the top k (a tiny vocabulary) is not listed twice. */
+    for (int i = 0; i < z; i++)
+        for (int t = 0; zid[i] >= 0 && t < k; t++)
+            if (ids[t] == zid[i]) zid[i] = -1;
     return best;
 }
 
@@ -251,17 +301,22 @@ static void label_group(LabelWork *w, const Llama *base, const Llama *reinf, con
 #endif
         const Translation *tr = &w->tr[b];
         int m = i < w->valid[b] ? tr->map[i] : -1;
+        if (m >= T) m = -1;
+        int inkey = m < 0 && w->inkey_row && w->inkey_row[b * T + i] >= 0;
         for (int a = 0; a < A; a++) {
             size_t o = ((size_t)b * A + a) * T + i;
             uint8_t *sr = K ? w->soft + o * rec : NULL;
-            if (m < 0 || m >= T) {
+            if (m < 0 && !inkey) {
                 w->hard[o] = -1;
                 if (K) masked_record(K, sr);
                 continue;
             }
-            const float *g = gl + ((size_t)b * T + m) * V, *r = rl + ((size_t)b * T + i) * V;
+            const float *g = m >= 0 ? gl + ((size_t)b * T + m) * V
+                                    : w->g_orig + (size_t)w->inkey_row[b * T + i] * V;
+            const float *r = rl + ((size_t)b * T + i) * V;
+            int32_t extra = m >= 0 ? -1 : w->in_orig[(size_t)b * T + i + 1];
             w->hard[o] = label_position(g, r, c->alphas[a], V, tr->forbid, tr->n_forbid, i,
-                                        w->key_first, w->n_key_first, K, v, sr);
+                                        w->key_first, w->n_key_first, extra, K - w->Z, w->Z, v, sr);
         }
     }
 }
@@ -287,6 +342,9 @@ static int check_config(const Llama *base, const Llama *reinf, const Tokenizer *
             return ob_errf(err, "alpha %g must be finite and >= 0", c->alphas[a]);
     if (c->soft_k < 0 || c->soft_k > Vb)
         return ob_errf(err, "soft-k %d outside 0..%d (the vocabulary)", c->soft_k, Vb);
+    if (c->suppress < 0 || (c->soft_k && c->soft_k + c->suppress > Vb))
+        return ob_errf(err, "suppress %d: soft-k plus suppression slots must be 0..%d", c->suppress,
+                       Vb);
     if (!target->n) return ob_errf(err, "the target text has no tokens");
     if (d && (!d->tokenized || d->n_vocab != Vb))
         return ob_errf(err, "the anchor dictionary is not tokenized with this vocabulary");
@@ -307,8 +365,9 @@ static void fill_header(LabelsHeader *h, const Tokenizer *tok, const LabelConfig
     h->vocab_size = (uint32_t)tok->n_vocab;
     h->n_alphas = (uint32_t)c->n_alphas;
     h->n_blocks = n_blocks;
-    h->soft_k = (uint32_t)c->soft_k;
-    h->flags = c->forbid_keys ? LABELS_FLAG_FORBID_KEYS : 0;
+    h->soft_k = (uint32_t)(c->soft_k ? c->soft_k + c->suppress : 0);
+    h->soft_zero = (uint32_t)(c->soft_k ? c->suppress : 0);
+    h->flags = (c->forbid_keys ? LABELS_FLAG_FORBID_KEYS : 0) | (c->inkey ? LABELS_FLAG_INKEY : 0);
     for (int a = 0; a < c->n_alphas; a++) h->alphas[a] = c->alphas[a];
 }
 
@@ -336,6 +395,31 @@ static int prepare_group(LabelWork *w, const AnchorDict *d, const TokenStream *t
         }
         for (int i = nt; i < T; i++) trans[i] = eot;
     }
+    return 0;
+}
+
+/* In-key labels: numbers the group's in-key positions and keeps the
+ * baseline's logits there from a forward pass over the original blocks. */
+static int inkey_logits(LabelWork *w, Llama *base, int nb, ObErr *err) {
+    const int T = w->T;
+    size_t rows = 0;
+    for (int b = 0; b < w->B; b++)
+        for (int i = 0; i < T; i++) {
+            const Translation *tr = &w->tr[b];
+            int on = b < nb && i + 1 < w->valid[b] && tr->inkey[i];
+            w->inkey_row[b * T + i] = on ? (int)rows++ : -1;
+        }
+    if (!rows) return 0;
+    if (rows > w->g_orig_cap) {
+        float *g = realloc(w->g_orig, rows * (size_t)w->V * sizeof(float));
+        if (!g) return ob_errf(err, "out of memory for in-key logits (%zu rows)", rows);
+        w->g_orig = g, w->g_orig_cap = rows;
+    }
+    llama_forward(base, w->in_orig, NULL, T, NULL);
+    for (size_t bi = 0; bi < (size_t)w->B * T; bi++)
+        if (w->inkey_row[bi] >= 0)
+            memcpy(w->g_orig + (size_t)w->inkey_row[bi] * w->V,
+                   base->acts.logits + bi * (size_t)w->V, sizeof(float) * (size_t)w->V);
     return 0;
 }
 
@@ -400,6 +484,7 @@ int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const Ancho
         int nb = n_blocks - first < (uint64_t)c->batch ? (int)(n_blocks - first) : c->batch;
         rc = prepare_group(&w, d, target, first, nb, tok->eot_id, &rng, err);
         if (rc) break;
+        if (c->inkey && (rc = inkey_logits(&w, base, nb, err))) break;
         llama_forward(base, w.in_trans, NULL, T, NULL);
         llama_forward(reinf, w.in_orig, NULL, T, NULL);
         label_group(&w, base, reinf, c, nb);
@@ -475,13 +560,16 @@ static int check_header(LabelsFile *lf, const char *path, const Tokenizer *tok, 
     if (h->soft_k > h->vocab_size)
         return ob_errf(err, "%s: soft-k %u exceeds the vocabulary (%u)", path, h->soft_k,
                        h->vocab_size);
-    if (h->flags & ~LABELS_FLAG_FORBID_KEYS)
+    if (h->flags & ~(LABELS_FLAG_FORBID_KEYS | LABELS_FLAG_INKEY))
         return ob_errf(err, "%s: unknown flags 0x%x", path, h->flags);
     for (int a = 0; a < LABELS_MAX_ALPHAS; a++) {
         int used = a < (int)h->n_alphas;
         if (used ? !isfinite(h->alphas[a]) || h->alphas[a] < 0.0f : h->alphas[a] != 0.0f)
             return ob_errf(err, "%s: alpha %d is invalid (%g)", path, a, h->alphas[a]);
     }
+    if (h->soft_zero && h->soft_zero >= h->soft_k)
+        return ob_errf(err, "%s: %u suppression slots of %u soft slots", path, h->soft_zero,
+                       h->soft_k);
     for (size_t i = 0; i < sizeof h->reserved; i++)
         if (h->reserved[i]) return ob_errf(err, "%s: reserved header bytes are not zero", path);
     if (h->n_blocks == 0) return ob_errf(err, "%s: holds no blocks", path);

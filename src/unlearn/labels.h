@@ -49,10 +49,11 @@ typedef struct {
     uint32_t vocab_size;
     uint32_t n_alphas;
     uint64_t n_blocks;
-    uint32_t soft_k; /* 0: hard labels only */
-    uint32_t flags;  /* bit 0: anchor keys forbidden in every label */
+    uint32_t soft_k; /* slots per soft record (top-k + suppression); 0: hard only */
+    uint32_t flags;  /* bit 0: anchor keys forbidden in every label; bit 1: in-key labels */
     float alphas[LABELS_MAX_ALPHAS];
-    uint8_t reserved[48]; /* zero; pads the header to 128 bytes */
+    uint32_t soft_zero;   /* the last soft_zero slots are suppression slots (target 0) */
+    uint8_t reserved[44]; /* zero; pads the header to 128 bytes */
 } LabelsHeader;
 
 typedef struct {
@@ -60,6 +61,8 @@ typedef struct {
     int n_alphas;
     int soft_k;      /* top-k kept for soft targets; 0 = hard only */
     int forbid_keys; /* forbid the anchor keys themselves everywhere */
+    int suppress;    /* soft records also list this many forbidden tokens with target 0 */
+    int inkey;       /* label positions inside keys from the original text */
     int block;       /* tokens per block (<= both models' context) */
     int batch;       /* blocks per forward pass */
     uint64_t seed;   /* picks one value per key per block */

@@ -139,6 +139,8 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     LabelConfig lc = {.n_alphas = c->alpha > 0 ? 3 : 1,
                       .soft_k = c->soft_k,
                       .forbid_keys = c->forbid_keys,
+                      .suppress = c->suppress,
+                      .inkey = c->inkey,
                       .block = c->block,
                       .batch = 4,
                       .seed = c->seed};
@@ -274,6 +276,7 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
     uint64_t h2 = h_anch;
     uint64_t h3 = fnv(h1 ^ h2, &c->alpha, sizeof c->alpha);
     h3 = fnv(fnv(h3, &c->soft_k, sizeof c->soft_k), &c->forbid_keys, sizeof c->forbid_keys);
+    h3 = fnv(fnv(h3, &c->suppress, sizeof c->suppress), &c->inkey, sizeof c->inkey);
     uint64_t h4 = fnv(h3, c->targets_mode, strlen(c->targets_mode));
     h4 = fnv(fnv(fnv(h4, &c->steps, sizeof c->steps), &c->lr, sizeof c->lr), &c->batch,
              sizeof c->batch);

@@ -29,6 +29,8 @@ typedef struct {
     /* labels */
     float alpha;
     int soft_k, forbid_keys, block;
+    int suppress; /* forbidden tokens listed with target 0 per soft target */
+    int inkey;    /* label the positions inside anchor keys */
     /* fine-tune */
     const char *targets_mode; /* "soft" | "hard" */
     const char *retain;       /* general text mixed into the fine-tune, or NULL */

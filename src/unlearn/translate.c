@@ -15,8 +15,9 @@ int translation_init(Translation *tr, int n_orig, int max_len, ObErr *err) {
     tr->forbid_cap = 2 * n_orig; /* at most two events (the forms) per match */
     tr->tokens = ob_malloc((size_t)max_len * sizeof *tr->tokens, "translated block", err);
     tr->map = ob_malloc((size_t)n_orig * sizeof *tr->map, "position map", err);
+    tr->inkey = ob_malloc((size_t)n_orig, "position map", err);
     tr->forbid = ob_malloc((size_t)tr->forbid_cap * sizeof *tr->forbid, "forbidden tokens", err);
-    if (!tr->tokens || !tr->map || !tr->forbid) {
+    if (!tr->tokens || !tr->map || !tr->inkey || !tr->forbid) {
         translation_free(tr);
         return -1;
     }
@@ -26,6 +27,7 @@ int translation_init(Translation *tr, int n_orig, int max_len, ObErr *err) {
 void translation_free(Translation *tr) {
     free(tr->tokens);
     free(tr->map);
+    free(tr->inkey);
     free(tr->forbid);
     free(tr->choice);
     free(tr->used);
@@ -72,6 +74,7 @@ int translate_block(const AnchorDict *d, const int32_t *orig, int n, ObRng *rng,
     }
     tr->n_orig = n;
     tr->n_forbid = tr->n_matches = 0;
+    memset(tr->inkey, 0, (size_t)n);
     long t = 0; /* next translated position, counting those past the capacity */
     for (int i = 0; i < n;) {
         int form, len, a = anchors_match(d, orig, n, i, &form, &len);
@@ -83,7 +86,7 @@ int translate_block(const AnchorDict *d, const int32_t *orig, int n, ObRng *rng,
         const TokSeq *v = &d->items[a].val_tok[form][tr->choice[a]];
         if (tr->used[a] && i > 0) tr->map[i - 1] = -1;
         for (int k = 0; k < v->n; k++) emit(tr, v->ids[k], t + k);
-        for (int k = 0; k < len - 1; k++) tr->map[i + k] = -1;
+        for (int k = 0; k < len - 1; k++) tr->map[i + k] = -1, tr->inkey[i + k] = 1;
         t += v->n;
         tr->map[i + len - 1] = t - 1 < tr->cap ? (int32_t)(t - 1) : -1;
         for (int f = 0; f < 2; f++)

@@ -25,6 +25,9 @@
  *     token just before the repeat (we must not teach the generic name where
  *     the text repeats the original one);
  *   - the last position of the block maps to -1 (its next token is outside).
+ * inkey[i] is 1 where original position i lies inside a matched key and its
+ * next token is the key's own (every key token but the last): the paper
+ * leaves these unlabelled; labels.h can label them from the original text.
  * Forbidden tokens: once a replacement is used, the first token of its value
  * (both forms) is forbidden at every original position from the last token
  * of the match onwards, so labels never say "Jon" after the text said
@@ -56,6 +59,7 @@ typedef struct {
     int32_t *tokens; /* translated block, n_trans tokens (capacity cap = max_len) */
     int n_trans, cap;
     int32_t *map;   /* (n_orig) */
+    uint8_t *inkey; /* (n_orig) 1: inside a key, the next token is the key's */
     Forbid *forbid; /* in order of `from` */
     int n_forbid, forbid_cap;
     int n_matches; /* keys replaced in this block */
