@@ -116,6 +116,15 @@ static int by_prob_desc(const void *a, const void *b) {
     return x - y;
 }
 
+/* LABELS_FORBID_* of the file being checked: which keys' first tokens are
+ * forbidden everywhere. */
+static int g_forbid_mode;
+
+static int key_forbidden(const AnchorDict *keys, int a, int f) {
+    const TokSeq *t = &keys->items[a].key_tok[f];
+    return t->n == 1 || (t->n > 1 && g_forbid_mode == LABELS_FORBID_FIRST);
+}
+
 /* The label of one position computed directly from the two logit rows. */
 typedef struct {
     int hard;
@@ -135,7 +144,8 @@ static void ref_label(const float *g, const float *r, float alpha, int V, const 
     for (int f = 0; tr && f < tr->n_forbid; f++)
         if (tr->forbid[f].from <= pos) v[tr->forbid[f].token] = mean;
     for (int a = 0; keys && a < keys->n; a++)
-        for (int f = 0; f < 2; f++) v[keys->items[a].key_tok[f].ids[0]] = mean;
+        for (int f = 0; f < 2; f++)
+            if (key_forbidden(keys, a, f)) v[keys->items[a].key_tok[f].ids[0]] = mean;
     if (extra >= 0) v[extra] = mean;
     out->hard = 0;
     for (int j = 0; j < V; j++)
@@ -191,7 +201,8 @@ static int suppression_matches(const uint8_t *rec, int k, int z, const float *r,
     for (int f = 0; tr && f < tr->n_forbid; f++)
         if (tr->forbid[f].from <= pos) cand[n++] = tr->forbid[f].token;
     for (int a = 0; keys && a < keys->n; a++)
-        for (int f = 0; f < 2; f++) cand[n++] = keys->items[a].key_tok[f].ids[0];
+        for (int f = 0; f < 2; f++)
+            if (key_forbidden(keys, a, f)) cand[n++] = keys->items[a].key_tok[f].ids[0];
     int u = 0; /* unique, extra removed */
     for (int i = 0; i < n; i++) {
         int dup = cand[i] == extra;
@@ -234,6 +245,7 @@ static long check_file_directly(const char *path, World *w, const AnchorDict *d,
     long checked = 0, bad = 0;
     int exact_ids = 0, soft_checked = 0;
     *n_matches = *n_forbid = *n_inkey = 0;
+    g_forbid_mode = c->forbid_keys;
     for (uint64_t b = 0; b < lf.h.n_blocks; b++) {
         size_t start = (size_t)b * T;
         int n = w->target.n - start < (size_t)T ? (int)(w->target.n - start) : T;

@@ -46,7 +46,10 @@ static void print_summary(const char *out, const LabelConfig *c, const LabelStat
         cJSON_AddItemToArray(ch, cJSON_CreateNumber(share));
     }
     cJSON_AddNumberToObject(j, "soft_k", c->soft_k);
-    cJSON_AddBoolToObject(j, "forbid_keys", c->forbid_keys != 0);
+    cJSON_AddStringToObject(j, "forbid_keys",
+                            c->forbid_keys == LABELS_FORBID_FIRST   ? "first"
+                            : c->forbid_keys == LABELS_FORBID_WHOLE ? "whole"
+                                                                    : "none");
     cJSON_AddNumberToObject(j, "suppress", c->soft_k ? c->suppress : 0);
     cJSON_AddBoolToObject(j, "inkey", c->inkey != 0);
     cJSON_AddNumberToObject(j, "seconds", st->seconds);
@@ -66,6 +69,7 @@ int cmd_labels(int argc, char **argv) {
     const char *alpha_s = "5";
     StrList targets = {0};
     LabelConfig c = {.soft_k = 32, .block = 0, .batch = 4, .seed = 1};
+    int forbid_whole = 0;
     Opt opts[] = {
         {"--base", OPT_STR, &base_path, "baseline model B (GGUF), required"},
         {"--reinforced", OPT_STR, &reinf_path, "reinforced model R (GGUF, same tokenizer)"},
@@ -74,7 +78,10 @@ int cmd_labels(int argc, char **argv) {
         {"--out|-o", OPT_STR, &out, "labels file to write, required"},
         {"--alpha", OPT_STR, &alpha_s, "one or more alphas, comma-separated (default 5)"},
         {"--soft-k", OPT_INT, &c.soft_k, "tokens kept per soft target; 0 = hard only (32)"},
-        {"--forbid-keys", OPT_FLAG, &c.forbid_keys, "forbid the anchor keys in every label"},
+        {"--forbid-keys", OPT_FLAG, &c.forbid_keys,
+         "forbid the first token of every anchor key in every label"},
+        {"--forbid-whole-keys", OPT_FLAG, &forbid_whole,
+         "forbid only the keys that are one token (in a form) in every label"},
         {"--suppress", OPT_INT, &c.suppress,
          "soft targets also list the N forbidden tokens the reinforced model believes most, "
          "with target 0 (default 0)"},
@@ -112,6 +119,9 @@ int cmd_labels(int argc, char **argv) {
     if (!base_path || !reinf_path || !out)
         return cli_fail(cmd.name, "--base, --reinforced and -o are required");
     if (!n_files) return cli_fail(cmd.name, "no target text (--target FILE)");
+    if (forbid_whole && c.forbid_keys)
+        return cli_fail(cmd.name, "--forbid-keys and --forbid-whole-keys exclude each other");
+    if (forbid_whole) c.forbid_keys = LABELS_FORBID_WHOLE;
     if (c.soft_k < 0 || c.suppress < 0 || c.soft_k + c.suppress > SOFT_K_MAX) {
         char msg[96];
         snprintf(msg, sizeof msg,

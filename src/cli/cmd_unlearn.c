@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "unlearn/labels.h"
 #include "unlearn/pipeline.h"
 
 /* `reinforce` is `train` on the target with the reinforcement defaults in
@@ -38,7 +39,8 @@ int cmd_unlearn(int argc, char **argv) {
     UnlearnConfig c;
     unlearn_config_defaults(&c);
     StrList targets = {0};
-    int hard = 0, no_forbid = 0;
+    int hard = 0;
+    const char *forbid = "first";
     Opt opts[] = {
         {"--model|-m", OPT_STR, &c.base, "baseline model that knows the target, required"},
         {"--target", OPT_LIST, &targets, "target text to forget (repeatable), required"},
@@ -52,8 +54,9 @@ int cmd_unlearn(int argc, char **argv) {
          "text alone)"},
         {"--soft-k", OPT_INT, &c.soft_k, "soft-target tokens kept per position (32)"},
         {"--hard", OPT_FLAG, &hard, "fine-tune on argmax labels, as published (default soft)"},
-        {"--no-forbid-keys", OPT_FLAG, &no_forbid,
-         "do not forbid the anchor keys themselves in every label"},
+        {"--forbid-keys", OPT_STR, &forbid,
+         "anchor keys forbidden in every label: first (every key's first token), whole (keys "
+         "that are one token) or none (default first)"},
         {"--suppress", OPT_INT, &c.suppress,
          "forbidden tokens listed with target 0 in each soft target (default 0)"},
         {"--inkey", OPT_FLAG, &c.inkey, "label the positions inside anchor keys too"},
@@ -85,7 +88,14 @@ int cmd_unlearn(int argc, char **argv) {
         return cli_fail(cmd.name, "--model, --target, --anchors and --out are required");
     c.targets = targets.items, c.n_targets = targets.n;
     c.targets_mode = hard ? "hard" : "soft";
-    c.forbid_keys = !no_forbid;
+    if (!strcmp(forbid, "first"))
+        c.forbid_keys = LABELS_FORBID_FIRST;
+    else if (!strcmp(forbid, "whole"))
+        c.forbid_keys = LABELS_FORBID_WHOLE;
+    else if (!strcmp(forbid, "none"))
+        c.forbid_keys = LABELS_FORBID_NONE;
+    else
+        return cli_fail(cmd.name, "--forbid-keys must be first, whole or none");
     ObErr err;
     if (unlearn_run(&c, &err)) return cli_fail(cmd.name, err.msg);
     cJSON *j = cJSON_CreateObject();

@@ -25,6 +25,7 @@ static_assert(sizeof(LabelsHeader) == 128, "LabelsHeader must be 128 bytes");
 #define LABELS_VERSION 1
 #define LABELS_FLAG_FORBID_KEYS 1u
 #define LABELS_FLAG_INKEY 2u
+#define LABELS_FLAG_FORBID_WHOLE 4u
 
 /* Bytes of one position's soft record: k ids, k probabilities, the rest. */
 static size_t soft_rec_bytes(int k) {
@@ -103,7 +104,8 @@ static int work_init(LabelWork *w, const AnchorDict *d, const LabelConfig *c, in
         if (!w->key_first) return work_free(w), -1;
         for (int a = 0; a < d->n; a++)
             for (int f = 0; f < 2; f++)
-                if (d->items[a].key_tok[f].n > 0)
+                if (d->items[a].key_tok[f].n == 1 ||
+                    (d->items[a].key_tok[f].n > 1 && c->forbid_keys == LABELS_FORBID_FIRST))
                     w->key_first[w->n_key_first++] = d->items[a].key_tok[f].ids[0];
         qsort(w->key_first, (size_t)w->n_key_first, sizeof(int32_t), cmp_i32);
         int u = 0;
@@ -367,7 +369,8 @@ static void fill_header(LabelsHeader *h, const Tokenizer *tok, const LabelConfig
     h->n_blocks = n_blocks;
     h->soft_k = (uint32_t)(c->soft_k ? c->soft_k + c->suppress : 0);
     h->soft_zero = (uint32_t)(c->soft_k ? c->suppress : 0);
-    h->flags = (c->forbid_keys ? LABELS_FLAG_FORBID_KEYS : 0) | (c->inkey ? LABELS_FLAG_INKEY : 0);
+    h->flags = (c->forbid_keys ? LABELS_FLAG_FORBID_KEYS : 0) | (c->inkey ? LABELS_FLAG_INKEY : 0) |
+               (c->forbid_keys == LABELS_FORBID_WHOLE ? LABELS_FLAG_FORBID_WHOLE : 0);
     for (int a = 0; a < c->n_alphas; a++) h->alphas[a] = c->alphas[a];
 }
 
@@ -560,7 +563,7 @@ static int check_header(LabelsFile *lf, const char *path, const Tokenizer *tok, 
     if (h->soft_k > h->vocab_size)
         return ob_errf(err, "%s: soft-k %u exceeds the vocabulary (%u)", path, h->soft_k,
                        h->vocab_size);
-    if (h->flags & ~(LABELS_FLAG_FORBID_KEYS | LABELS_FLAG_INKEY))
+    if (h->flags & ~(LABELS_FLAG_FORBID_KEYS | LABELS_FLAG_INKEY | LABELS_FLAG_FORBID_WHOLE))
         return ob_errf(err, "%s: unknown flags 0x%x", path, h->flags);
     for (int a = 0; a < LABELS_MAX_ALPHAS; a++) {
         int used = a < (int)h->n_alphas;

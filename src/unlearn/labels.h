@@ -4,8 +4,9 @@
  *   g = logits of the baseline at translated position map[i] (reading the
  *       translated block), r = logits of the reinforced model at i (reading
  *       the original block), v = g - alpha * max(r - g, 0);
- *   forbidden tokens (translate.h; plus, with forbid_keys, the first token of
- *   every anchor key in both forms, at every position) get v = mean(v),
+ *   forbidden tokens (translate.h; plus, with forbid_keys, the keys' tokens
+ *   as LABELS_FORBID_* says, at every position; plus, at an in-key
+ *   position, the key's next token) get v = mean(v),
  *   the mean over the vocabulary taken before any forbidding;
  *   hard label = argmax v (lowest id on ties); soft target = softmax(v) kept
  *   as its top-k tokens (by probability, descending; ties: lower id first)
@@ -41,6 +42,13 @@
 
 #define LABELS_MAX_ALPHAS 8
 
+/* Which anchor keys are forbidden at every position (LabelConfig.forbid_keys):
+ * FIRST: every key's first token, in both forms (with a small BPE vocabulary
+ * that includes fragments such as " H" of " H ather ley"); WHOLE: only the
+ * keys that are a single token in a form (" Holmes"), leaving multi-token
+ * keys to the in-key labels. */
+enum { LABELS_FORBID_NONE = 0, LABELS_FORBID_FIRST = 1, LABELS_FORBID_WHOLE = 2 };
+
 typedef struct {
     char magic[8];    /* "OBLABELS" */
     uint32_t version; /* 1 */
@@ -50,7 +58,7 @@ typedef struct {
     uint32_t n_alphas;
     uint64_t n_blocks;
     uint32_t soft_k; /* slots per soft record (top-k + suppression); 0: hard only */
-    uint32_t flags;  /* bit 0: anchor keys forbidden in every label; bit 1: in-key labels */
+    uint32_t flags;  /* bit 0: keys forbidden; 1: in-key labels; 2: whole keys only */
     float alphas[LABELS_MAX_ALPHAS];
     uint32_t soft_zero;   /* the last soft_zero slots are suppression slots (target 0) */
     uint8_t reserved[44]; /* zero; pads the header to 128 bytes */
@@ -60,7 +68,7 @@ typedef struct {
     float alphas[LABELS_MAX_ALPHAS];
     int n_alphas;
     int soft_k;      /* top-k kept for soft targets; 0 = hard only */
-    int forbid_keys; /* forbid the anchor keys themselves everywhere */
+    int forbid_keys; /* LABELS_FORBID_*: forbid the anchor keys themselves everywhere */
     int suppress;    /* soft records also list this many forbidden tokens with target 0 */
     int inkey;       /* label positions inside keys from the original text */
     int block;       /* tokens per block (<= both models' context) */
