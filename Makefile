@@ -13,7 +13,7 @@ LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test bench demo clean format deps
+.PHONY: all test bench demo clean format deps report-check
 all: build/obliviate
 
 build/obj/%.o: %.c
@@ -37,10 +37,16 @@ deps:
 
 test: deps all $(TEST_BIN)
 	@sh tools/llamacpp/setup.sh || true
-	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_unlearn.sh
+	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_unlearn.sh \
+		tests/test_report.sh
 
 bench: deps all
 	@sh bench/run.sh
+
+# The HTML report of a committed fixture opened in headless Chromium: no
+# errors, every chart, a screenshot in build/report-check/report.png.
+report-check: all
+	@sh tools/report-check.sh
 
 demo: deps all
 	@sh tools/demo.sh

@@ -54,6 +54,10 @@ check "unlearn" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors
 grep -q "unlearn: finetune: done" "$T/err" && ok "all stages ran" || bad "stages: $(cat "$T/err" | tail -5)"
 check "eval" $OB eval --model "$T/base.gguf" --model "$T/unlearned.gguf" \
     --text general="$T/general_heldout.txt" --prompts "$T/prompts.jsonl" --seq 64 --json "$T/eval.json"
+grep -q '"loss"' "$T/work/reinforce.log.jsonl" && grep -q '"val_loss"\|"loss"' "$T/work/finetune.log.jsonl" &&
+    ok "stage logs written" || bad "stage logs: $(ls "$T/work")"
+check "report of the run" $OB report --eval "$T/eval.json" --log "$T/work/reinforce.log.jsonl" \
+    --log "$T/work/finetune.log.jsonl" -o "$T/report"
 fb=$(json "$T/eval.json" "['models'][0]['familiarity']['mean_prob']")
 fu=$(json "$T/eval.json" "['models'][1]['familiarity']['mean_prob']")
 pb=$(json "$T/eval.json" "['models'][0]['perplexity']['general']['perplexity']")

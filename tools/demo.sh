@@ -8,7 +8,8 @@
 #      oracle (the same general batches, same seed and steps, no target);
 #   4. unlearn the forget set from the baseline (obliviate unlearn);
 #   5. compare baseline, reinforced, unlearned and oracle: perplexities,
-#      token-probability familiarity and the completion leak rate.
+#      token-probability familiarity and the completion leak rate;
+#   6. write the report (Markdown and HTML with charts) to .cache/demo/report.
 # Everything is cached: a second run reuses the models; an interrupted run
 # resumes from its last checkpoint.
 set -eu
@@ -67,3 +68,14 @@ $OB eval --model "$M/baseline.gguf" --model "$C/unlearn/reinforced.gguf" --model
     --completions 100 --completion-target "$D/forget.txt" --anchors data/anchors/sherlock.json \
     --json "$C/eval.json"
 echo "demo: results in $C/eval.json" >&2
+
+# The report: the side-by-side table as Markdown and one HTML page with charts
+# (familiarity, leak rate, perplexities, loss curves of the logs that exist).
+set --
+for l in baseline:"$M/baseline.log.jsonl" oracle:"$M/oracle.log.jsonl" \
+    reinforce:"$C/unlearn/reinforce.log.jsonl" unlearn:"$C/unlearn/finetune.log.jsonl"; do
+    if [ -s "${l#*:}" ]; then set -- "$@" --log "${l%%:*}=${l#*:}"; fi
+done
+echo
+$OB report --eval "$C/eval.json" "$@" -o "$C/report" 2>"$C/report.err" || { cat "$C/report.err" >&2; exit 1; }
+echo "demo: report in $C/report/report.html (Markdown: $C/report/report.md)" >&2

@@ -16,6 +16,7 @@ static const struct {
     {"generate", cmd_generate, "continue a prompt (greedy, temperature, top-k, top-p)"},
     {"perplexity", cmd_perplexity, "a model's loss and perplexity on text files"},
     {"eval", cmd_eval, "compare models: perplexity on texts, familiarity on prompts"},
+    {"report", cmd_report, "eval JSON and training logs -> Markdown and HTML report with charts"},
     {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
     {"bench", cmd_bench, "measure training and forward throughput"},
     {"reinforce", cmd_reinforce, "train the baseline further on the target (WHP step 1)"},

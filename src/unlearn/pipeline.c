@@ -104,6 +104,10 @@ static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr
     tc.lr = c->reinforce_lr, tc.min_lr = c->reinforce_lr / 10, tc.sched = SCHED_COSINE;
     tc.seed = c->seed, tc.ckpt_every = 50, tc.log_every = 25, tc.out_path = out;
     tc.name = "reinforced";
+    char log[4096]; /* for obliviate report's loss curves; a fresh start drops the old one */
+    work_path(log, sizeof log, c, "reinforce.log.jsonl");
+    if (!resume) remove(log);
+    tc.log_path = log;
     rc = load_targets(&ds, &tok, c, err) || stamp_write(c, "reinforce", h, 0, err) ||
          train_run(&m, &tok, &tc, &(TrainData){batch_from_stream, &ds, NULL, NULL}, resume, &res,
                    err);
@@ -199,6 +203,10 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
     tc.eval_every = tc.steps / 10 > 0 ? tc.steps / 10 : 1;
     tc.out_path = ckpt, tc.best_path = ld.n_val ? out : NULL, tc.name = "unlearned";
     if (!tc.best_path) tc.out_path = out;
+    char log[4096]; /* training and validation loss, for obliviate report */
+    work_path(log, sizeof log, c, "finetune.log.jsonl");
+    if (!resume) remove(log);
+    tc.log_path = log;
     TrainData td = {batch_from_labels, &ld, ld.n_val ? labels_eval : NULL, &ld};
     rc = stamp_write(c, "finetune", h, 0, err) || train_run(&m, &tok, &tc, &td, resume, &res, err);
     labels_data_free(&ld);
