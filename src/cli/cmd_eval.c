@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/eval_ability.h"
 #include "eval/completion.h"
 #include "eval/familiarity.h"
 #include "model/checkpoint.h"
@@ -58,6 +59,7 @@ typedef struct {
     CompSet comp;
     CompJudgement *truth; /* the true continuations, judged by the same rule */
     CompSummary truth_sum;
+    EvalAbility ab; /* multiple choice, next-sentence items, relearning */
 } Eval;
 
 /* "runs/baseline.gguf" -> "baseline" */
@@ -173,6 +175,16 @@ static int load_completions(Eval *ev, ObErr *err) {
     return rc;
 }
 
+/* The general-ability sets, and what a relearned model is measured on. */
+static int load_ability(Eval *ev, ObErr *err) {
+    AbilityMeasures *ms = &ev->ab.ms;
+    ms->fam = ev->prompts_path ? &ev->fam : NULL;
+    for (int t = 0; t < ev->n_texts; t++)
+        ms->texts[t] = &ev->texts[t].ds, ms->names[t] = ev->texts[t].name;
+    ms->n_texts = ev->n_texts, ms->batch = ev->batch, ms->max_windows = ev->max_windows;
+    return ability_load(&ev->ab, &ev->tok, ev->comp_cfg.seed, ev->seq, err);
+}
+
 static int eval_perplexity(Eval *ev, Llama *m, EvalModel *em, ObErr *err) {
     em->seq = ev->seq < m->cfg.ctx_len ? ev->seq : m->cfg.ctx_len;
     if (em->seq < ev->seq)
@@ -229,6 +241,8 @@ static int eval_model(Eval *ev, EvalModel *em, ObErr *err) {
         }
     }
     if (!rc) rc = eval_perplexity(ev, &m, em, err);
+    if (!rc)
+        rc = ability_eval(&ev->ab, (int)(em - ev->models), em->name, em->path, &m, em->seq, err);
     llama_free(&m);
     return rc;
 }
@@ -399,6 +413,7 @@ static cJSON *eval_json(const Eval *ev) {
     cJSON_AddItemToObject(j, "texts", texts);
     if (ev->prompts_path) cJSON_AddItemToObject(j, "prompts", prompts_json(ev));
     if (ev->comp.n) cJSON_AddItemToObject(j, "completions", completion_prompts_json(ev));
+    ability_settings_json(&ev->ab, j);
     for (int i = 0; i < ev->n_models; i++) {
         const EvalModel *em = &ev->models[i];
         cJSON *o = cJSON_CreateObject(), *ppl = cJSON_CreateObject();
@@ -415,6 +430,7 @@ static cJSON *eval_json(const Eval *ev) {
         cJSON_AddItemToObject(o, "perplexity", ppl);
         if (ev->prompts_path) cJSON_AddItemToObject(o, "familiarity", familiarity_json(ev, em));
         if (ev->comp.n) cJSON_AddItemToObject(o, "completions", completions_json(ev, em));
+        ability_model_json(&ev->ab, i, o);
         cJSON_AddItemToArray(models, o);
     }
     cJSON_AddItemToObject(j, "models", models);
@@ -500,6 +516,7 @@ static void print_table(const Eval *ev) {
         print_row(ev, "completion leak rate", m_leak, 0, "%.3f", width);
         print_row(ev, "completion weighted score", m_score, 0, "%.3f", width);
     }
+    ability_print_rows(&ev->ab, ev->n_models, width);
     const char *sep = "\n";
     if (ev->prompts_path)
         printf("%s%d prompts from %s", sep, ev->fam.n, ev->prompts_path), sep = "; ";
@@ -510,7 +527,9 @@ static void print_table(const Eval *ev) {
                "rate %.3f, weighted score %.3f",
                sep, ev->comp.n, (unsigned long long)ev->comp_cfg.seed, ev->comp_targets->items[0],
                ev->comp_targets->n > 1 ? " ..." : "", ev->truth_sum.leak_rate, ev->truth_sum.score);
+        sep = "; ";
     }
+    ability_print_notes(&ev->ab, sep);
     putchar('\n');
 }
 
@@ -528,6 +547,7 @@ static void eval_free(Eval *ev) {
     anchors_free(&ev->anchors);
     jsonl_free(&ev->prompts);
     fam_set_free(&ev->fam);
+    ability_free(&ev->ab);
     tok_free(&ev->tok);
 }
 
@@ -538,6 +558,7 @@ int cmd_eval(int argc, char **argv) {
     const char *json_path = NULL;
     ev.seq = 256, ev.batch = 4;
     comp_config_defaults(&ev.comp_cfg);
+    ability_defaults(&ev.ab);
     ev.comp_targets = &targets;
     Opt opts[] = {
         {"--model|-m", OPT_LIST, &models, "model (GGUF); repeat to compare models"},
@@ -557,7 +578,25 @@ int cmd_eval(int argc, char **argv) {
          "tokens generated per prompt (default 24)"},
         {"--completion-prompt-tokens", OPT_INT, &ev.comp_cfg.prompt_tokens,
          "tokens of target text per prompt (default 48)"},
-        {"--seed", OPT_U64, &ev.comp_cfg.seed, "seed for choosing the prompts (default 1)"},
+        {"--seed", OPT_U64, &ev.comp_cfg.seed,
+         "seed for the prompts, next-sentence items and relearning (default 1)"},
+        {"--choice", OPT_LIST, &ev.ab.choice_specs,
+         "NAME=FILE: multiple choice, JSON Lines in the hellaswag, piqa, arc, boolq or "
+         "winogrande layout; repeatable"},
+        {"--choice-layout", OPT_STR, &ev.ab.choice_layout,
+         "layout of every --choice file (default auto: from the first line's fields)"},
+        {"--next-sentence", OPT_STR, &ev.ab.next_path,
+         "held-out general text to cut next-sentence items from"},
+        {"--next-sentence-n", OPT_INT, &ev.ab.next_cfg.n, "next-sentence items (default 200)"},
+        {"--next-sentence-choices", OPT_INT, &ev.ab.next_cfg.choices,
+         "choices per next-sentence item (default 4)"},
+        {"--relearn", OPT_STR, &ev.ab.relearn_path,
+         "fine-tune each model on this text (never-seen stories), then measure again"},
+        {"--relearn-steps", OPT_LONG, &ev.ab.relearn_cfg.steps, "relearning steps (default 20)"},
+        {"--relearn-lr", OPT_FLOAT, &ev.ab.relearn_cfg.lr,
+         "relearning learning rate, constant (default 3e-4)"},
+        {"--relearn-batch", OPT_INT, &ev.ab.relearn_cfg.batch,
+         "relearning windows of --seq tokens per step (default 4)"},
         {"--json", OPT_STR, &json_path,
          "also write every figure, per prompt too, to FILE; "
          "'-': JSON on stdout instead of the table"},
@@ -590,9 +629,11 @@ int cmd_eval(int argc, char **argv) {
     free(pos);
     if (rc) return rc == 1 ? 0 : rc;
     if (models.n == 0) return cli_fail(cmd.name, "--model is required");
-    if (texts.n == 0 && !ev.prompts_path && ev.comp_cfg.n <= 0)
-        return cli_fail(cmd.name,
-                        "nothing to evaluate: give --text, --prompts and/or --completions");
+    if (texts.n == 0 && !ev.prompts_path && ev.comp_cfg.n <= 0 && !ability_wanted(&ev.ab))
+        return cli_fail(cmd.name, "nothing to evaluate: give --text, --prompts, --completions, "
+                                  "--choice and/or --next-sentence");
+    const char *bad = ability_check(&ev.ab, ev.prompts_path != NULL, texts.n);
+    if (bad) return cli_fail(cmd.name, bad);
     if (ev.seq < 1 || ev.batch < 1) return cli_fail(cmd.name, "--seq and --batch must be >= 1");
     if (ev.comp_cfg.n < 0) return cli_fail(cmd.name, "--completions must be >= 0");
     if (ev.comp_cfg.n > 0 && (targets.n == 0 || !ev.anchors_path))
@@ -607,7 +648,7 @@ int cmd_eval(int argc, char **argv) {
     for (int i = 0; i < models.n; i++) ev.models[i].path = models.items[i];
     name_models(&ev);
     rc = load_tokenizer(&ev, &err) || load_texts(&ev, &texts, &err) || load_prompts(&ev, &err) ||
-         load_completions(&ev, &err);
+         load_completions(&ev, &err) || load_ability(&ev, &err);
     for (int i = 0; !rc && i < ev.n_models; i++) {
         fprintf(stderr, "eval: model %d/%d: %s\n", i + 1, ev.n_models, ev.models[i].path);
         rc = eval_model(&ev, &ev.models[i], &err);

@@ -193,6 +193,13 @@ void jsonl_free(JsonlFile *f) {
     memset(f, 0, sizeof *f);
 }
 
+int jsonl_check(const JsonlFile *f, const JsonlField *fields, ObErr *err) {
+    for (int i = 0; i < f->n; i++)
+        if (check_record(f->items[i], fields, err))
+            return ob_err_prefix(err, "%s:%d", f->path, f->lines[i]);
+    return 0;
+}
+
 const char *jsonl_str(const cJSON *rec, const char *name, const char *def) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, name);
     return cJSON_IsString(v) ? v->valuestring : def;

@@ -52,6 +52,12 @@ int jsonl_parse(JsonlFile *f, const char *name, const char *text, size_t len,
                 const JsonlField *fields, ObErr *err);
 void jsonl_free(JsonlFile *f);
 
+/* Checks every record of a loaded file against a second table, for readers
+ * that pick their fields after seeing the records (the multiple-choice reader
+ * tells the layout from the first record). Same errors as jsonl_load, naming
+ * the record's line; f is left as it was. */
+int jsonl_check(const JsonlFile *f, const JsonlField *fields, ObErr *err);
+
 /* Field accessors for records that passed jsonl_load's checks: the string,
  * number or int value of a field, or def when it is absent. */
 const char *jsonl_str(const cJSON *rec, const char *name, const char *def);
