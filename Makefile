@@ -37,7 +37,7 @@ deps:
 
 test: deps all $(TEST_BIN)
 	@sh tools/llamacpp/setup.sh || true
-	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_unlearn.sh
+	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_eval_mem_cli.sh tests/test_unlearn.sh
 
 bench: deps all
 	@sh bench/run.sh
