@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/eval_ability.h"
+#include "cli/eval_memory.h"
 #include "eval/completion.h"
 #include "eval/familiarity.h"
 #include "model/checkpoint.h"
@@ -60,6 +61,7 @@ typedef struct {
     CompJudgement *truth; /* the true continuations, judged by the same rule */
     CompSummary truth_sum;
     EvalAbility ab; /* multiple choice, next-sentence items, relearning */
+    MemEval mem;    /* VerbMem, KnowMem, PrivLeak (cli/eval_memory.c) */
 } Eval;
 
 /* "runs/baseline.gguf" -> "baseline" */
@@ -240,6 +242,7 @@ static int eval_model(Eval *ev, EvalModel *em, ObErr *err) {
                     em->name, em->csum.leak_rate, em->csum.score, ev->comp.n, ob_now() - t0);
         }
     }
+    if (!rc) rc = mem_eval_model(&ev->mem, (int)(em - ev->models), &m, &ev->tok, err);
     if (!rc) rc = eval_perplexity(ev, &m, em, err);
     if (!rc)
         rc = ability_eval(&ev->ab, (int)(em - ev->models), em->name, em->path, &m, em->seq, err);
@@ -414,6 +417,7 @@ static cJSON *eval_json(const Eval *ev) {
     if (ev->prompts_path) cJSON_AddItemToObject(j, "prompts", prompts_json(ev));
     if (ev->comp.n) cJSON_AddItemToObject(j, "completions", completion_prompts_json(ev));
     ability_settings_json(&ev->ab, j);
+    mem_json_settings(&ev->mem, j);
     for (int i = 0; i < ev->n_models; i++) {
         const EvalModel *em = &ev->models[i];
         cJSON *o = cJSON_CreateObject(), *ppl = cJSON_CreateObject();
@@ -431,6 +435,7 @@ static cJSON *eval_json(const Eval *ev) {
         if (ev->prompts_path) cJSON_AddItemToObject(o, "familiarity", familiarity_json(ev, em));
         if (ev->comp.n) cJSON_AddItemToObject(o, "completions", completions_json(ev, em));
         ability_model_json(&ev->ab, i, o);
+        mem_json_model(&ev->mem, i, o);
         cJSON_AddItemToArray(models, o);
     }
     cJSON_AddItemToObject(j, "models", models);
@@ -517,6 +522,7 @@ static void print_table(const Eval *ev) {
         print_row(ev, "completion weighted score", m_score, 0, "%.3f", width);
     }
     ability_print_rows(&ev->ab, ev->n_models, width);
+    mem_print_rows(&ev->mem, width);
     const char *sep = "\n";
     if (ev->prompts_path)
         printf("%s%d prompts from %s", sep, ev->fam.n, ev->prompts_path), sep = "; ";
@@ -531,6 +537,7 @@ static void print_table(const Eval *ev) {
     }
     ability_print_notes(&ev->ab, sep);
     putchar('\n');
+    mem_print_notes(&ev->mem);
 }
 
 static void eval_free(Eval *ev) {
@@ -548,6 +555,7 @@ static void eval_free(Eval *ev) {
     jsonl_free(&ev->prompts);
     fam_set_free(&ev->fam);
     ability_free(&ev->ab);
+    mem_free(&ev->mem);
     tok_free(&ev->tok);
 }
 
@@ -559,6 +567,7 @@ int cmd_eval(int argc, char **argv) {
     ev.seq = 256, ev.batch = 4;
     comp_config_defaults(&ev.comp_cfg);
     ability_defaults(&ev.ab);
+    mem_defaults(&ev.mem);
     ev.comp_targets = &targets;
     Opt opts[] = {
         {"--model|-m", OPT_LIST, &models, "model (GGUF); repeat to compare models"},
@@ -579,7 +588,7 @@ int cmd_eval(int argc, char **argv) {
         {"--completion-prompt-tokens", OPT_INT, &ev.comp_cfg.prompt_tokens,
          "tokens of target text per prompt (default 48)"},
         {"--seed", OPT_U64, &ev.comp_cfg.seed,
-         "seed for the prompts, next-sentence items and relearning (default 1)"},
+         "seed for the prompts, excerpts, chunks, next-sentence items and relearning (default 1)"},
         {"--choice", OPT_LIST, &ev.ab.choice_specs,
          "NAME=FILE: multiple choice, JSON Lines in the hellaswag, piqa, arc, boolq or "
          "winogrande layout; repeatable"},
@@ -597,6 +606,30 @@ int cmd_eval(int argc, char **argv) {
          "relearning learning rate, constant (default 3e-4)"},
         {"--relearn-batch", OPT_INT, &ev.ab.relearn_cfg.batch,
          "relearning windows of --seq tokens per step (default 4)"},
+        {"--verbmem", OPT_INT, &ev.mem.verb_cfg.n,
+         "VerbMem on N excerpts: ROUGE-L of greedy continuations (default 0: off)"},
+        {"--verbmem-target", OPT_LIST, &ev.mem.verb_targets,
+         "text the excerpts are cut from; repeatable (default: --completion-target, else "
+         "--mia-forget)"},
+        {"--verbmem-prompt-tokens", OPT_INT, &ev.mem.verb_cfg.prompt_tokens,
+         "prompt tokens per excerpt (default 32)"},
+        {"--verbmem-tokens", OPT_INT, &ev.mem.verb_cfg.gen_tokens,
+         "tokens generated and compared (default 128)"},
+        {"--knowmem", OPT_STR, &ev.mem.know_path,
+         "KnowMem questions, JSON Lines {\"question\", \"answer\"}, asked few-shot"},
+        {"--knowmem-shots", OPT_INT, &ev.mem.know_cfg.shots,
+         "other questions shown as examples (default 3)"},
+        {"--knowmem-tokens", OPT_INT, &ev.mem.know_cfg.max_tokens,
+         "longest answer generated (default 32)"},
+        {"--mia-forget", OPT_LIST, &ev.mem.mia_forget,
+         "membership inference: text the models were trained on (members); repeatable"},
+        {"--mia-holdout", OPT_LIST, &ev.mem.mia_holdout,
+         "unseen text of the same source (non-members); repeatable"},
+        {"--mia-chunk", OPT_INT, &ev.mem.mia_chunk, "tokens per membership chunk (default 128)"},
+        {"--mia-max-chunks", OPT_INT, &ev.mem.mia_max,
+         "at most N chunks per set, a seeded choice (default 200; 0: all)"},
+        {"--oracle", OPT_STR, &ev.mem.oracle,
+         "model (name or file) PrivLeak is relative to (default: the one named oracle)"},
         {"--json", OPT_STR, &json_path,
          "also write every figure, per prompt too, to FILE; "
          "'-': JSON on stdout instead of the table"},
@@ -629,11 +662,15 @@ int cmd_eval(int argc, char **argv) {
     free(pos);
     if (rc) return rc == 1 ? 0 : rc;
     if (models.n == 0) return cli_fail(cmd.name, "--model is required");
-    if (texts.n == 0 && !ev.prompts_path && ev.comp_cfg.n <= 0 && !ability_wanted(&ev.ab))
+    if (texts.n == 0 && !ev.prompts_path && ev.comp_cfg.n <= 0 && !ability_wanted(&ev.ab) &&
+        !mem_enabled(&ev.mem))
         return cli_fail(cmd.name, "nothing to evaluate: give --text, --prompts, --completions, "
-                                  "--choice and/or --next-sentence");
+                                  "--choice, --next-sentence, --verbmem, --knowmem and/or "
+                                  "--mia-forget");
     const char *bad = ability_check(&ev.ab, ev.prompts_path != NULL, texts.n);
     if (bad) return cli_fail(cmd.name, bad);
+    const char *mem_problem = mem_check(&ev.mem, &targets);
+    if (mem_problem) return cli_fail(cmd.name, mem_problem);
     if (ev.seq < 1 || ev.batch < 1) return cli_fail(cmd.name, "--seq and --batch must be >= 1");
     if (ev.comp_cfg.n < 0) return cli_fail(cmd.name, "--completions must be >= 0");
     if (ev.comp_cfg.n > 0 && (targets.n == 0 || !ev.anchors_path))
@@ -647,12 +684,17 @@ int cmd_eval(int argc, char **argv) {
     ev.n_models = models.n;
     for (int i = 0; i < models.n; i++) ev.models[i].path = models.items[i];
     name_models(&ev);
+    const char *names[MAX_ITEMS];
+    for (int i = 0; i < ev.n_models; i++) names[i] = ev.models[i].name;
     rc = load_tokenizer(&ev, &err) || load_texts(&ev, &texts, &err) || load_prompts(&ev, &err) ||
-         load_completions(&ev, &err) || load_ability(&ev, &err);
+         load_completions(&ev, &err) || load_ability(&ev, &err) ||
+         mem_load(&ev.mem, &ev.tok, &targets, ev.comp_cfg.seed, names, models.items, ev.n_models,
+                  &err);
     for (int i = 0; !rc && i < ev.n_models; i++) {
         fprintf(stderr, "eval: model %d/%d: %s\n", i + 1, ev.n_models, ev.models[i].path);
         rc = eval_model(&ev, &ev.models[i], &err);
     }
+    if (!rc) mem_finish(&ev.mem);
     if (!rc) {
         cJSON *j = eval_json(&ev);
         if (json_path && !strcmp(json_path, "-")) {
