@@ -66,8 +66,11 @@ $OB eval --model "$M/baseline.gguf" --model "$C/unlearn/reinforced.gguf" --model
     --text general-heldout="$D/general_heldout.txt" --text forget-set="$D/forget.txt" \
     --text stories-11-12="$D/target_heldout.txt" --prompts data/familiarity/sherlock.jsonl \
     --completions 100 --completion-target "$D/forget.txt" --anchors data/anchors/sherlock.json \
-    --json "$C/eval.json"
-echo "demo: results in $C/eval.json" >&2
+    --verbmem 50 --knowmem data/knowmem/sherlock.jsonl \
+    --mia-forget "$D/forget.txt" --mia-holdout "$D/target_heldout.txt" \
+    --next-sentence "$D/general_heldout.txt" --relearn "$D/target_heldout.txt" \
+    --json "$C/eval.json" >"$C/eval.txt"
+echo "demo: results in $C/eval.json (table: $C/eval.txt)" >&2
 
 # The report: the side-by-side table as Markdown and one HTML page with charts
 # (familiarity, leak rate, perplexities, loss curves of the logs that exist).
