@@ -40,7 +40,8 @@ int cmd_unlearn(int argc, char **argv) {
     unlearn_config_defaults(&c);
     StrList targets = {0};
     int hard = 0;
-    const char *forbid = "first";
+    const char *forbid = "whole";
+    int no_inkey = 0, published = 0;
     Opt opts[] = {
         {"--model|-m", OPT_STR, &c.base, "baseline model that knows the target, required"},
         {"--target", OPT_LIST, &targets, "target text to forget (repeatable), required"},
@@ -54,12 +55,16 @@ int cmd_unlearn(int argc, char **argv) {
          "text alone)"},
         {"--soft-k", OPT_INT, &c.soft_k, "soft-target tokens kept per position (32)"},
         {"--hard", OPT_FLAG, &hard, "fine-tune on argmax labels, as published (default soft)"},
+        {"--published", OPT_FLAG, &published,
+         "the paper's recipe: hard labels, alpha 5, no forbidden keys, no suppression, no in-key "
+         "labels (overrides those five settings)"},
         {"--forbid-keys", OPT_STR, &forbid,
          "anchor keys forbidden in every label: first (every key's first token), whole (keys "
-         "that are one token) or none (default first)"},
+         "that are one token) or none (default whole)"},
         {"--suppress", OPT_INT, &c.suppress,
-         "forbidden tokens listed with target 0 in each soft target (default 0)"},
-        {"--inkey", OPT_FLAG, &c.inkey, "label the positions inside anchor keys too"},
+         "forbidden tokens listed with target 0 in each soft target (default 8; 0: none)"},
+        {"--no-inkey", OPT_FLAG, &no_inkey,
+         "leave the positions inside anchor keys unlabelled, as published"},
         {"--block", OPT_INT, &c.block, "tokens per block (256, at most the context)"},
         {"--retain", OPT_STR, &c.retain,
          "general text mixed into the fine-tune to keep general ability (not in the paper)"},
@@ -88,6 +93,10 @@ int cmd_unlearn(int argc, char **argv) {
         return cli_fail(cmd.name, "--model, --target, --anchors and --out are required");
     c.targets = targets.items, c.n_targets = targets.n;
     c.targets_mode = hard ? "hard" : "soft";
+    if (no_inkey) c.inkey = 0;
+    if (published) hard = 1, c.alpha = 5.0f, forbid = "none", c.suppress = 0, c.inkey = 0;
+    if (c.suppress < 0 || c.soft_k < 0 || c.soft_k + c.suppress > SOFT_K_MAX)
+        return cli_fail(cmd.name, "--soft-k plus --suppress must be 0..256 (SOFT_K_MAX)");
     if (!strcmp(forbid, "first"))
         c.forbid_keys = LABELS_FORBID_FIRST;
     else if (!strcmp(forbid, "whole"))
