@@ -6,9 +6,11 @@
 #   3. train the baseline (general text, with the forget set -- stories 1-10
 #      of The Adventures of Sherlock Holmes -- mixed into every batch) and the
 #      oracle (the same general batches, same seed and steps, no target);
-#   4. unlearn the forget set from the baseline (obliviate unlearn);
-#   5. compare baseline, reinforced, unlearned and oracle: perplexities,
-#      token-probability familiarity and the completion leak rate;
+#   4. unlearn the forget set from the baseline (obliviate unlearn), with the
+#      defaults and with the paper's recipe (--published);
+#   5. compare baseline, reinforced, unlearned, published and oracle:
+#      perplexities, familiarity, completion leaks, VerbMem, KnowMem,
+#      PrivLeak, next-sentence accuracy and relearning;
 #   6. write the report (Markdown and HTML with charts) to .cache/demo/report.
 # Everything is cached: a second run reuses the models; an interrupted run
 # resumes from its last checkpoint.
@@ -61,8 +63,19 @@ echo "demo: baseline $((t1 - t0)) s, oracle $((t2 - t1)) s of training in this r
 $OB unlearn -m "$M/baseline.gguf" --target "$D/forget.txt" --anchors data/anchors/sherlock.json \
     --work "$C/unlearn" -o "$M/unlearned.gguf" >/dev/null
 
+# The paper's recipe for comparison (hard labels, alpha 5, nothing forbidden,
+# no in-key labels) at a gentler lr: at the default 5e-4 hard labels wreck the
+# small model. Its reinforce stage is the one above (same inputs, same stamp),
+# so it is copied rather than trained again.
+mkdir -p "$C/unlearn-published"
+for f in reinforced.gguf reinforce.stamp; do
+    [ -f "$C/unlearn-published/$f" ] || cp "$C/unlearn/$f" "$C/unlearn-published/$f"
+done
+$OB unlearn -m "$M/baseline.gguf" --target "$D/forget.txt" --anchors data/anchors/sherlock.json \
+    --published --lr 5e-5 --work "$C/unlearn-published" -o "$M/published.gguf" >/dev/null
+
 $OB eval --model "$M/baseline.gguf" --model "$C/unlearn/reinforced.gguf" --model "$M/unlearned.gguf" \
-    --model "$M/oracle.gguf" \
+    --model "$M/published.gguf" --model "$M/oracle.gguf" \
     --text general-heldout="$D/general_heldout.txt" --text forget-set="$D/forget.txt" \
     --text stories-11-12="$D/target_heldout.txt" --prompts data/familiarity/sherlock.jsonl \
     --completions 100 --completion-target "$D/forget.txt" --anchors data/anchors/sherlock.json \
