@@ -23,7 +23,7 @@
 #include "text/tokenizer_hf.h"
 #include "util/fileio.h"
 
-#define LOGIT_TOL 1e-4   /* ours (fp32) vs the float64 reference, times max(1, max |logit|) */
+#define LOGIT_TOL 1e-4 /* ours (fp32) vs the float64 reference, times max(1, max |logit|) */
 /* Log-probabilities, ours vs llama.cpp (no flash attention). With F32 weights
  * both compute in fp32 and agree to ~1e-5. With F16 / BF16 weights llama.cpp's
  * CPU matmul rounds the activations to the weights' type before the dot
@@ -57,7 +57,8 @@ static cJSON *read_json(const char *file) {
 /* Every tensor of every safetensors file in a equals the one of that name in b. */
 static int same_tensors(const char *a, const char *b, int *n_checked) {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "ls %s/*.safetensors %s/*.safetensors > %s/list 2>/dev/null", a, b, tmpdir);
+    snprintf(cmd, sizeof cmd, "ls %s/*.safetensors %s/*.safetensors > %s/list 2>/dev/null", a, b,
+             tmpdir);
     if (system(cmd) != 0) return 0;
     STFile fa[8], fb[8];
     int na = 0, nb = 0, ok = 1;
@@ -112,7 +113,8 @@ static void check_llamacpp(const char *gguf, const char *csv, const float *logit
     CHECK(system(cmd) == 0, "llama.cpp failed on %s (see %s)", gguf, path("lp.err"));
     cJSON *j = read_json(path("lp.json"));
     const cJSON *rows = j ? cJSON_GetObjectItem(j, "logprobs") : NULL;
-    CHECK(cJSON_GetArraySize(rows) == T, "llama.cpp gave %d rows, want %d", cJSON_GetArraySize(rows), T);
+    CHECK(cJSON_GetArraySize(rows) == T, "llama.cpp gave %d rows, want %d",
+          cJSON_GetArraySize(rows), T);
     double worst = 0;
     int t = 0;
     for (const cJSON *r = rows ? rows->child : NULL; r && t < T; r = r->next, t++) {
@@ -136,8 +138,9 @@ static void check_llamacpp(const char *gguf, const char *csv, const float *logit
 
 /* llama.cpp tokenizes text (no BOS) as we do. */
 static void check_llamacpp_tokens(const char *gguf, const Tokenizer *tok) {
-    static const char *const texts[] = {"the heat on an ant", "Then, the\nthin hat!",
-                                        "  two  spaces and caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80"};
+    static const char *const texts[] = {
+        "the heat on an ant", "Then, the\nthin hat!",
+        "  two  spaces and caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         char cmd[1024];
         snprintf(cmd, sizeof cmd, "node tools/llamacpp/logprobs.mjs %s --tokenize '%s' > %s 2>&1",
@@ -168,8 +171,8 @@ static void round_trip(const char *dtype, const char *tokenizer, int tied, int s
                        const char *import_dtype) {
     char args[256], cmd[4096], name[64];
     snprintf(name, sizeof name, "%s-%s-%s-%d", dtype, tokenizer, tied ? "tied" : "untied", shards);
-    snprintf(args, sizeof args, "--dtype %s --tokenizer %s --shards %d %s", dtype, tokenizer, shards,
-             tied ? "--tied" : "");
+    snprintf(args, sizeof args, "--dtype %s --tokenizer %s --shards %d %s", dtype, tokenizer,
+             shards, tied ? "--tied" : "");
     char hf[400], ref[512], gguf[512], back[512];
     snprintf(hf, sizeof hf, "%s/%s", tmpdir, name);
     snprintf(ref, sizeof ref, "%s.ref.json", hf);
@@ -213,7 +216,8 @@ static void round_trip(const char *dtype, const char *tokenizer, int tied, int s
     if (have_llamacpp) {
         char csv[512];
         tokens_csv(toks, csv, sizeof csv);
-        check_llamacpp(gguf, csv, m.acts.logits, T, V, llamacpp_tol(import_dtype ? import_dtype : dtype));
+        check_llamacpp(gguf, csv, m.acts.logits, T, V,
+                       llamacpp_tol(import_dtype ? import_dtype : dtype));
         check_llamacpp_tokens(gguf, &tok);
     }
 

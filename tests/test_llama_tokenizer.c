@@ -34,8 +34,18 @@ static cJSON *read_json(const char *file) {
 
 static int build_small(Tokenizer *t, ObErr *err) {
     static const char *const base[] = {"<unk>", "<s>", "</s>"};
-    static const char *const rest[] = {"\xe2\x96\x81", "a", "b", "c", "\xe2\x96\x81" "a", "ab",
-                                       "\xe2\x96\x81" "ab", "bc", "abc", "\xc3\xa9"};
+    static const char *const rest[] = {"\xe2\x96\x81",
+                                       "a",
+                                       "b",
+                                       "c",
+                                       "\xe2\x96\x81"
+                                       "a",
+                                       "ab",
+                                       "\xe2\x96\x81"
+                                       "ab",
+                                       "bc",
+                                       "abc",
+                                       "\xc3\xa9"};
     static const float rest_scores[] = {0, 0, 0, 0, -3, -1, -2, -4, -5, 0};
     const char *tokens[3 + 256 + 10];
     char bytes[256][8];
@@ -48,8 +58,16 @@ static int build_small(Tokenizer *t, ObErr *err) {
         types[n] = 6, tokens[n++] = bytes[b];
     }
     for (int i = 0; i < 10; i++) types[n] = 1, scores[n] = rest_scores[i], tokens[n++] = rest[i];
-    TokSpec s = {.kind = TOK_SPM, .n_vocab = n, .tokens = tokens, .scores = scores, .types = types,
-                 .bos_id = 1, .eos_id = 2, .unk_id = 0, .pad_id = -1, .add_bos = 1,
+    TokSpec s = {.kind = TOK_SPM,
+                 .n_vocab = n,
+                 .tokens = tokens,
+                 .scores = scores,
+                 .types = types,
+                 .bos_id = 1,
+                 .eos_id = 2,
+                 .unk_id = 0,
+                 .pad_id = -1,
+                 .add_bos = 1,
                  .add_space_prefix = 1};
     return tok_build(t, &s, err);
 }
@@ -116,20 +134,94 @@ static uint32_t rnd(uint32_t n) {
 }
 
 static const char *const PIECES[] = {
-    "Harry", "Potter", "went", "to", "Hogwarts", "the", "of", "and", "unbelievable",
-    "Dumbledore's", "don't", "I'm", "it's", "naïve", "café", "résumé", "Zürich", "Ærø",
-    "São Paulo", "jalapeño", "façade", "Ελληνικά", "русский", "日本語", "中文字符", "한국어",
-    "ひらがな", "カタカナ", "العربية", "हिन्दी", "ไทย", "😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "🦄",
-    "∑∫√", "→⇒", "©®™", "€£¥", "½¾", "\xef\xbf\xbd", "\xee\x80\x80", "\xf0\x9d\x94\x98",
-    "\xf0\x9f\xa7\xbf", "\xe1\x9a\xa0", "\xea\x99\xae", "0", "1", "42", "3.14159", "2024",
-    "1,000,000", "007", "x86_64", "C++", "e.g.", "U.S.A.", "#hashtag", "@user", "<s>",
-    "</s>", "<unk>", "<0x0A>", "\xe2\x96\x81", "http://example.com/a?b=c", "a_b-c",
-    "(parens)", "[brackets]", "{braces}", "\"quotes\"", "'single'", "`tick`", "...", "!!!",
-    "???", ";", ":", "--", "—", "–", "…", "«»", "¿¡",
+    "Harry",
+    "Potter",
+    "went",
+    "to",
+    "Hogwarts",
+    "the",
+    "of",
+    "and",
+    "unbelievable",
+    "Dumbledore's",
+    "don't",
+    "I'm",
+    "it's",
+    "naïve",
+    "café",
+    "résumé",
+    "Zürich",
+    "Ærø",
+    "São Paulo",
+    "jalapeño",
+    "façade",
+    "Ελληνικά",
+    "русский",
+    "日本語",
+    "中文字符",
+    "한국어",
+    "ひらがな",
+    "カタカナ",
+    "العربية",
+    "हिन्दी",
+    "ไทย",
+    "😀",
+    "👍🏽",
+    "👨‍👩‍👧",
+    "🇫🇷",
+    "🦄",
+    "∑∫√",
+    "→⇒",
+    "©®™",
+    "€£¥",
+    "½¾",
+    "\xef\xbf\xbd",
+    "\xee\x80\x80",
+    "\xf0\x9d\x94\x98",
+    "\xf0\x9f\xa7\xbf",
+    "\xe1\x9a\xa0",
+    "\xea\x99\xae",
+    "0",
+    "1",
+    "42",
+    "3.14159",
+    "2024",
+    "1,000,000",
+    "007",
+    "x86_64",
+    "C++",
+    "e.g.",
+    "U.S.A.",
+    "#hashtag",
+    "@user",
+    "<s>",
+    "</s>",
+    "<unk>",
+    "<0x0A>",
+    "\xe2\x96\x81",
+    "http://example.com/a?b=c",
+    "a_b-c",
+    "(parens)",
+    "[brackets]",
+    "{braces}",
+    "\"quotes\"",
+    "'single'",
+    "`tick`",
+    "...",
+    "!!!",
+    "???",
+    ";",
+    ":",
+    "--",
+    "—",
+    "–",
+    "…",
+    "«»",
+    "¿¡",
 };
 #define N_PIECES (sizeof PIECES / sizeof PIECES[0])
-static const char *const SPACES[] = {" ", " ", " ", "  ", "   ", "\n", "\n\n", "\t", " \n ",
-                                     "\r\n", "", "", "    ", " \t "};
+static const char *const SPACES[] = {" ",  " ",    " ",    "  ", "   ", "\n",   "\n\n",
+                                     "\t", " \n ", "\r\n", "",   "",    "    ", " \t "};
 #define N_SPACES (sizeof SPACES / sizeof SPACES[0])
 
 /* A string of 1-12 pieces joined by random whitespace, sometimes with
@@ -147,7 +239,8 @@ static void gen(char *out, size_t cap) {
             k += (size_t)snprintf(out + k, cap - k, "%s", p);
         }
     }
-    if (rnd(6) == 0 && k + 8 < cap) k += (size_t)snprintf(out + k, cap - k, "%s", SPACES[rnd(N_SPACES)]);
+    if (rnd(6) == 0 && k + 8 < cap)
+        k += (size_t)snprintf(out + k, cap - k, "%s", SPACES[rnd(N_SPACES)]);
     if (k == 0) snprintf(out, cap, "x");
 }
 
@@ -177,8 +270,16 @@ static int load_package_vocab(Tokenizer *t) {
         scores[i] = (float)b->valuedouble;
         types[i] = (int32_t)c->valuedouble;
     }
-    TokSpec s = {.kind = TOK_SPM, .n_vocab = n, .tokens = tokens, .scores = scores, .types = types,
-                 .bos_id = 1, .eos_id = 2, .unk_id = 0, .pad_id = -1, .add_bos = 1,
+    TokSpec s = {.kind = TOK_SPM,
+                 .n_vocab = n,
+                 .tokens = tokens,
+                 .scores = scores,
+                 .types = types,
+                 .bos_id = 1,
+                 .eos_id = 2,
+                 .unk_id = 0,
+                 .pad_id = -1,
+                 .add_bos = 1,
                  .add_space_prefix = 1};
     Tokenizer built;
     ok = ok && tok_build(&built, &s, &err) == 0;

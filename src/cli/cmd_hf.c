@@ -75,7 +75,8 @@ static int run(int is_import, int argc, char **argv) {
     HFInfo info;
     ObErr err;
     double t0 = ob_now();
-    rc = is_import ? hf_import(pos[0], out, &o, &info, &err) : hf_export(pos[0], out, &o, &info, &err);
+    rc = is_import ? hf_import(pos[0], out, &o, &info, &err)
+                   : hf_export(pos[0], out, &o, &info, &err);
     if (rc) return free(pos), cli_fail(cmd->name, err.msg);
     report(pos[0], out, &info, ob_now() - t0);
     fprintf(stderr, "%s: %d tensors, %.1f MB -> %s\n", cmd->name, info.n_tensors,

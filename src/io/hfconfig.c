@@ -92,8 +92,7 @@ static int refuse_features(const cJSON *root, const HFConfig *c, const char *pat
     if (prf && !(cJSON_IsNumber(prf) && prf->valuedouble == 1.0))
         return ob_errf(err, "%s: partial_rotary_factor is not supported (full rotary only)", path);
     const cJSON *sw = item(root, "sliding_window");
-    if (sw && !cJSON_IsNull(sw) &&
-        !(cJSON_IsNumber(sw) && sw->valuedouble >= (double)c->max_pos))
+    if (sw && !cJSON_IsNull(sw) && !(cJSON_IsNumber(sw) && sw->valuedouble >= (double)c->max_pos))
         return ob_errf(err,
                        "%s: sliding_window %.0f shorter than max_position_embeddings %d is not "
                        "supported (full attention only)",
@@ -135,7 +134,8 @@ int hfconfig_parse(HFConfig *c, const char *json, size_t len, const char *path, 
         c->eos_token_id = token_id(root, "eos_token_id");
         const cJSON *dt = item(root, "torch_dtype");
         if (!dt) dt = item(root, "dtype");
-        if (cJSON_IsString(dt)) snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", dt->valuestring);
+        if (cJSON_IsString(dt))
+            snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", dt->valuestring);
     }
     cJSON_Delete(root);
     return rc ? -1 : 0;

@@ -12,21 +12,21 @@
 #include "util/err.h"
 
 typedef struct {
-    char model_type[32];    /* "llama" or "mistral" */
-    int hidden_size;        /* C */
-    int intermediate_size;  /* F */
-    int n_layers;           /* num_hidden_layers */
-    int n_heads;            /* num_attention_heads */
-    int n_kv_heads;         /* num_key_value_heads (default n_heads) */
-    int head_dim;           /* default hidden_size / n_heads */
-    int max_pos;            /* max_position_embeddings */
+    char model_type[32];   /* "llama" or "mistral" */
+    int hidden_size;       /* C */
+    int intermediate_size; /* F */
+    int n_layers;          /* num_hidden_layers */
+    int n_heads;           /* num_attention_heads */
+    int n_kv_heads;        /* num_key_value_heads (default n_heads) */
+    int head_dim;          /* default hidden_size / n_heads */
+    int max_pos;           /* max_position_embeddings */
     int vocab_size;
-    double rms_norm_eps;    /* default 1e-6 */
-    double rope_theta;      /* default 10000 */
+    double rms_norm_eps; /* default 1e-6 */
+    double rope_theta;   /* default 10000 */
     int tie_word_embeddings;
-    int bos_token_id;       /* -1 when absent; the first of a list */
+    int bos_token_id; /* -1 when absent; the first of a list */
     int eos_token_id;
-    char torch_dtype[16];   /* "float32", "bfloat16", ... or "" */
+    char torch_dtype[16]; /* "float32", "bfloat16", ... or "" */
 } HFConfig;
 
 /* Parses config.json text; `path` names the file in messages. */

@@ -23,10 +23,9 @@ static const struct {
     const char *name;
     int size;
 } DTYPES[] = {
-    {"F64", 8},     {"F32", 4},     {"F16", 2},      {"BF16", 2},     {"I64", 8},
-    {"I32", 4},     {"I16", 2},     {"I8", 1},       {"U64", 8},      {"U32", 4},
-    {"U16", 2},     {"U8", 1},      {"BOOL", 1},     {"F8_E4M3", 1},  {"F8_E5M2", 1},
-    {"F8_E8M0", 1}, {"C64", 8},
+    {"F64", 8},  {"F32", 4},     {"F16", 2},     {"BF16", 2},    {"I64", 8}, {"I32", 4},
+    {"I16", 2},  {"I8", 1},      {"U64", 8},     {"U32", 4},     {"U16", 2}, {"U8", 1},
+    {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"F8_E8M0", 1}, {"C64", 8},
 };
 
 int st_dtype_size(const char *dtype) {
@@ -100,9 +99,11 @@ static int parse_tensor(STFile *f, const cJSON *e, STTensor *t, uint64_t data_si
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off))
-        return ob_errf(err, "%s: tensor \"%s\" needs dtype (string), shape and data_offsets (arrays)",
+        return ob_errf(err,
+                       "%s: tensor \"%s\" needs dtype (string), shape and data_offsets (arrays)",
                        f->path, pn);
-    if (strlen(dt->valuestring) >= sizeof t->dtype || !(t->elem_size = st_dtype_size(dt->valuestring)))
+    if (strlen(dt->valuestring) >= sizeof t->dtype ||
+        !(t->elem_size = st_dtype_size(dt->valuestring)))
         return ob_errf(err, "%s: tensor \"%s\": unknown dtype \"%.16s\"", f->path, pn,
                        dt->valuestring);
     strcpy(t->dtype, dt->valuestring);
@@ -126,8 +127,9 @@ static int parse_tensor(STFile *f, const cJSON *e, STTensor *t, uint64_t data_si
         return ob_errf(err, "%s: tensor \"%s\": data_offsets must be two non-negative integers",
                        f->path, pn);
     if (b > en)
-        return ob_errf(err, "%s: tensor \"%s\": data offsets [%" PRIu64 ", %" PRIu64 "] end before they begin",
-                       f->path, pn, b, en);
+        return ob_errf(
+            err, "%s: tensor \"%s\": data offsets [%" PRIu64 ", %" PRIu64 "] end before they begin",
+            f->path, pn, b, en);
     if (en > data_size)
         return ob_errf(err,
                        "%s: truncated: tensor \"%s\": data offsets [%" PRIu64 ", %" PRIu64
@@ -177,7 +179,8 @@ static int check_layout(STFile *f, uint64_t data_size, ObErr *err) {
                          f->path, printable(pa, s[i]->name), printable(pb, s[i - 1]->name),
                          s[i]->begin);
         else if (s[i]->begin > end)
-            rc = ob_errf(err, "%s: %" PRIu64 " unused bytes in the data buffer at offset %" PRIu64
+            rc = ob_errf(err,
+                         "%s: %" PRIu64 " unused bytes in the data buffer at offset %" PRIu64
                          " (before tensor \"%s\")",
                          f->path, s[i]->begin - end, end, printable(pa, s[i]->name));
         end = s[i]->begin + s[i]->n_bytes;
@@ -230,16 +233,20 @@ static int parse(STFile *f, const uint8_t *p, size_t size, const char *name, boo
     f->map_size = size;
     f->owns_map = owns;
     if (size < 8)
-        return free_contents(f), ob_errf(err, "%s: truncated: %zu bytes, shorter than the 8-byte header length",
-                                         name, size);
+        return free_contents(f),
+               ob_errf(err, "%s: truncated: %zu bytes, shorter than the 8-byte header length", name,
+                       size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | p[i];
     if (n > ST_MAX_HEADER)
-        return free_contents(f),
-               ob_errf(err, "%s: header length %" PRIu64 " is over the %u-byte limit (not a safetensors file?)",
-                       name, n, ST_MAX_HEADER);
+        return free_contents(f), ob_errf(err,
+                                         "%s: header length %" PRIu64
+                                         " is over the %u-byte limit (not a safetensors file?)",
+                                         name, n, ST_MAX_HEADER);
     if (n > size - 8)
-        return free_contents(f), ob_errf(err, "%s: truncated: header of %" PRIu64 " bytes runs past the end of the %zu-byte file",
+        return free_contents(f), ob_errf(err,
+                                         "%s: truncated: header of %" PRIu64
+                                         " bytes runs past the end of the %zu-byte file",
                                          name, n, size);
     f->data_start = 8 + n;
     if (parse_header(f, (const char *)p + 8, (size_t)n, size - f->data_start, err)) {

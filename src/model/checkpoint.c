@@ -81,7 +81,8 @@ int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err) {
     if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16)
         return ob_errf(err, "cannot write tensors of ggml type %u (F32, F16, BF16 only)", type);
     int rc = 0;
-    if (llama_config_to_gguf(c, type, w)) return ob_errf(err, "out of memory building GGUF metadata");
+    if (llama_config_to_gguf(c, type, w))
+        return ob_errf(err, "out of memory building GGUF metadata");
     TensorSpec *specs =
         ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c->n_layers + 3), "tensor list", err);
     if (!specs) return -1;

@@ -134,7 +134,8 @@ static void convert(uint8_t *dst, uint32_t dst_type, const uint8_t *src, uint32_
         if (dst_type == src_type)
             memcpy(d, s, cols * ds);
         else
-            for (uint64_t k = 0; k < cols; k++) store(dst_type, d + k * ds, load(src_type, s + k * ss));
+            for (uint64_t k = 0; k < cols; k++)
+                store(dst_type, d + k * ds, load(src_type, s + k * ss));
     }
 }
 
@@ -172,8 +173,10 @@ static int open_shard(Shards *s, const char *name, ObErr *err) {
     for (int i = 0; i < s->n_files; i++)
         if (!strcmp(s->names[i], name)) return 0;
     if (!*name || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, "."))
-        return ob_errf(err, "%s/model.safetensors.index.json: file name \"%.64s\" is not a plain "
-                       "file in the folder", s->dir, name);
+        return ob_errf(err,
+                       "%s/model.safetensors.index.json: file name \"%.64s\" is not a plain "
+                       "file in the folder",
+                       s->dir, name);
     STFile *f = realloc(s->files, (size_t)(s->n_files + 1) * sizeof *f);
     if (f) s->files = f;
     char **n = realloc(s->names, (size_t)(s->n_files + 1) * sizeof *n);
@@ -223,7 +226,8 @@ static const STTensor *shard_find(const Shards *s, const char *name, int *file) 
     if (s->index) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(s->index, name);
         if (!cJSON_IsString(e)) return NULL;
-        for (lo = 0; lo < s->n_files && strcmp(s->names[lo], e->valuestring); lo++) {}
+        for (lo = 0; lo < s->n_files && strcmp(s->names[lo], e->valuestring); lo++) {
+        }
         hi = lo + 1;
     }
     for (int i = lo; i < hi && i < s->n_files; i++) {
@@ -290,10 +294,11 @@ static int import_tensor(const Shards *s, const TMap *m, int dtype, GGUFWriter *
     int same = t->n_dims == m->n_dims && t->shape[0] == m->rows &&
                (m->n_dims == 1 || t->shape[1] == m->cols);
     if (!same)
-        return ob_errf(err, "%s: tensor %s has shape [%" PRIu64 ", %" PRIu64 "], config.json says [%" PRIu64
-                       ", %" PRIu64 "]",
-                       path, m->hf, t->n_dims > 0 ? t->shape[0] : 0, t->n_dims > 1 ? t->shape[1] : 1,
-                       m->rows, m->cols);
+        return ob_errf(err,
+                       "%s: tensor %s has shape [%" PRIu64 ", %" PRIu64
+                       "], config.json says [%" PRIu64 ", %" PRIu64 "]",
+                       path, m->hf, t->n_dims > 0 ? t->shape[0] : 0,
+                       t->n_dims > 1 ? t->shape[1] : 1, m->rows, m->cols);
     uint32_t dst = m->is_norm ? GGML_TYPE_F32 : dtype >= 0 ? (uint32_t)dtype : (uint32_t)src;
     uint64_t dims[2] = {m->n_dims == 1 ? m->rows : m->cols, m->rows};
     info->n_tensors++;
@@ -392,9 +397,11 @@ static int fill_tensor(void *ctx, const STWriteTensor *t, void *buf, ObErr *err)
             const uint8_t *p = (const uint8_t *)s->data + 34 * b;
             uint16_t d;
             memcpy(&d, p, 2);
-            for (int j = 0; j < 32; j++) f[32 * b + j] = ob_fp16_to_fp32(d) * (float)(int8_t)p[2 + j];
+            for (int j = 0; j < 32; j++)
+                f[32 * b + j] = ob_fp16_to_fp32(d) * (float)(int8_t)p[2 + j];
         }
-        convert(buf, x->dst, (const uint8_t *)f, GGML_TYPE_F32, x->m->rows, x->m->cols, x->m->heads, 1);
+        convert(buf, x->dst, (const uint8_t *)f, GGML_TYPE_F32, x->m->rows, x->m->cols, x->m->heads,
+                1);
         free(f);
         return 0;
     }
@@ -424,7 +431,8 @@ static int check_target(const char *dir, ObErr *err) {
     DIR *d = opendir(dir);
     struct dirent *e;
     int empty = d != NULL;
-    while (d && empty && (e = readdir(d))) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    while (d && empty && (e = readdir(d)))
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
     if (d) closedir(d);
     return empty ? 0 : ob_errf(err, "%s: folder exists and is not empty (choose a new one)", dir);
 }
@@ -445,8 +453,8 @@ static int write_json_file(const char *path, cJSON *j, ObErr *err) {
 }
 
 /* Writes the tensors into one or more safetensors files (and the index). */
-static int write_shards(const char *tmp, STWriteTensor *t, int n, uint64_t max_shard,
-                        HFInfo *info, ObErr *err) {
+static int write_shards(const char *tmp, STWriteTensor *t, int n, uint64_t max_shard, HFInfo *info,
+                        ObErr *err) {
     int n_shards = 0, *shard_of = ob_malloc(sizeof(int) * (size_t)(n + 1), "shards", err);
     if (!shard_of) return -1;
     uint64_t in_shard = 0, total = 0;
@@ -488,8 +496,8 @@ static int write_shards(const char *tmp, STWriteTensor *t, int n, uint64_t max_s
     return rc;
 }
 
-static int export_config(const char *tmp, const LlamaConfig *c, const Tokenizer *tok,
-                         uint32_t type, ObErr *err) {
+static int export_config(const char *tmp, const LlamaConfig *c, const Tokenizer *tok, uint32_t type,
+                         ObErr *err) {
     HFConfig h = {0};
     h.hidden_size = c->dim;
     h.intermediate_size = c->ffn_dim;
@@ -535,7 +543,7 @@ int hf_export(const char *in, const char *dir, const HFOptions *o, HFInfo *info,
         goto done;
     }
     const GGUFTensor *emb = gguf_find_tensor(&f, "token_embd.weight");
-    uint32_t mat = o->dtype >= 0                      ? (uint32_t)o->dtype
+    uint32_t mat = o->dtype >= 0                 ? (uint32_t)o->dtype
                    : emb->type == GGML_TYPE_Q8_0 ? GGML_TYPE_F16
                                                  : emb->type;
     st = ob_calloc((size_t)n_map, sizeof *st, "tensor list", err);
@@ -552,8 +560,12 @@ int hf_export(const char *in, const char *dir, const HFOptions *o, HFInfo *info,
         }
         uint32_t dst = m->is_norm || o->dtype >= 0 || t->type == GGML_TYPE_Q8_0 ? mat : t->type;
         ctx[i] = (ExportCtx){t, m, dst};
-        st[i] = (STWriteTensor){.name = m->hf, .dtype = ggml_to_st(dst), .n_dims = m->n_dims,
-                                .shape = {m->rows, m->cols}, .fill = fill_tensor, .ctx = ctx,
+        st[i] = (STWriteTensor){.name = m->hf,
+                                .dtype = ggml_to_st(dst),
+                                .n_dims = m->n_dims,
+                                .shape = {m->rows, m->cols},
+                                .fill = fill_tensor,
+                                .ctx = ctx,
                                 .index = (size_t)i};
         if (dst == t->type && !m->heads) st[i].data = t->data; /* straight from the map */
     }
@@ -563,10 +575,11 @@ int hf_export(const char *in, const char *dir, const HFOptions *o, HFInfo *info,
         ob_errf(err, "%s: cannot create a folder next to it: %s", dir, strerror(errno));
         goto done;
     }
-    rc = export_config(tmp, &info->cfg, &tok, mat, err) ||
-                 write_shards(tmp, st, n_map, o->max_shard ? o->max_shard : DEFAULT_SHARD, info, err)
-             ? -1
-             : 0;
+    rc =
+        export_config(tmp, &info->cfg, &tok, mat, err) ||
+                write_shards(tmp, st, n_map, o->max_shard ? o->max_shard : DEFAULT_SHARD, info, err)
+            ? -1
+            : 0;
     if (!rc) rmdir(dir); /* an empty folder that was there (check_target) */
     if (!rc && rename(tmp, dir) != 0)
         rc = ob_errf(err, "%s: cannot rename %s into place: %s", dir, tmp, strerror(errno));

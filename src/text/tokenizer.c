@@ -351,10 +351,10 @@ struct TokImpl {
     int32_t *merge_result; /* [n_merges] id a rank produces */
     pcre2_code *re[2];     /* the pre-tokenizer's stages */
     int n_re;
-    int ignore_merges;  /* llama-bpe: a piece that is a token stays whole */
-    StrTab raw_tab;     /* normal tokens by raw bytes (ignore_merges) */
-    const char **raw;   /* [n_vocab] arena pointers, keys of raw_tab */
-    SpmVocab *spm;      /* kind TOK_SPM */
+    int ignore_merges; /* llama-bpe: a piece that is a token stays whole */
+    StrTab raw_tab;    /* normal tokens by raw bytes (ignore_merges) */
+    const char **raw;  /* [n_vocab] arena pointers, keys of raw_tab */
+    SpmVocab *spm;     /* kind TOK_SPM */
 };
 
 static void impl_free(TokImpl *im) {
@@ -588,9 +588,17 @@ int tok_from_arrays(Tokenizer *t, const char *const *tokens, const int32_t *type
         return ob_errf(err, "vocabulary needs at least 256 tokens with types (got %d)", n_vocab);
     }
     if (n_merges < 0 || (n_merges > 0 && !merges)) return ob_errf(err, "bad merge list");
-    TokSpec s = {.kind = TOK_BPE, .pre = TOK_PRE_GPT2, .n_vocab = n_vocab, .tokens = tokens,
-                 .types = types, .merges = merges, .n_merges = n_merges, .bos_id = eot_id,
-                 .eos_id = eot_id, .unk_id = -1, .pad_id = eot_id};
+    TokSpec s = {.kind = TOK_BPE,
+                 .pre = TOK_PRE_GPT2,
+                 .n_vocab = n_vocab,
+                 .tokens = tokens,
+                 .types = types,
+                 .merges = merges,
+                 .n_merges = n_merges,
+                 .bos_id = eot_id,
+                 .eos_id = eot_id,
+                 .unk_id = -1,
+                 .pad_id = eot_id};
     return tok_build(t, &s, err);
 }
 
@@ -609,7 +617,8 @@ int tok_build(Tokenizer *t, const TokSpec *s, ObErr *err) {
     if (s->kind == TOK_SPM && !s->scores)
         return ob_errf(err, "a SentencePiece vocabulary needs scores");
     if (s->n_merges < 0 || (s->n_merges > 0 && !s->merges)) return ob_errf(err, "bad merge list");
-    if (check_id(s->bos_id, s->n_vocab, "BOS", err) || check_id(s->eos_id, s->n_vocab, "EOS", err) ||
+    if (check_id(s->bos_id, s->n_vocab, "BOS", err) ||
+        check_id(s->eos_id, s->n_vocab, "EOS", err) ||
         check_id(s->unk_id, s->n_vocab, "unknown", err) ||
         check_id(s->pad_id, s->n_vocab, "padding", err))
         return -1;
@@ -621,8 +630,8 @@ int tok_build(Tokenizer *t, const TokSpec *s, ObErr *err) {
     t->bos_id = s->bos_id, t->eos_id = s->eos_id, t->unk_id = s->unk_id, t->pad_id = s->pad_id;
     t->add_bos = s->add_bos, t->add_eos = s->add_eos, t->add_space_prefix = s->add_space_prefix;
     t->eot_id = s->bos_id >= 0 ? s->bos_id : s->eos_id;
-    if (copy_arrays(t, s->tokens, s->types, s->merges, s->kind == TOK_SPM ? s->scores : NULL,
-                    err) < 0 ||
+    if (copy_arrays(t, s->tokens, s->types, s->merges, s->kind == TOK_SPM ? s->scores : NULL, err) <
+            0 ||
         build_impl(t, err) < 0) {
         tok_free(t);
         return -1;
@@ -782,8 +791,8 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, 
     eb.ids = resize(NULL, eb.cap, sizeof *eb.ids, "token ids", err);
     if (!eb.ids) return -1;
     if (t->kind == TOK_SPM) {
-        if (spm_encode(t->impl->spm, text, len, t->add_space_prefix, &eb.ids, &eb.n, &eb.cap,
-                       err) < 0) {
+        if (spm_encode(t->impl->spm, text, len, t->add_space_prefix, &eb.ids, &eb.n, &eb.cap, err) <
+            0) {
             free(eb.ids);
             return -1;
         }

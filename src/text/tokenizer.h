@@ -36,20 +36,20 @@
 
 typedef struct TokImpl TokImpl;
 
-enum { TOK_BPE = 0, TOK_SPM = 1 };                             /* kind */
+enum { TOK_BPE = 0, TOK_SPM = 1 };                                 /* kind */
 enum { TOK_PRE_GPT2 = 0, TOK_PRE_LLAMA3 = 1, TOK_PRE_SMOLLM = 2 }; /* pre */
 
 typedef struct {
-    int kind;       /* TOK_BPE (GGUF "gpt2") or TOK_SPM (GGUF "llama") */
-    int pre;        /* TOK_PRE_*, byte-level BPE only */
+    int kind; /* TOK_BPE (GGUF "gpt2") or TOK_SPM (GGUF "llama") */
+    int pre;  /* TOK_PRE_*, byte-level BPE only */
     int n_vocab;
     char **tokens;  /* [n_vocab] NUL-terminated, GPT-2 byte-unicode form (BPE) */
     float *scores;  /* [n_vocab] merge scores (SPM), NULL for BPE */
     int32_t *types; /* [n_vocab] GGUF token_type: 1 normal, 2 unknown, 3 control,
                        4 user-defined, 5 unused, 6 byte */
     int n_merges;
-    char **merges; /* [n_merges] "a b" in byte-unicode form (BPE) */
-    int eot_id;    /* starts every document: BOS when there is one, else EOS */
+    char **merges;                      /* [n_merges] "a b" in byte-unicode form (BPE) */
+    int eot_id;                         /* starts every document: BOS when there is one, else EOS */
     int bos_id, eos_id, unk_id, pad_id; /* -1 when absent */
     int add_bos, add_eos, add_space_prefix;
     TokImpl *impl; /* byte strings, merge ranks, regex, caches */

@@ -101,8 +101,7 @@ static int read_kind(const GGUFFile *f, TokSpec *s, ObErr *err) {
     if (!pre) return -1;
     s->pre = tok_pre_from_name(pre);
     if (s->pre < 0)
-        rc = ob_errf(err,
-                     "%s: pre-tokenizer '%.32s' is not supported (gpt-2, llama-bpe, smollm)",
+        rc = ob_errf(err, "%s: pre-tokenizer '%.32s' is not supported (gpt-2, llama-bpe, smollm)",
                      f->path, pre);
     free(pre);
     return rc;

@@ -196,8 +196,10 @@ static int bpe_pre(const cJSON *root, int *pre, const char *path, ObErr *err) {
             *pre = TOK_PRE_LLAMA3;
             return 0;
         }
-        return ob_errf(err, "%s: pre_tokenizer Split with an unknown regex is not supported "
-                       "(GPT-2, Llama-3, SmolLM)", path);
+        return ob_errf(err,
+                       "%s: pre_tokenizer Split with an unknown regex is not supported "
+                       "(GPT-2, Llama-3, SmolLM)",
+                       path);
     }
     if (a && b && !b->next && is_type(a, "Digits") && cJSON_IsTrue(item(a, "individual_digits")) &&
         bytelevel_ok(b, 1)) {
@@ -222,7 +224,8 @@ static int adds_bos(const cJSON *root) {
     const cJSON *pp = item(root, "post_processor");
     if (is_type(pp, "Sequence")) {
         const cJSON *l = item(pp, "processors");
-        for (pp = l ? l->child : NULL; pp && !is_type(pp, "TemplateProcessing"); pp = pp->next) {}
+        for (pp = l ? l->child : NULL; pp && !is_type(pp, "TemplateProcessing"); pp = pp->next) {
+        }
     }
     if (!is_type(pp, "TemplateProcessing")) return 0;
     const cJSON *single = item(pp, "single");
@@ -239,8 +242,8 @@ static size_t n_chars(const char *s) {
 static float *spm_scores(const Vocab *v, char **merges, int n_merges, ObErr *err) {
     float *sc = ob_malloc((size_t)v->n * sizeof *sc, "token scores", err);
     float *zero = ob_calloc((size_t)v->n, sizeof *zero, "token scores", err);
-    SpmVocab *sv = sc && zero ? spm_new((const char *const *)v->tokens, zero, v->types, v->n, -1, err)
-                              : NULL;
+    SpmVocab *sv =
+        sc && zero ? spm_new((const char *const *)v->tokens, zero, v->types, v->n, -1, err) : NULL;
     int rc = sv ? 0 : -1;
     for (int i = 0; !rc && i < v->n; i++)
         sc[i] = v->types[i] == 1 && n_chars(v->tokens[i]) > 1 ? -1e9f : 0.0f; /* no merge */
@@ -260,8 +263,10 @@ static float *spm_scores(const Vocab *v, char **merges, int n_merges, ObErr *err
         memcpy(cat + la, sp + 1, lb + 1);
         int id = spm_find(sv, cat, la + lb);
         free(cat);
-        if (id < 0) rc = ob_errf(err, "%s: merge %d '%.32s' makes no token", v->path, r, merges[r]);
-        else sc[id] = -(float)r;
+        if (id < 0)
+            rc = ob_errf(err, "%s: merge %d '%.32s' makes no token", v->path, r, merges[r]);
+        else
+            sc[id] = -(float)r;
     }
     spm_free(sv);
     free(zero);
@@ -289,7 +294,9 @@ int tokenizer_hf_parse(Tokenizer *t, const char *json, size_t len, const char *p
     int spm = !rc && cJSON_IsTrue(item(model, "byte_fallback"));
     if (!rc) rc = read_vocab(&v, model, item(root, "added_tokens"), n_vocab_min, err);
     if (!rc) rc = (merges = read_merges(model, &n_merges, path, err)) ? 0 : -1;
-    if (!rc) rc = spm ? spm_spaces(root, &s.add_space_prefix, path, err) : bpe_pre(root, &s.pre, path, err);
+    if (!rc)
+        rc = spm ? spm_spaces(root, &s.add_space_prefix, path, err)
+                 : bpe_pre(root, &s.pre, path, err);
     if (!rc) {
         const cJSON *unk = item(model, "unk_token");
         for (int i = 0; i < v.n; i++) {
@@ -358,7 +365,8 @@ static int cmp_merge(const void *x, const void *y) {
 
 /* Every split of a normal token into two tokens, best score first. */
 static cJSON *spm_merges_json(const Tokenizer *t, ObErr *err) {
-    SpmVocab *sv = spm_new((const char *const *)t->tokens, t->scores, t->types, t->n_vocab, -1, err);
+    SpmVocab *sv =
+        spm_new((const char *const *)t->tokens, t->scores, t->types, t->n_vocab, -1, err);
     size_t n = 0, cap = 1024;
     SpmMerge *m = sv ? malloc(cap * sizeof *m) : NULL;
     if (!m) return spm_free(sv), ob_errf(err, "out of memory"), NULL;

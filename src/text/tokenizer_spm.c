@@ -83,8 +83,8 @@ void spm_free(SpmVocab *v) {
 }
 
 typedef struct {
-    size_t off, n;   /* bytes of the escaped text; n = 0: merged away */
-    int prev, next;  /* -1 at the ends */
+    size_t off, n;  /* bytes of the escaped text; n = 0: merged away */
+    int prev, next; /* -1 at the ends */
 } Sym;
 
 typedef struct {
@@ -188,8 +188,8 @@ static int emit_symbol(const Work *w, const Sym *y, int32_t **ids, size_t *n, si
     return 0;
 }
 
-int spm_encode(const SpmVocab *v, const char *text, size_t len, int add_space_prefix,
-               int32_t **ids, size_t *n, size_t *cap, ObErr *err) {
+int spm_encode(const SpmVocab *v, const char *text, size_t len, int add_space_prefix, int32_t **ids,
+               size_t *n, size_t *cap, ObErr *err) {
     if (len == 0) return 0;
     size_t slen;
     Work w = {.v = v};
@@ -218,7 +218,8 @@ int spm_encode(const SpmVocab *v, const char *text, size_t len, int add_space_pr
         try_bigram(&w, l->prev, b.left);
         try_bigram(&w, b.left, l->next);
     }
-    for (int i = 0; !rc && i >= 0; i = w.sym[i].next) rc = emit_symbol(&w, &w.sym[i], ids, n, cap, err);
+    for (int i = 0; !rc && i >= 0; i = w.sym[i].next)
+        rc = emit_symbol(&w, &w.sym[i], ids, n, cap, err);
     free(w.sym);
     free(w.heap);
     free(s);

@@ -31,7 +31,7 @@ int spm_byte_id(const SpmVocab *v, int b);
 
 /* Appends the ids of text to *ids (a malloc'd array of *n ids, capacity
  * *cap; all may start at NULL/0). */
-int spm_encode(const SpmVocab *v, const char *text, size_t len, int add_space_prefix,
-               int32_t **ids, size_t *n, size_t *cap, ObErr *err);
+int spm_encode(const SpmVocab *v, const char *text, size_t len, int add_space_prefix, int32_t **ids,
+               size_t *n, size_t *cap, ObErr *err);
 
 #endif
