@@ -37,8 +37,10 @@ deps:
 
 test: deps all $(TEST_BIN)
 	@sh tools/llamacpp/setup.sh || true
+	@sh tools/llamatok/setup.sh || true
 	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh \
-		tests/test_eval_choice.sh tests/test_eval_mem_cli.sh tests/test_unlearn.sh tests/test_report.sh
+		tests/test_eval_choice.sh tests/test_eval_mem_cli.sh tests/test_unlearn.sh tests/test_report.sh \
+		tests/test_hf.sh
 
 bench: deps all
 	@sh bench/run.sh

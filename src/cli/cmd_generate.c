@@ -43,7 +43,7 @@ static int generate(const Llama *m, const Tokenizer *tok, const int32_t *ids, in
     if (llama_eval(m, &kv, ids, n, logits, 0, err) == 0) {
         for (produced = 0; produced < n_new; produced++) {
             int32_t next = sample_next(s, logits);
-            if (next == tok->eot_id) break;
+            if (next == tok->eot_id || next == tok->eos_id) break;
             out[produced] = next;
             if (produced + 1 < n_new && llama_eval(m, &kv, &next, 1, logits, 0, err)) {
                 produced = -1;

@@ -17,5 +17,7 @@ int cmd_labels(int argc, char **argv);
 int cmd_reinforce(int argc, char **argv);
 int cmd_unlearn(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
+int cmd_import_hf(int argc, char **argv);
+int cmd_export_hf(int argc, char **argv);
 
 #endif

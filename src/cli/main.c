@@ -18,6 +18,8 @@ static const struct {
     {"eval", cmd_eval, "compare models: perplexity on texts, familiarity on prompts"},
     {"report", cmd_report, "eval JSON and training logs -> Markdown and HTML report with charts"},
     {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
+    {"import-hf", cmd_import_hf, "Hugging Face Llama folder (safetensors) -> GGUF"},
+    {"export-hf", cmd_export_hf, "GGUF -> Hugging Face Llama folder (safetensors)"},
     {"bench", cmd_bench, "measure training and forward throughput"},
     {"reinforce", cmd_reinforce, "train the baseline further on the target (WHP step 1)"},
     {"anchors", cmd_anchors, "anchors check: an anchor dictionary's tokens, counts, conflicts"},

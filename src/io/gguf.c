@@ -663,6 +663,7 @@ typedef struct {
     uint32_t n_dims, type;
     uint64_t dims[4], n_bytes;
     uint8_t *data;
+    bool borrowed; /* data belongs to the caller (gguf_add_tensor_ref) */
 } WriterTensor;
 
 struct GGUFWriter {
@@ -679,7 +680,10 @@ GGUFWriter *gguf_writer_new(ObErr *err) {
 void gguf_writer_free(GGUFWriter *w) {
     if (!w) return;
     for (size_t i = 0; i < w->n_kv; i++) free(w->kv[i].key), free(w->kv[i].val);
-    for (size_t i = 0; i < w->n_t; i++) free(w->t[i].name), free(w->t[i].data);
+    for (size_t i = 0; i < w->n_t; i++) {
+        free(w->t[i].name);
+        if (!w->t[i].borrowed) free(w->t[i].data);
+    }
     free(w->kv);
     free(w->t);
     free(w);
@@ -788,7 +792,7 @@ int gguf_set_arr_i32(GGUFWriter *w, const char *key, const int32_t *v, uint64_t 
 
 /* Validates and appends a tensor with uninitialised data of the right size. */
 static WriterTensor *add_tensor(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
-                                const uint64_t *dims, ObErr *err) {
+                                const uint64_t *dims, const void *borrow, ObErr *err) {
     char why[160];
     uint64_t bb, n_elems, n_bytes;
     size_t len = strlen(name);
@@ -806,7 +810,8 @@ static WriterTensor *add_tensor(GGUFWriter *w, const char *name, uint32_t type, 
     if (grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t))
         return ob_errf(err, "out of memory adding tensor \"%s\"", name), NULL;
     WriterTensor t = {.name = copy_str(name), .n_dims = n_dims, .type = type, .n_bytes = n_bytes};
-    t.data = ob_malloc(n_bytes, name, err);
+    t.borrowed = borrow != NULL;
+    t.data = borrow ? (uint8_t *)borrow : ob_malloc(n_bytes, name, err);
     if (!t.name || !t.data) {
         free(t.name), free(t.data);
         return ob_errf(err, "out of memory adding tensor \"%s\"", name), NULL;
@@ -821,7 +826,7 @@ int gguf_add_tensor_f32(GGUFWriter *w, const char *name, uint32_t type, uint32_t
     if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16)
         return ob_errf(err, "tensor \"%s\": cannot convert f32 to type %u (only F32, F16, BF16)",
                        name, type);
-    WriterTensor *t = add_tensor(w, name, type, n_dims, dims, err);
+    WriterTensor *t = add_tensor(w, name, type, n_dims, dims, NULL, err);
     if (!t) return -1;
     if (type == GGML_TYPE_F32) {
         if (t->n_bytes) memcpy(t->data, data, t->n_bytes);
@@ -834,10 +839,16 @@ int gguf_add_tensor_f32(GGUFWriter *w, const char *name, uint32_t type, uint32_t
 
 int gguf_add_tensor_raw(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
                         const uint64_t *dims, const void *data, ObErr *err) {
-    WriterTensor *t = add_tensor(w, name, type, n_dims, dims, err);
+    WriterTensor *t = add_tensor(w, name, type, n_dims, dims, NULL, err);
     if (!t) return -1;
     if (t->n_bytes) memcpy(t->data, data, t->n_bytes);
     return 0;
+}
+
+int gguf_add_tensor_ref(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
+                        const uint64_t *dims, const void *data, ObErr *err) {
+    static const uint8_t none[1];
+    return add_tensor(w, name, type, n_dims, dims, data ? data : none, err) ? 0 : -1;
 }
 
 /* An output stream that remembers its position and its first error. */

@@ -137,6 +137,10 @@ int gguf_add_tensor_f32(GGUFWriter *w, const char *name, uint32_t type, uint32_t
 /* Adds a tensor's raw bytes as they are (any type, including Q8_0). */
 int gguf_add_tensor_raw(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
                         const uint64_t *dims, const void *data, ObErr *err);
+/* The same without a copy: data must stay valid until the writer is freed
+ * (a large model is written from its source file's map). */
+int gguf_add_tensor_ref(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
+                        const uint64_t *dims, const void *data, ObErr *err);
 int gguf_writer_save(GGUFWriter *w, const char *path, ObErr *err);
 
 /* Scalar conversions (round to nearest even; NaN stays NaN). */

@@ -55,10 +55,7 @@ static int file_type_of(uint32_t type) {
     return type == GGML_TYPE_F16 ? 1 : type == GGML_TYPE_BF16 ? 32 : 0;
 }
 
-int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err) {
-    const LlamaConfig *c = &m->cfg;
-    if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16)
-        return ob_errf(err, "cannot write tensors of ggml type %u (F32, F16, BF16 only)", type);
+int llama_config_to_gguf(const LlamaConfig *c, uint32_t type, GGUFWriter *w) {
     int rc = 0;
     rc |= gguf_set_str(w, "general.architecture", "llama");
     rc |= gguf_set_u32(w, "general.file_type", (uint32_t)file_type_of(type));
@@ -76,7 +73,16 @@ int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err) {
         rc |= gguf_set_u32(w, "llama.attention.key_length", (uint32_t)c->head_dim);
         rc |= gguf_set_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
     }
-    if (rc) return ob_errf(err, "out of memory building GGUF metadata");
+    return rc ? -1 : 0;
+}
+
+int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err) {
+    const LlamaConfig *c = &m->cfg;
+    if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16)
+        return ob_errf(err, "cannot write tensors of ggml type %u (F32, F16, BF16 only)", type);
+    int rc = 0;
+    if (llama_config_to_gguf(c, type, w))
+        return ob_errf(err, "out of memory building GGUF metadata");
     TensorSpec *specs =
         ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c->n_layers + 3), "tensor list", err);
     if (!specs) return -1;
@@ -116,7 +122,7 @@ static int get_dim(const GGUFFile *f, const char *key, int *out, ObErr *err) {
     return 0;
 }
 
-static int read_config(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
+int llama_config_from_gguf(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
     memset(c, 0, sizeof *c);
     char *arch = gguf_get_str(f, "general.architecture", err);
     if (!arch) return -1;
@@ -165,7 +171,7 @@ static int read_config(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
 
 int llama_from_gguf(Llama *m, const GGUFFile *f, ObErr *err) {
     LlamaConfig c;
-    if (read_config(f, &c, err) || llama_create(m, &c, err)) return -1;
+    if (llama_config_from_gguf(f, &c, err) || llama_create(m, &c, err)) return -1;
     TensorSpec *specs =
         ob_malloc(sizeof(TensorSpec) * (9 * (size_t)c.n_layers + 3), "tensor list", err);
     if (!specs) goto fail;

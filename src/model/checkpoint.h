@@ -12,6 +12,10 @@
  * llama.cpp expects. Written atomically. */
 int llama_save(const Llama *m, const Tokenizer *tok, const char *name, uint32_t type,
                const char *path, ObErr *err);
+/* The general.* and llama.* keys of a config (no tensors); -1 on out of memory. */
+int llama_config_to_gguf(const LlamaConfig *c, uint32_t type, GGUFWriter *w);
+/* Reads and checks those keys, and the vocabulary and tying from the tensors. */
+int llama_config_from_gguf(const GGUFFile *f, LlamaConfig *c, ObErr *err);
 /* Adds the model's keys and tensors to a writer (for callers adding more). */
 int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err);
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "text/tokenizer_spm.h"
 #include "util/fileio.h"
 
 #define EOT_TEXT "<|endoftext|>"
@@ -29,6 +30,31 @@
 
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+static const char LLAMA3_PATTERN[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char DIGIT_PATTERN[] = "\\p{N}";
+
+/* The regexes of each pre-tokenizer, applied in turn to the pieces of the
+ * previous one (TOK_PRE_* order). */
+static const char *const PRE_STAGES[3][2] = {
+    {GPT2_PATTERN, NULL},
+    {LLAMA3_PATTERN, NULL},
+    {DIGIT_PATTERN, GPT2_PATTERN},
+};
+static const char *const PRE_NAMES[3] = {"gpt-2", "llama-bpe", "smollm"};
+
+const char *tok_pre_name(int pre) {
+    return pre >= 0 && pre < 3 ? PRE_NAMES[pre] : "?";
+}
+
+int tok_pre_from_name(const char *name) {
+    if (!strcmp(name, "default")) return TOK_PRE_GPT2;
+    if (!strcmp(name, "llama3")) return TOK_PRE_LLAMA3;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, PRE_NAMES[i])) return i;
+    return -1;
+}
 
 /* ---- GPT-2 byte <-> unicode mapping ---------------------------------- */
 
@@ -238,12 +264,12 @@ static int pairmap_put(PairMap *m, uint64_t key, int32_t val, ObErr *err) {
 
 /* ---- pre-tokenizer --------------------------------------------------- */
 
-static pcre2_code *compile_regex(ObErr *err) {
+static pcre2_code *compile_regex(const char *pattern, ObErr *err) {
     int code;
     PCRE2_SIZE off;
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
     pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)GPT2_PATTERN, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
@@ -276,29 +302,43 @@ static int next_match(const pcre2_code *re, pcre2_match_data *md, const char *s,
 
 typedef int (*PieceFn)(void *ctx, const char *p, size_t n, ObErr *err);
 
-/* Calls fn on every piece in order; bytes no match covers (invalid UTF-8)
- * become one-byte pieces, so the pieces always tile the input exactly. */
-static int for_each_piece(const pcre2_code *re, const char *s, size_t len, PieceFn fn, void *ctx,
-                          ObErr *err) {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+/* Calls fn on every piece in order. With one regex, bytes no match covers
+ * (invalid UTF-8) become one-byte pieces, so the pieces always tile the
+ * input exactly. With more, each match and each gap between matches of the
+ * first regex is split again by the rest (HF's "Isolated" splits). */
+static int for_each_piece_n(pcre2_code *const *re, int n_re, const char *s, size_t len, PieceFn fn,
+                            void *ctx, ObErr *err) {
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re[0], NULL);
     if (!md) return ob_errf(err, "out of memory for regex match data");
     size_t pos = 0;
     int rc = 0;
     while (pos < len && rc == 0) {
         size_t ms = len, me = len;
-        int found = next_match(re, md, s, len, pos, &ms, &me, err);
+        int found = next_match(re[0], md, s, len, pos, &ms, &me, err);
         if (found < 0) {
             rc = -1;
             break;
         }
         if (!found) ms = me = len;
-        if (me == ms && ms < len) me = ms + 1; /* never with this regex; keeps progress */
+        if (me == ms && ms < len) me = ms + 1; /* never with these regexes; keeps progress */
+        if (n_re > 1) {
+            if (ms > pos) rc = for_each_piece_n(re + 1, n_re - 1, s + pos, ms - pos, fn, ctx, err);
+            if (rc == 0 && me > ms)
+                rc = for_each_piece_n(re + 1, n_re - 1, s + ms, me - ms, fn, ctx, err);
+            pos = me;
+            continue;
+        }
         for (; pos < ms && rc == 0; pos++) rc = fn(ctx, s + pos, 1, err);
         if (rc == 0 && me > ms) rc = fn(ctx, s + ms, me - ms, err);
         pos = me;
     }
     pcre2_match_data_free(md);
     return rc;
+}
+
+static int for_each_piece(pcre2_code *re, const char *s, size_t len, PieceFn fn, void *ctx,
+                          ObErr *err) {
+    return for_each_piece_n(&re, 1, s, len, fn, ctx, err);
 }
 
 /* ---- tokenizer internals --------------------------------------------- */
@@ -309,7 +349,12 @@ struct TokImpl {
     int32_t byte_id[256];  /* token id of each single byte */
     PairMap ranks;         /* (left, right) -> merge rank */
     int32_t *merge_result; /* [n_merges] id a rank produces */
-    pcre2_code *re;
+    pcre2_code *re[2];     /* the pre-tokenizer's stages */
+    int n_re;
+    int ignore_merges; /* llama-bpe: a piece that is a token stays whole */
+    StrTab raw_tab;    /* normal tokens by raw bytes (ignore_merges) */
+    const char **raw;  /* [n_vocab] arena pointers, keys of raw_tab */
+    SpmVocab *spm;     /* kind TOK_SPM */
 };
 
 static void impl_free(TokImpl *im) {
@@ -319,7 +364,11 @@ static void impl_free(TokImpl *im) {
     free(im->len);
     free(im->ranks.slots);
     free(im->merge_result);
-    if (im->re) pcre2_code_free(im->re);
+    for (int i = 0; i < 2; i++)
+        if (im->re[i]) pcre2_code_free(im->re[i]);
+    free(im->raw_tab.slots);
+    free(im->raw);
+    spm_free(im->spm);
     free(im);
 }
 
@@ -329,6 +378,7 @@ void tok_free(Tokenizer *t) {
     for (int i = 0; t->merges && i < t->n_merges; i++) free(t->merges[i]);
     free(t->tokens);
     free(t->types);
+    free(t->scores);
     free(t->merges);
     impl_free(t->impl);
     memset(t, 0, sizeof *t);
@@ -338,6 +388,27 @@ void tok_free(Tokenizer *t) {
  * bytes; normal (and byte) tokens are in byte-unicode form. */
 static int is_plain_text_type(int32_t type) {
     return type == 2 || type == 3 || type == 4 || type == 5;
+}
+
+/* Raw bytes of an SPM token into out (room for strlen(s)): a byte token is
+ * its byte, "▁" is a space elsewhere; returns the length. */
+static size_t spm_token_bytes(const char *s, int32_t type, char *out) {
+    unsigned v;
+    char end;
+    if (type == 6 && strlen(s) == 6 && sscanf(s, "<0x%2X%c", &v, &end) == 2 && end == '>') {
+        out[0] = (char)v;
+        return 1;
+    }
+    size_t k = 0;
+    for (; *s; s++) {
+        if (type != 3 && !strncmp(s, "\xe2\x96\x81", 3)) {
+            out[k++] = ' ';
+            s += 2;
+        } else {
+            out[k++] = *s;
+        }
+    }
+    return k;
 }
 
 /* Fills arena/off/len with every token's raw bytes. */
@@ -352,7 +423,9 @@ static int build_token_bytes(const Tokenizer *t, TokImpl *im, ObErr *err) {
     for (int i = 0; i < t->n_vocab; i++) {
         const char *s = t->tokens[i];
         im->off[i] = pos;
-        if (is_plain_text_type(t->types[i])) {
+        if (t->kind == TOK_SPM) {
+            im->len[i] = spm_token_bytes(s, t->types[i], im->arena + pos);
+        } else if (is_plain_text_type(t->types[i])) {
             im->len[i] = strlen(s);
             memcpy(im->arena + pos, s, im->len[i]);
         } else if (unicode_to_bytes(i, s, im->arena + pos, &im->len[i], err) < 0) {
@@ -437,6 +510,20 @@ static int build_merges(const Tokenizer *t, TokImpl *im, ObErr *err) {
     return rc;
 }
 
+/* Indexes normal tokens by their raw bytes (the first of duplicates wins). */
+static int index_raw(const Tokenizer *t, TokImpl *im, ObErr *err) {
+    im->raw = ob_calloc((size_t)t->n_vocab, sizeof *im->raw, "token index", err);
+    if (!im->raw) return -1;
+    for (int i = 0; i < t->n_vocab; i++) im->raw[i] = im->arena + im->off[i];
+    for (int i = 0; i < t->n_vocab; i++) {
+        if (is_plain_text_type(t->types[i])) continue;
+        uint32_t h = hash_bytes(im->raw[i], im->len[i]);
+        if (strtab_find(&im->raw_tab, im->raw, im->len, im->raw[i], im->len[i], h) >= 0) continue;
+        if (strtab_add(&im->raw_tab, h, (size_t)i, err) < 0) return -1;
+    }
+    return 0;
+}
+
 /* Builds t->impl from t's own token/type/merge arrays. */
 static int build_impl(Tokenizer *t, ObErr *err) {
     if (t->eot_id < 0 || t->eot_id >= t->n_vocab) {
@@ -449,9 +536,19 @@ static int build_impl(Tokenizer *t, ObErr *err) {
     TokImpl *im = ob_calloc(1, sizeof *im, "tokenizer", err);
     if (!im) return -1;
     t->impl = im;
-    if (build_token_bytes(t, im, err) < 0 || build_merges(t, im, err) < 0) return -1;
-    im->re = compile_regex(err);
-    return im->re ? 0 : -1;
+    if (build_token_bytes(t, im, err) < 0) return -1;
+    if (t->kind == TOK_SPM) {
+        if (!t->scores) return ob_errf(err, "a SentencePiece vocabulary needs scores");
+        im->spm = spm_new((const char *const *)t->tokens, t->scores, t->types, t->n_vocab,
+                          t->unk_id, err);
+        return im->spm ? 0 : -1;
+    }
+    if (t->pre < 0 || t->pre > 2) return ob_errf(err, "unknown pre-tokenizer %d", t->pre);
+    if (build_merges(t, im, err) < 0) return -1;
+    for (int i = 0; i < 2 && PRE_STAGES[t->pre][i]; i++)
+        if (!(im->re[im->n_re++] = compile_regex(PRE_STAGES[t->pre][i], err))) return -1;
+    im->ignore_merges = t->pre == TOK_PRE_LLAMA3;
+    return im->ignore_merges ? index_raw(t, im, err) : 0;
 }
 
 static char *dup_str(const char *s, ObErr *err) {
@@ -462,7 +559,12 @@ static char *dup_str(const char *s, ObErr *err) {
 }
 
 static int copy_arrays(Tokenizer *t, const char *const *tokens, const int32_t *types,
-                       const char *const *merges, ObErr *err) {
+                       const char *const *merges, const float *scores, ObErr *err) {
+    if (scores) {
+        t->scores = ob_malloc((size_t)t->n_vocab * sizeof *scores, "token scores", err);
+        if (!t->scores) return -1;
+        memcpy(t->scores, scores, (size_t)t->n_vocab * sizeof *scores);
+    }
     t->tokens = ob_calloc((size_t)t->n_vocab, sizeof *t->tokens, "tokens", err);
     t->types = ob_calloc((size_t)t->n_vocab, sizeof *t->types, "token types", err);
     t->merges = ob_calloc((size_t)t->n_merges, sizeof *t->merges, "merges", err);
@@ -486,10 +588,51 @@ int tok_from_arrays(Tokenizer *t, const char *const *tokens, const int32_t *type
         return ob_errf(err, "vocabulary needs at least 256 tokens with types (got %d)", n_vocab);
     }
     if (n_merges < 0 || (n_merges > 0 && !merges)) return ob_errf(err, "bad merge list");
-    t->n_vocab = n_vocab;
-    t->n_merges = n_merges;
-    t->eot_id = eot_id;
-    if (copy_arrays(t, tokens, types, merges, err) < 0 || build_impl(t, err) < 0) {
+    TokSpec s = {.kind = TOK_BPE,
+                 .pre = TOK_PRE_GPT2,
+                 .n_vocab = n_vocab,
+                 .tokens = tokens,
+                 .types = types,
+                 .merges = merges,
+                 .n_merges = n_merges,
+                 .bos_id = eot_id,
+                 .eos_id = eot_id,
+                 .unk_id = -1,
+                 .pad_id = eot_id};
+    return tok_build(t, &s, err);
+}
+
+static int check_id(int id, int n, const char *what, ObErr *err) {
+    if (id >= -1 && id < n) return 0;
+    return ob_errf(err, "%s token id %d out of range (%d tokens)", what, id, n);
+}
+
+int tok_build(Tokenizer *t, const TokSpec *s, ObErr *err) {
+    memset(t, 0, sizeof *t);
+    int min = s->kind == TOK_SPM ? 1 : 256;
+    if (s->n_vocab < min || !s->tokens || !s->types)
+        return ob_errf(err, "vocabulary needs at least %d tokens with types (got %d)", min,
+                       s->n_vocab);
+    if (s->kind != TOK_BPE && s->kind != TOK_SPM) return ob_errf(err, "unknown tokenizer kind");
+    if (s->kind == TOK_SPM && !s->scores)
+        return ob_errf(err, "a SentencePiece vocabulary needs scores");
+    if (s->n_merges < 0 || (s->n_merges > 0 && !s->merges)) return ob_errf(err, "bad merge list");
+    if (check_id(s->bos_id, s->n_vocab, "BOS", err) ||
+        check_id(s->eos_id, s->n_vocab, "EOS", err) ||
+        check_id(s->unk_id, s->n_vocab, "unknown", err) ||
+        check_id(s->pad_id, s->n_vocab, "padding", err))
+        return -1;
+    if (s->bos_id < 0 && s->eos_id < 0) return ob_errf(err, "tokenizer has neither BOS nor EOS");
+    t->kind = s->kind;
+    t->pre = s->kind == TOK_BPE ? s->pre : 0;
+    t->n_vocab = s->n_vocab;
+    t->n_merges = s->kind == TOK_BPE ? s->n_merges : 0;
+    t->bos_id = s->bos_id, t->eos_id = s->eos_id, t->unk_id = s->unk_id, t->pad_id = s->pad_id;
+    t->add_bos = s->add_bos, t->add_eos = s->add_eos, t->add_space_prefix = s->add_space_prefix;
+    t->eot_id = s->bos_id >= 0 ? s->bos_id : s->eos_id;
+    if (copy_arrays(t, s->tokens, s->types, s->merges, s->kind == TOK_SPM ? s->scores : NULL, err) <
+            0 ||
+        build_impl(t, err) < 0) {
         tok_free(t);
         return -1;
     }
@@ -628,6 +771,14 @@ static int encode_large(EncBuf *eb, const char *p, size_t n, ObErr *err) {
 static int encode_piece(void *ctx, const char *p, size_t n, ObErr *err) {
     EncBuf *eb = ctx;
     if (n == 1) return emit(eb, &eb->im->byte_id[(unsigned char)p[0]], 1, err);
+    const TokImpl *im = eb->im;
+    if (im->ignore_merges) {
+        long id = strtab_find(&im->raw_tab, im->raw, im->len, p, n, hash_bytes(p, n));
+        if (id >= 0) {
+            int32_t one = (int32_t)id;
+            return emit(eb, &one, 1, err);
+        }
+    }
     return n <= SMALL_PIECE ? encode_small(eb, p, n, err) : encode_large(eb, p, n, err);
 }
 
@@ -639,7 +790,17 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, 
     EncBuf eb = {t->impl, NULL, 0, len / 4 + 16}; /* a real buffer even for empty text */
     eb.ids = resize(NULL, eb.cap, sizeof *eb.ids, "token ids", err);
     if (!eb.ids) return -1;
-    if (for_each_piece(t->impl->re, text, len, encode_piece, &eb, err) < 0) {
+    if (t->kind == TOK_SPM) {
+        if (spm_encode(t->impl->spm, text, len, t->add_space_prefix, &eb.ids, &eb.n, &eb.cap, err) <
+            0) {
+            free(eb.ids);
+            return -1;
+        }
+        *ids = eb.ids;
+        *n = eb.n;
+        return 0;
+    }
+    if (for_each_piece_n(t->impl->re, t->impl->n_re, text, len, encode_piece, &eb, err) < 0) {
         free(eb.ids);
         return -1;
     }
@@ -1108,7 +1269,7 @@ static int export_arrays(Tokenizer *t, const Trainer *tr, ObErr *err) {
 
 static int count_all_pieces(PieceCount *pc, const char *const *texts, const size_t *lens,
                             int n_texts, ObErr *err) {
-    pcre2_code *re = compile_regex(err);
+    pcre2_code *re = compile_regex(GPT2_PATTERN, err);
     if (!re) return -1;
     int rc = 0;
     for (int i = 0; rc == 0 && i < n_texts; i++) {
@@ -1126,6 +1287,10 @@ static int train(Tokenizer *t, const PieceCount *pc, int vocab_size, int verbose
     if (rc == 0) rc = count_initial_pairs(&tr, err);
     if (rc == 0) rc = run_merges(&tr, (size_t)vocab_size - 1, verbose, err);
     if (rc == 0) rc = export_arrays(t, &tr, err);
+    if (rc == 0) {
+        t->bos_id = t->eos_id = t->pad_id = t->eot_id;
+        t->unk_id = -1;
+    }
     trainer_free(&tr);
     return rc;
 }
@@ -1197,5 +1362,10 @@ uint64_t tok_vocab_hash(const Tokenizer *t) {
         h = fnv1a(h, &t->types[i], sizeof t->types[i]);
     }
     for (int i = 0; i < t->n_merges; i++) h = fnv1a(h, t->merges[i], strlen(t->merges[i]) + 1);
+    if (t->kind != TOK_BPE || t->pre != TOK_PRE_GPT2) { /* older files keep their hash */
+        int32_t kp[3] = {t->kind, t->pre, t->add_space_prefix};
+        h = fnv1a(h, kp, sizeof kp);
+        if (t->scores) h = fnv1a(h, t->scores, (size_t)t->n_vocab * sizeof *t->scores);
+    }
     return h;
 }

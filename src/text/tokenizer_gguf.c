@@ -4,19 +4,28 @@
 #include <string.h>
 
 int tokenizer_to_gguf(const Tokenizer *t, GGUFWriter *w) {
-    int rc = 0;
-    rc |= gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
-    rc |= gguf_set_str(w, "tokenizer.ggml.pre", "gpt-2");
+    int rc = 0, spm = t->kind == TOK_SPM;
+    rc |= gguf_set_str(w, "tokenizer.ggml.model", spm ? "llama" : "gpt2");
+    if (!spm) rc |= gguf_set_str(w, "tokenizer.ggml.pre", tok_pre_name(t->pre));
     rc |= gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)t->tokens,
                            (uint64_t)t->n_vocab);
+    if (spm) rc |= gguf_set_arr_f32(w, "tokenizer.ggml.scores", t->scores, (uint64_t)t->n_vocab);
     rc |= gguf_set_arr_i32(w, "tokenizer.ggml.token_type", t->types, (uint64_t)t->n_vocab);
-    rc |= gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)t->merges,
-                           (uint64_t)t->n_merges);
-    rc |= gguf_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->eot_id);
-    rc |= gguf_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eot_id);
-    rc |= gguf_set_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)t->eot_id);
-    rc |= gguf_set_bool(w, "tokenizer.ggml.add_bos_token", false);
-    rc |= gguf_set_bool(w, "tokenizer.ggml.add_eos_token", false);
+    if (!spm)
+        rc |= gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)t->merges,
+                               (uint64_t)t->n_merges);
+    const struct {
+        const char *key;
+        int id;
+    } ids[] = {{"tokenizer.ggml.bos_token_id", t->bos_id},
+               {"tokenizer.ggml.eos_token_id", t->eos_id},
+               {"tokenizer.ggml.unknown_token_id", t->unk_id},
+               {"tokenizer.ggml.padding_token_id", t->pad_id}};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (ids[i].id >= 0) rc |= gguf_set_u32(w, ids[i].key, (uint32_t)ids[i].id);
+    rc |= gguf_set_bool(w, "tokenizer.ggml.add_bos_token", t->add_bos);
+    rc |= gguf_set_bool(w, "tokenizer.ggml.add_eos_token", t->add_eos);
+    if (spm) rc |= gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", t->add_space_prefix);
     return rc ? -1 : 0;
 }
 
@@ -50,32 +59,86 @@ static const GGUFKV *array_kv(const GGUFFile *f, const char *key, uint32_t type,
     return kv;
 }
 
-int tokenizer_from_gguf(Tokenizer *t, const GGUFFile *f, ObErr *err) {
-    memset(t, 0, sizeof *t);
+/* An optional token id key: -1 when absent. */
+static int opt_id(const GGUFFile *f, const char *key, uint64_t n, int *out, ObErr *err) {
+    uint32_t v;
+    *out = -1;
+    if (!gguf_find_kv(f, key)) return 0;
+    if (gguf_get_u32(f, key, &v, err)) return -1;
+    if (v >= n)
+        return ob_errf(err, "%s: %s = %u out of range (%llu tokens)", f->path, key, v,
+                       (unsigned long long)n);
+    *out = (int)v;
+    return 0;
+}
+
+static int opt_bool(const GGUFFile *f, const char *key, int def, int *out, ObErr *err) {
+    bool b;
+    *out = def;
+    if (!gguf_find_kv(f, key)) return 0;
+    if (gguf_get_bool(f, key, &b, err)) return -1;
+    *out = b;
+    return 0;
+}
+
+/* tokenizer.ggml.model and .pre -> kind and pre-tokenizer. */
+static int read_kind(const GGUFFile *f, TokSpec *s, ObErr *err) {
     char *model = gguf_get_str(f, "tokenizer.ggml.model", err);
     if (!model) return -1;
-    if (strcmp(model, "gpt2") != 0) {
-        ob_errf(err,
-                "%s: tokenizer model '%s' is not supported (obliviate reads byte-level "
-                "BPE, \"gpt2\")",
-                f->path, model);
-        free(model);
-        return -1;
-    }
+    int rc = 0;
+    if (!strcmp(model, "llama"))
+        s->kind = TOK_SPM;
+    else if (!strcmp(model, "gpt2"))
+        s->kind = TOK_BPE;
+    else
+        rc = ob_errf(err,
+                     "%s: tokenizer model '%.32s' is not supported (\"gpt2\" byte-level BPE or "
+                     "\"llama\" SentencePiece)",
+                     f->path, model);
     free(model);
+    if (rc || s->kind == TOK_SPM || !gguf_find_kv(f, "tokenizer.ggml.pre")) return rc;
+    char *pre = gguf_get_str(f, "tokenizer.ggml.pre", err);
+    if (!pre) return -1;
+    s->pre = tok_pre_from_name(pre);
+    if (s->pre < 0)
+        rc = ob_errf(err, "%s: pre-tokenizer '%.32s' is not supported (gpt-2, llama-bpe, smollm)",
+                     f->path, pre);
+    free(pre);
+    return rc;
+}
+
+int tokenizer_from_gguf(Tokenizer *t, const GGUFFile *f, ObErr *err) {
+    memset(t, 0, sizeof *t);
+    TokSpec s = {0};
+    if (read_kind(f, &s, err)) return -1;
+    int spm = s.kind == TOK_SPM;
     const GGUFKV *tk = array_kv(f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, err);
-    const GGUFKV *mk = tk ? array_kv(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, err) : NULL;
-    if (!mk) return -1;
-    if (tk->arr_n < 257 || tk->arr_n > 1u << 24)
-        return ob_errf(err, "%s: tokenizer has %llu tokens (expected 257 to 2^24)", f->path,
-                       (unsigned long long)tk->arr_n);
+    const GGUFKV *mk = NULL, *sk = NULL;
+    if (!tk) return -1;
+    if (!spm && !(mk = array_kv(f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, err))) return -1;
+    if (spm && !(sk = array_kv(f, "tokenizer.ggml.scores", GGUF_TYPE_F32, err))) return -1;
+    uint64_t lo = spm ? 1 : 257;
+    if (tk->arr_n < lo || tk->arr_n > 1u << 24)
+        return ob_errf(err, "%s: tokenizer has %llu tokens (expected %llu to 2^24)", f->path,
+                       (unsigned long long)tk->arr_n, (unsigned long long)lo);
+    if (sk && sk->arr_n != tk->arr_n)
+        return ob_errf(err, "%s: %llu scores for %llu tokens", f->path,
+                       (unsigned long long)sk->arr_n, (unsigned long long)tk->arr_n);
     int n = (int)tk->arr_n;
-    uint32_t eot;
-    if (gguf_get_u32(f, "tokenizer.ggml.eos_token_id", &eot, err)) return -1;
-    if (eot >= (uint32_t)n)
-        return ob_errf(err, "%s: eos token id %u out of range (%d tokens)", f->path, eot, n);
+    if (opt_id(f, "tokenizer.ggml.bos_token_id", tk->arr_n, &s.bos_id, err) ||
+        opt_id(f, "tokenizer.ggml.eos_token_id", tk->arr_n, &s.eos_id, err) ||
+        opt_id(f, "tokenizer.ggml.unknown_token_id", tk->arr_n, &s.unk_id, err) ||
+        opt_id(f, "tokenizer.ggml.padding_token_id", tk->arr_n, &s.pad_id, err) ||
+        opt_bool(f, "tokenizer.ggml.add_bos_token", spm, &s.add_bos, err) ||
+        opt_bool(f, "tokenizer.ggml.add_eos_token", 0, &s.add_eos, err) ||
+        opt_bool(f, "tokenizer.ggml.add_space_prefix", spm, &s.add_space_prefix, err))
+        return -1;
+    if (s.eos_id < 0 && s.bos_id < 0)
+        return ob_errf(err, "%s: key tokenizer.ggml.eos_token_id missing", f->path);
+    int eot = s.bos_id >= 0 ? s.bos_id : s.eos_id;
     int32_t *types = ob_malloc(sizeof(int32_t) * n, "token types", err);
-    if (!types) return -1;
+    float *scores = spm ? ob_malloc(sizeof(float) * n, "token scores", err) : NULL;
+    if (!types || (spm && !scores)) return free(types), free(scores), -1;
     const GGUFKV *ty = gguf_find_kv(f, "tokenizer.ggml.token_type");
     int typed = ty && ty->type == GGUF_TYPE_ARRAY && ty->arr_type == GGUF_TYPE_I32 &&
                 ty->arr_n == (uint64_t)n;
@@ -83,18 +146,25 @@ int tokenizer_from_gguf(Tokenizer *t, const GGUFFile *f, ObErr *err) {
         if (typed)
             memcpy(&types[i], ty->arr + 4 * (size_t)i, 4);
         else
-            types[i] = (uint32_t)i == eot ? 3 : 1;
+            types[i] = i == eot || i == s.eos_id ? 3 : 1;
+        if (spm) memcpy(&scores[i], sk->arr + 4 * (size_t)i, 4);
     }
-    char **tokens = str_array(tk, err), **merges = tokens ? str_array(mk, err) : NULL;
+    char **tokens = str_array(tk, err), **merges = tokens && mk ? str_array(mk, err) : NULL;
     int rc = -1;
-    if (merges) {
-        rc = tok_from_arrays(t, (const char *const *)tokens, types, n, (const char *const *)merges,
-                             (int)mk->arr_n, (int)eot, err);
+    if (tokens && (merges || !mk)) {
+        s.n_vocab = n;
+        s.tokens = (const char *const *)tokens;
+        s.types = types;
+        s.scores = scores;
+        s.merges = (const char *const *)merges;
+        s.n_merges = mk ? (int)mk->arr_n : 0;
+        rc = tok_build(t, &s, err);
         if (rc) ob_err_prefix(err, "%s", f->path);
     }
     free_strs(tokens, tk->arr_n);
-    free_strs(merges, mk->arr_n);
+    if (mk) free_strs(merges, mk->arr_n);
     free(types);
+    free(scores);
     return rc;
 }
 
