@@ -10,6 +10,8 @@
 #include <omp.h>
 #endif
 
+#include "util/dist.h"
+
 int g_threads = 0;
 
 void openblas_set_num_threads(int);
@@ -22,7 +24,10 @@ void apply_threads(void) {
 }
 
 int cli_fail(const char *cmd, const char *msg) {
-    fprintf(stderr, "obliviate %s: %s\n", cmd, msg);
+    if (dist_size() > 1) /* which process failed, when several run (MPI) */
+        fprintf(stderr, "obliviate %s: rank %d of %d: %s\n", cmd, dist_rank(), dist_size(), msg);
+    else
+        fprintf(stderr, "obliviate %s: %s\n", cmd, msg);
     return 1;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "util/dist.h"
 
 static const struct {
     const char *name;
@@ -35,13 +36,35 @@ static void usage(FILE *out) {
         fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 }
 
+/* Under mpirun (make MPI=1) every rank runs the command; only rank 0's
+ * stdout is kept, so results print once. A rank that fails ends the whole
+ * job: its message names the rank (cli_fail), then MPI_Abort. */
 int main(int argc, char **argv) {
+    ObErr err;
+    if (dist_init(&argc, &argv, &err)) {
+        fprintf(stderr, "obliviate: %s\n", err.msg);
+        return 1;
+    }
+    if (dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) {
+        fprintf(stderr, "obliviate: rank %d: cannot silence stdout\n", dist_rank());
+        dist_abort(1);
+    }
+    int rc = 2;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        rc = argc < 2 ? 2 : 0;
+    } else {
+        size_t i = 0, n = sizeof commands / sizeof commands[0];
+        while (i < n && strcmp(argv[1], commands[i].name)) i++;
+        if (i < n)
+            rc = commands[i].run(argc - 2, argv + 2);
+        else
+            fprintf(stderr, "obliviate: unknown command '%s' (see obliviate --help)\n", argv[1]);
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "obliviate: unknown command '%s' (see obliviate --help)\n", argv[1]);
-    return 2;
+    if (rc && dist_size() > 1) {
+        fflush(stdout);
+        dist_abort(rc);
+    }
+    dist_finalize();
+    return rc;
 }

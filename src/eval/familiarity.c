@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/sample.h"
+#include "util/dist.h"
 
 const JsonlField FAM_JSONL_FIELDS[] = {
     {"prompt", JSONL_STRING, 1},
@@ -146,7 +147,10 @@ int fam_score(const Llama *m, const FamSet *s, FamResult *res, ObErr *err) {
     if (!logits) return -1;
     if (llama_kv_create(&kv, &m->cfg, s->max_len, s->max_len, err)) return free(logits), -1;
     int rc = 0;
+    /* Under MPI item i is rank i % size's; each item is its own sequence, so
+     * the gathered results are one process's bits. */
     for (int i = 0; i < s->n && !rc; i++) {
+        if (!dist_owns((uint64_t)i)) continue;
         llama_kv_reset(&kv); /* each item is a fresh sequence */
         rc = llama_eval(m, &kv, s->ids[i], s->n_ids[i], logits, 1, err);
         if (rc)
@@ -156,7 +160,8 @@ int fam_score(const Llama *m, const FamSet *s, FamResult *res, ObErr *err) {
     }
     llama_kv_free(&kv);
     free(logits);
-    return rc ? -1 : 0;
+    if (rc) return -1;
+    return dist_allgather_items(res, sizeof *res, (size_t)s->n, err);
 }
 
 static int cmp_int(const void *a, const void *b) {

@@ -8,6 +8,7 @@
 #include "io/gguf.h"
 #include "model/checkpoint.h"
 #include "text/tokenizer_gguf.h"
+#include "util/dist.h"
 #include "util/progress.h"
 
 void train_config_defaults(TrainConfig *tc) {
@@ -78,6 +79,12 @@ int batch_from_mixture(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int
     return 0;
 }
 
+/* One batch's share of stream_loss, gathered across ranks. */
+typedef struct {
+    double sum;
+    long count;
+} LossPart;
+
 double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, int32_t *inp,
                    int32_t *tgt, long *n_tokens) {
     int B = m->acts.B;
@@ -85,7 +92,13 @@ double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, int
     if (max_windows > 0 && windows > max_windows) windows = max_windows;
     double sum = 0;
     long count = 0;
+    /* Under MPI batch j is rank j % size's; the parts are gathered and added
+     * in batch order, so any number of ranks gives one rank's bits. */
+    long n_batches = (windows + B - 1) / B;
+    LossPart *parts = NULL;
+    if (dist_size() > 1 && !(parts = calloc((size_t)n_batches + 1, sizeof *parts))) return NAN;
     for (long w0 = 0; w0 < windows; w0 += B) {
+        if (parts && !dist_owns((uint64_t)(w0 / B))) continue;
         for (int b = 0; b < B; b++) {
             long w = w0 + b;
             const int32_t *src = ds->tokens + (size_t)(w < windows ? w : 0) * T;
@@ -94,8 +107,18 @@ double stream_loss(Llama *m, const TokenStream *ds, int T, long max_windows, int
         }
         int nv;
         float loss = llama_forward(m, inp, tgt, T, &nv);
+        if (parts) {
+            parts[w0 / B] = (LossPart){(double)loss * nv, nv};
+            continue;
+        }
         sum += (double)loss * nv;
         count += nv;
+    }
+    if (parts) {
+        int rc = dist_allgather_items(parts, sizeof *parts, (size_t)n_batches, NULL);
+        for (long j = 0; j < n_batches; j++) sum += parts[j].sum, count += parts[j].count;
+        free(parts);
+        if (rc) return NAN;
     }
     if (n_tokens) *n_tokens = count;
     return count ? sum / count : NAN;
@@ -203,11 +226,14 @@ typedef struct {
     ParamSegment segs[12];
     int n_segs;
     FILE *log;
+    int row0, rows; /* this rank's rows [row0, row0 + rows) of every micro-batch */
+    int lead;       /* rank 0: writes checkpoints, logs and progress */
 } LoopState;
 
 static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRng *rng,
                     LoopState *ls, AdamW *opt, float lr, float *loss_out, ObErr *err) {
     size_t BT = (size_t)tc->batch * tc->seq, k = (size_t)tc->soft_k;
+    size_t off = (size_t)ls->row0 * tc->seq; /* this rank's rows within a micro-batch */
     long valid = 0;
     for (int a = 0; a < tc->accum; a++) {
         SoftBuf sb = {(int)k, ls->soft.ids + a * BT * k, ls->soft.probs + a * BT * k,
@@ -217,17 +243,25 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
             return -1;
         for (size_t i = 0; i < BT; i++) valid += ls->targets[a * BT + i] >= 0;
     }
+    /* Every rank draws the whole global batch (the same rng, so the same
+     * batches as one process) and so counts the valid targets of all of it:
+     * gradients are normalised by the global count with no communication. */
     llama_zero_grads(m);
     double loss_sum = 0;
     for (int a = 0; a < tc->accum && valid > 0; a++) {
-        SoftTargets st = {(int)k, ls->soft.ids + a * BT * k, ls->soft.probs + a * BT * k,
-                          ls->soft.rest + a * BT};
+        size_t o = a * BT + off;
+        SoftTargets st = {(int)k, ls->soft.ids + o * k, ls->soft.probs + o * k, ls->soft.rest + o};
         int nv;
-        float loss = llama_forward_soft(m, ls->inputs + a * BT, ls->targets + a * BT,
-                                        k ? &st : NULL, tc->seq, &nv);
+        float loss =
+            llama_forward_soft(m, ls->inputs + o, ls->targets + o, k ? &st : NULL, tc->seq, &nv);
         loss_sum += (double)loss * nv;
         if (nv) llama_backward(m, 1.0f / (float)valid);
     }
+    /* Sum the ranks' gradients; after this every rank holds the same
+     * gradients, so clipping and AdamW give the same weights everywhere. */
+    if (valid > 0 && (dist_allreduce_sum_f32(m->grads, m->n_params, err) ||
+                      dist_allreduce_sum_f64(&loss_sum, 1, err)))
+        return ob_err_prefix(err, "rank %d: gradient sum", dist_rank());
     if (tc->clip > 0) grad_clip(m->grads, m->n_params, tc->clip);
     adamw_step(opt, &tc->adam, lr, m->params, m->grads, ls->segs, ls->n_segs);
     *loss_out = valid ? (float)(loss_sum / valid) : 0.0f;
@@ -249,7 +283,11 @@ static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, ObErr *err)
         ls->soft.rest = ls->soft.probs + n * k;
     }
     ls->n_segs = llama_param_segments(m, ls->segs);
-    if (tc->log_path && !(ls->log = fopen(tc->log_path, "a")))
+    int P = dist_size(), r = dist_rank();
+    ls->row0 = (int)((long)r * tc->batch / P);
+    ls->rows = (int)((long)(r + 1) * tc->batch / P) - ls->row0;
+    ls->lead = r == 0;
+    if (ls->lead && tc->log_path && !(ls->log = fopen(tc->log_path, "a")))
         return ob_errf(err, "%s: cannot open log for appending", tc->log_path);
     return 0;
 }
@@ -265,15 +303,19 @@ static void loop_free(LoopState *ls) {
 static int evaluate(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const TrainData *data,
                     long step, float *best, TrainResult *res, FILE *log, ObErr *err) {
     double loss = data->eval(data->eval_ctx, m);
+    /* rank 0's figure decides, so every rank keeps the same best */
+    if (dist_bcast(&loss, sizeof loss, 0, err)) return -1;
     res->val_loss = (float)loss;
-    int better = loss < *best;
-    fprintf(stderr, "train: step %ld held-out loss %.4f%s\n", step, loss,
-            better && tc->best_path ? " (best so far, saved)" : "");
+    int better = loss < *best, lead = dist_rank() == 0;
+    if (lead)
+        fprintf(stderr, "train: step %ld held-out loss %.4f%s\n", step, loss,
+                better && tc->best_path ? " (best so far, saved)" : "");
     if (log) fprintf(log, "{\"step\":%ld,\"val_loss\":%.6f}\n", step, loss);
     if (!better) return 0;
     *best = (float)loss;
     res->best_val_loss = *best;
-    return tc->best_path ? llama_save(m, tok, tc->name, GGML_TYPE_F32, tc->best_path, err) : 0;
+    return tc->best_path && lead ? llama_save(m, tok, tc->name, GGML_TYPE_F32, tc->best_path, err)
+                                 : 0;
 }
 
 static int check_config(const Llama *m, const TrainConfig *tc, ObErr *err) {
@@ -284,7 +326,56 @@ static int check_config(const Llama *m, const TrainConfig *tc, ObErr *err) {
                        m->cfg.ctx_len);
     if (tc->soft_k < 0 || tc->soft_k > SOFT_K_MAX)
         return ob_errf(err, "soft targets per position must be 0..%d", SOFT_K_MAX);
+    if (tc->batch < dist_size())
+        return ob_errf(err, "batch %d is smaller than the %d processes: each needs a row",
+                       tc->batch, dist_size());
     return 0;
+}
+
+/* FNV-1a of the weights' bytes: ranks compare it at checkpoints. */
+static uint64_t params_hash(const Llama *m) {
+    const unsigned char *p = (const unsigned char *)m->params;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < m->n_params * sizeof(float); i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Several ranks: rank 0's weights and (on resume) optimizer state go to
+ * every rank, so all start from the same bits whatever files they read.
+ * Then the ranks check they agree on the model's size. */
+static int share_start(Llama *m, AdamW *opt, long *step, ObRng *rng, float *best, int load_rc,
+                       ObErr *err) {
+    if (dist_size() == 1) return load_rc;
+    int64_t hdr[8] = {load_rc, *step, opt->t};
+    memcpy(&hdr[3], rng->s, sizeof rng->s);
+    memcpy(&hdr[7], best, sizeof *best);
+    if (dist_bcast(hdr, sizeof hdr, 0, err)) return -1;
+    if (hdr[0] && dist_rank() != 0) return ob_errf(err, "rank 0 could not load the checkpoint");
+    if (hdr[0]) return -1; /* rank 0's own message stands */
+    *step = (long)hdr[1], opt->t = (long)hdr[2];
+    memcpy(rng->s, &hdr[3], sizeof rng->s);
+    memcpy(best, &hdr[7], sizeof *best);
+    /* The sizes summed equal size x this rank's on every rank iff all agree. */
+    double n = (double)m->n_params, sum = n;
+    if (dist_allreduce_sum_f64(&sum, 1, err)) return -1;
+    if (sum != n * dist_size())
+        return ob_errf(err, "rank %d: the ranks loaded models of different sizes", dist_rank());
+    size_t bytes = m->n_params * sizeof(float);
+    return dist_bcast(m->params, bytes, 0, err) || dist_bcast(opt->m, bytes, 0, err) ||
+                   dist_bcast(opt->v, bytes, 0, err)
+               ? -1
+               : 0;
+}
+
+/* Several ranks: fails when this rank's weights have drifted from rank 0's
+ * (they cannot, unless an allreduce gave ranks different sums). */
+static int check_same_weights(const Llama *m, long step, ObErr *err) {
+    if (dist_size() == 1) return 0;
+    uint64_t h = params_hash(m), h0 = h;
+    if (dist_bcast(&h0, sizeof h0, 0, err)) return -1;
+    return h == h0 ? 0
+                   : ob_errf(err, "rank %d: weights differ from rank 0's at step %ld", dist_rank(),
+                             step);
 }
 
 int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const TrainData *data,
@@ -298,17 +389,27 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
     long step = 0;
     float best = INFINITY;
     ob_rng_seed(&rng, tc->seed);
-    if (llama_alloc_grads(m, err) || llama_alloc_batch(m, tc->batch, tc->seq, err) ||
-        adamw_init(&opt, m->n_params, err))
-        return -1;
     int rc = loop_init(&ls, m, tc, err);
-    if (!rc && resume) {
+    /* Each rank holds activations for its own rows only. */
+    if (rc || llama_alloc_grads(m, err) || llama_alloc_batch(m, ls.rows, tc->seq, err) ||
+        adamw_init(&opt, m->n_params, err)) {
+        loop_free(&ls);
+        return -1;
+    }
+    if (!rc && resume && ls.lead) {
         char *sp = state_path(tc->out_path, err);
         rc = sp ? load_state(sp, &opt, &step, &rng, &best, err) : -1;
         free(sp);
         if (!rc) rc = check_model_step(tc->out_path, step, err);
-        if (!rc) fprintf(stderr, "train: resuming %s at step %ld\n", tc->out_path, step);
+        if (!rc)
+            fprintf(stderr, "train: resuming %s at step %ld%s\n", tc->out_path, step,
+                    dist_size() > 1 ? " (state sent to every rank)" : "");
     }
+    if (dist_size() > 1 && ls.lead)
+        fprintf(stderr, "train: %d ranks, rows of each batch of %d split %d..%d per rank\n",
+                dist_size(), tc->batch, tc->batch / dist_size(),
+                (tc->batch + dist_size() - 1) / dist_size());
+    rc = share_start(m, &opt, &step, &rng, &best, rc, err);
     Progress pr;
     progress_start(&pr, "train", step, tc->steps);
     double t_start = ob_now(), tokens = 0;
@@ -321,7 +422,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
         double ntok = (double)tc->accum * tc->batch * tc->seq;
         tokens += ntok;
         int print = step % tc->log_every == 0 || step == tc->steps;
-        double tok_s = progress_step(&pr, step, ntok, loss, lr, print);
+        double tok_s = progress_step(&pr, step, ntok, loss, lr, print && ls.lead);
         if (ls.log) {
             fprintf(ls.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g", step, loss, lr);
             fprintf(ls.log, print ? ",\"tok_s\":%.1f}\n" : "}\n", tok_s);
@@ -329,9 +430,13 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
         int eval_now = tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps);
         if (data->eval && (eval_now || (tc->best_path && step == tc->steps)))
             rc = evaluate(m, tok, tc, data, step, &best, res, ls.log, err);
-        if (!rc && ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps))
-            rc = save_checkpoint(m, tok, tc, &opt, step, &rng, best, err);
+        if (!rc && ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps)) {
+            rc = check_same_weights(m, step, err);
+            if (!rc && ls.lead) rc = save_checkpoint(m, tok, tc, &opt, step, &rng, best, err);
+        }
     }
+    /* Other ranks may read what rank 0 just wrote (the next pipeline stage). */
+    if (!rc) rc = dist_barrier(err);
     res->steps_done = step;
     res->last_loss = loss;
     res->best_val_loss = isfinite(best) ? best : -1;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/dist.h"
+
 int labels_data_init(LabelsData *ld, const LabelsFile *lf, float alpha, int soft, double val_share,
                      int B, ObErr *err) {
     memset(ld, 0, sizeof *ld);
@@ -112,11 +114,13 @@ int batch_from_labels(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int3
 
 double labels_eval(void *ctx, Llama *m) {
     LabelsData *ld = ctx;
-    int B = ld->B, T = (int)ld->lf->h.block;
-    if (m->acts.B != B || m->acts.T < T) return NAN; /* scratch made for another batch */
+    /* B: the model's batch, which under MPI is this rank's share of ld->B */
+    int B = m->acts.B, T = (int)ld->lf->h.block;
+    if (B > ld->B || m->acts.T < T) return NAN; /* scratch made for a smaller batch */
     double sum = 0;
     long count = 0;
     for (uint64_t v0 = 0; v0 < ld->n_val; v0 += B) {
+        if (!dist_owns(v0 / (uint64_t)B)) continue; /* another rank's chunk */
         int rows = (int)(ld->n_val - v0 < (uint64_t)B ? ld->n_val - v0 : (uint64_t)B);
         for (int r = 0; r < B; r++)
             copy_block(ld, ld->val[v0 + (r < rows ? r : 0)], r, ld->inp, ld->tgt,
@@ -129,5 +133,7 @@ double labels_eval(void *ctx, Llama *m) {
         sum += (double)loss * nv;
         count += nv;
     }
-    return count ? sum / count : NAN;
+    double tot[2] = {sum, (double)count};
+    if (dist_allreduce_sum_f64(tot, 2, NULL)) return NAN;
+    return tot[1] > 0 ? tot[0] / tot[1] : NAN;
 }

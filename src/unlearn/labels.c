@@ -17,6 +17,7 @@
 
 #include "model/ops.h"
 #include "unlearn/translate.h"
+#include "util/dist.h"
 #include "util/fileio.h"
 #include "util/progress.h"
 
@@ -436,6 +437,26 @@ static int write_group(const LabelWork *w, FILE *fp, int nb) {
     return 0;
 }
 
+/* The group's rows as write_group reads them, between ranks (same B, so
+ * the same layout on both sides). */
+static int send_group(const LabelWork *w, int nb, ObErr *err) {
+    const size_t T = (size_t)w->T, A = (size_t)w->A, rec = soft_rec_bytes(w->K);
+    return dist_send(w->in_orig, sizeof(int32_t) * nb * T, 0, err) ||
+                   dist_send(w->hard, sizeof(int32_t) * nb * A * T, 0, err) ||
+                   (w->K && dist_send(w->soft, rec * nb * A * T, 0, err))
+               ? -1
+               : 0;
+}
+
+static int recv_group(LabelWork *w, int nb, int from, ObErr *err) {
+    const size_t T = (size_t)w->T, A = (size_t)w->A, rec = soft_rec_bytes(w->K);
+    return dist_recv(w->in_orig, sizeof(int32_t) * nb * T, from, err) ||
+                   dist_recv(w->hard, sizeof(int32_t) * nb * A * T, from, err) ||
+                   (w->K && dist_recv(w->soft, rec * nb * A * T, from, err))
+               ? -1
+               : 0;
+}
+
 static void count_group(const LabelWork *w, int nb, LabelStats *st) {
     const int T = w->T;
     for (int b = 0; b < nb; b++) {
@@ -475,33 +496,53 @@ int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const Ancho
     if (work_init(&w, d, c, tok->n_vocab, err)) return -1;
     LabelsHeader h;
     fill_header(&h, tok, c, n_blocks);
+    /* Under MPI group g (c->batch blocks, as one process groups them) is
+     * rank g % size's; rank 0 alone writes, receiving the others' groups in
+     * order. A group's labels do not depend on which rank makes them, so the
+     * file is the one a single process writes. */
+    const int rank = dist_rank(), size = dist_size();
     ObAtomicFile af;
-    if (ob_atomic_open(&af, path, err)) return work_free(&w), -1;
-    int rc = fwrite(&h, sizeof h, 1, af.fp) == 1 ? 0 : -1;
+    if (rank == 0 && ob_atomic_open(&af, path, err)) return work_free(&w), -1;
+    int rc = rank == 0 && fwrite(&h, sizeof h, 1, af.fp) != 1 ? -1 : 0;
     ObRng rng;
     ob_rng_seed(&rng, c->seed);
     Progress prog;
     progress_start(&prog, "labels", 0, (long)n_blocks);
     double t0 = ob_now();
-    for (uint64_t first = 0; !rc && first < n_blocks; first += (uint64_t)c->batch) {
+    for (uint64_t first = 0, g = 0; !rc && first < n_blocks; first += (uint64_t)c->batch, g++) {
         int nb = n_blocks - first < (uint64_t)c->batch ? (int)(n_blocks - first) : c->batch;
-        rc = prepare_group(&w, d, target, first, nb, tok->eot_id, &rng, err);
-        if (rc) break;
-        if (c->inkey && (rc = inkey_logits(&w, base, nb, err))) break;
-        llama_forward(base, w.in_trans, NULL, T, NULL);
-        llama_forward(reinf, w.in_orig, NULL, T, NULL);
-        label_group(&w, base, reinf, c, nb);
-        count_group(&w, nb, st);
+        int owner = (int)(g % (uint64_t)size);
+        if (owner != rank) {
+            /* the same rng draws as translating the group's blocks */
+            for (int b = 0; d && b < nb; b++) translate_skip_block(d, &rng);
+            if (rank == 0 && (rc = recv_group(&w, nb, owner, err))) break;
+        } else {
+            rc = prepare_group(&w, d, target, first, nb, tok->eot_id, &rng, err);
+            if (rc) break;
+            if (c->inkey && (rc = inkey_logits(&w, base, nb, err))) break;
+            llama_forward(base, w.in_trans, NULL, T, NULL);
+            llama_forward(reinf, w.in_orig, NULL, T, NULL);
+            label_group(&w, base, reinf, c, nb);
+            count_group(&w, nb, st);
+            if (rank != 0 && (rc = send_group(&w, nb, err))) break;
+        }
+        if (rank != 0) continue;
         if (write_group(&w, af.fp, nb))
             rc = ob_errf(err, "%s: write failed: %s", path, strerror(errno));
         progress_line(&prog, first + (uint64_t)nb, n_blocks, T, first + nb == n_blocks);
     }
     work_free(&w);
     if (rc) {
-        ob_atomic_abort(&af);
-        return -1;
+        if (rank == 0) ob_atomic_abort(&af);
+        return size > 1 ? ob_err_prefix(err, "rank %d", rank) : -1;
     }
-    if (ob_atomic_commit(&af, err)) return -1;
+    if (rank == 0 && ob_atomic_commit(&af, err)) return -1;
+    /* Counts summed over ranks (exact in double); the file exists for all. */
+    double sums[2 + LABELS_MAX_ALPHAS] = {(double)st->positions, (double)st->labelled};
+    for (int a = 0; a < LABELS_MAX_ALPHAS; a++) sums[2 + a] = (double)st->changed[a];
+    if (dist_allreduce_sum_f64(sums, 2 + LABELS_MAX_ALPHAS, err) || dist_barrier(err)) return -1;
+    st->positions = (long)sums[0], st->labelled = (long)sums[1];
+    for (int a = 0; a < LABELS_MAX_ALPHAS; a++) st->changed[a] = (long)sums[2 + a];
     st->blocks = (long)n_blocks;
     st->seconds = ob_now() - t0;
     st->tokens_per_s = st->seconds > 0 ? 2.0 * T * (double)n_blocks / st->seconds : 0;

@@ -12,6 +12,7 @@
 #include "train/trainer.h"
 #include "unlearn/finetune.h"
 #include "unlearn/labels.h"
+#include "util/dist.h"
 #include "util/fileio.h"
 #include "util/progress.h"
 
@@ -71,6 +72,7 @@ static int stamp_state(const UnlearnConfig *c, const char *stage, uint64_t h) {
 
 static int stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, int done,
                        ObErr *err) {
+    if (dist_rank() != 0) return 0; /* under MPI rank 0 alone writes the work folder */
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.stamp", c->work, stage);
     ObAtomicFile af;
@@ -82,7 +84,7 @@ static int stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, in
 /* ---- stages ---- */
 
 static void stage_banner(const char *stage, const char *what) {
-    fprintf(stderr, "unlearn: %s: %s\n", stage, what);
+    if (dist_rank() == 0) fprintf(stderr, "unlearn: %s: %s\n", stage, what);
 }
 
 static int load_targets(TokenStream *ds, const Tokenizer *tok, const UnlearnConfig *c, ObErr *err) {
@@ -108,7 +110,7 @@ static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr
     tc.name = "reinforced";
     char log[4096]; /* for obliviate report's loss curves; a fresh start drops the old one */
     work_path(log, sizeof log, c, "reinforce.log.jsonl");
-    if (!resume) remove(log);
+    if (!resume && dist_rank() == 0) remove(log);
     tc.log_path = log;
     rc = load_targets(&ds, &tok, c, err) || stamp_write(c, "reinforce", h, 0, err) ||
          train_run(&m, &tok, &tc, &(TrainData){batch_from_stream, &ds, NULL, NULL}, resume, &res,
@@ -126,7 +128,7 @@ static int stage_anchors(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     AnchorDict d;
     if (anchors_load(&d, c->anchors, err)) return -1;
     fprintf(stderr, "unlearn: %d anchors from %s\n", d.n, c->anchors);
-    int rc = anchors_save(&d, out, err);
+    int rc = dist_rank() == 0 ? anchors_save(&d, out, err) : 0;
     anchors_free(&d);
     return rc ? -1 : stamp_write(c, "anchors", h, 1, err);
 }
@@ -207,7 +209,7 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
     if (!tc.best_path) tc.out_path = out;
     char log[4096]; /* training and validation loss, for obliviate report */
     work_path(log, sizeof log, c, "finetune.log.jsonl");
-    if (!resume) remove(log);
+    if (!resume && dist_rank() == 0) remove(log);
     tc.log_path = log;
     TrainData td = {batch_from_labels, &ld, ld.n_val ? labels_eval : NULL, &ld};
     rc = stamp_write(c, "finetune", h, 0, err) || train_run(&m, &tok, &tc, &td, resume, &res, err);
@@ -224,6 +226,7 @@ static int publish(const UnlearnConfig *c, ObErr *err) {
     char src[4096], *data;
     size_t len;
     work_path(src, sizeof src, c, "unlearned.gguf");
+    if (dist_rank() != 0) return 0;
     if (ob_read_file(src, &data, &len, err)) return -1;
     ObAtomicFile af;
     int rc = ob_atomic_open(&af, c->out, err);
@@ -244,6 +247,10 @@ static int run_stage(const UnlearnConfig *c, const char *name, const char *outpu
     work_path(out, sizeof out, c, output);
     int st = stamp_state(c, name, h), exists = access(out, R_OK) == 0;
     *seconds = 0;
+    /* Under MPI rank 0's view of the work folder decides for every rank. */
+    int view[2] = {st, exists};
+    if (dist_bcast(view, sizeof view, 0, err)) return -1;
+    st = view[0], exists = view[1];
     if (st == 1 && exists) {
         stage_banner(name, "up to date, skipped");
         return 0;
@@ -252,10 +259,12 @@ static int run_stage(const UnlearnConfig *c, const char *name, const char *outpu
     snprintf(ckpt, sizeof ckpt, "%s/%s", c->work,
              !strcmp(name, "finetune") ? "unlearned.ckpt.gguf.state" : "reinforced.gguf.state");
     int resume = st == 0 && access(ckpt, R_OK) == 0;
+    if (dist_bcast(&resume, sizeof resume, 0, err)) return -1;
     stage_banner(name, resume ? "resuming" : "running");
     double t0 = ob_now();
     int rc = fn(c, h, resume, err);
     *seconds = ob_now() - t0;
+    if (!rc) rc = dist_barrier(err); /* what rank 0 wrote is there for the next stage */
     if (rc) return ob_err_prefix(err, "stage %s", name);
     fprintf(stderr, "unlearn: %s: done in %.1f s\n", name, *seconds);
     return 0;

@@ -61,6 +61,10 @@ static int32_t emit(Translation *tr, int32_t token, long t) {
     return (int32_t)t;
 }
 
+void translate_skip_block(const AnchorDict *d, ObRng *rng) {
+    for (int a = 0; a < d->n; a++) (void)ob_rng_below(rng, (uint64_t)d->items[a].n_values);
+}
+
 int translate_block(const AnchorDict *d, const int32_t *orig, int n, ObRng *rng, Translation *tr,
                     ObErr *err) {
     if (!d || !d->tokenized) return ob_errf(err, "translate: the anchors are not tokenized");

@@ -80,5 +80,8 @@ void translation_free(Translation *tr);
  * out of memory (the per-anchor arrays, on the first block). */
 int translate_block(const AnchorDict *d, const int32_t *orig, int n, ObRng *rng, Translation *tr,
                     ObErr *err);
+/* Draws from rng exactly what translate_block would for one non-empty block,
+ * without translating: a rank that leaves a block to another stays in step. */
+void translate_skip_block(const AnchorDict *d, ObRng *rng);
 
 #endif
