@@ -90,7 +90,7 @@ typedef struct {
 typedef struct {
     long blocks, positions, labelled; /* labelled: positions with map >= 0 */
     long changed[LABELS_MAX_ALPHAS];  /* hard labels differing from the next token */
-    double seconds, tokens_per_s;     /* both models' forward passes */
+    double seconds, tokens_per_s;     /* all forward passes (2 per block, 3 with in-key ones) */
 } LabelStats;
 
 /* Cuts target into blocks, translates, runs both models and writes the
