@@ -1,5 +1,6 @@
 #include "text/tokenizer_gguf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,9 @@ int tokenizer_from_gguf(Tokenizer *t, const GGUFFile *f, ObErr *err) {
     if (tk->arr_n < 257 || tk->arr_n > 1u << 24)
         return ob_errf(err, "%s: tokenizer has %llu tokens (expected 257 to 2^24)", f->path,
                        (unsigned long long)tk->arr_n);
+    if (mk->arr_n > INT32_MAX) /* counts are ints below; only a 16 GiB file could get here */
+        return ob_errf(err, "%s: tokenizer has %llu merges, too many", f->path,
+                       (unsigned long long)mk->arr_n);
     int n = (int)tk->arr_n;
     uint32_t eot;
     if (gguf_get_u32(f, "tokenizer.ggml.eos_token_id", &eot, err)) return -1;
