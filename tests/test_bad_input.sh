@@ -59,6 +59,12 @@ check "labels" $OB labels --base "$T/m.gguf" --reinforced "$T/m.gguf" --target "
 expect_error "labels for another tokenizer" "labels.bin: made for another tokenizer" \
     $OB train -m "$T/m2.gguf" --labels "$T/labels.bin" -o "$T/x.gguf" --steps 1
 
+head -c 1000 "$T/labels.bin" >"$T/cut.bin"
+expect_error "truncated labels" "cut.bin: file is 1000 bytes, the header needs" \
+    $OB train -m "$T/m.gguf" --labels "$T/cut.bin" -o "$T/x.gguf" --steps 1
+expect_error "resume without a checkpoint" "none.gguf: no checkpoint to resume from" \
+    $OB train --resume -o "$T/none.gguf" --steps 1 "$T/text.txt"
+
 # ---- dictionaries, JSON, JSON Lines
 printf '{"Harry": ["Jon", 3]}\n' >"$T/badval.json"
 expect_error "malformed dictionary" "badval.json" $OB anchors check --dict "$T/badval.json" --tokenizer "$T/tok.gguf"

@@ -706,7 +706,8 @@ static void test_absurd_model_header(void) {
         {1u << 30, 8, 8, 0, "llama.block_count = 1073741824, but the file has only 1 tensors"},
         {1u << 20, 8, 8, 10, "llama.block_count = 1048576, but the file has only 11 tensors"},
         /* 4.3e9 parameters (17 GB) from a 10 KB file */
-        {1, 1u << 14, 1u << 16, 10, "parameters, but the file's tensors hold only 2410 values"},
+        {1, 1u << 14, 1u << 16, 10,
+         "describes 4299931648 parameters, but the file's tensors hold only 2410 values"},
     };
     static float embd[8 * 300];
     const char *path = tmp("absurd.gguf");
