@@ -251,7 +251,9 @@ static int run_stage(const UnlearnConfig *c, const char *name, const char *outpu
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s/%s", c->work,
              !strcmp(name, "finetune") ? "unlearned.ckpt.gguf.state" : "reinforced.gguf.state");
-    int resume = st == 0 && access(ckpt, R_OK) == 0;
+    char prev[4200]; /* trainer.h: a kill between state and model leaves only .state.prev */
+    snprintf(prev, sizeof prev, "%s.prev", ckpt);
+    int resume = st == 0 && (access(ckpt, R_OK) == 0 || access(prev, R_OK) == 0);
     stage_banner(name, resume ? "resuming" : "running");
     double t0 = ob_now();
     int rc = fn(c, h, resume, err);
