@@ -740,8 +740,21 @@ static void test_absurd_model_header(void) {
     remove(path);
 }
 
+/* Errors stay one line even when they quote a name with a newline in it
+ * (found by fuzz/fuzz_hfconfig.c). */
+static void test_error_is_one_line(void) {
+    ObErr err = {{0}};
+    ob_errf(&err, "%s: architecture %s is not supported", "config.json", "L0,\n\tlama\r");
+    CHECK(!strcmp(err.msg, "config.json: architecture L0,  lama  is not supported"), "[%s]",
+          err.msg);
+    ob_err_prefix(&err, "stage %s", "x\ny");
+    CHECK(!strchr(err.msg, '\n') && !strncmp(err.msg, "stage x y: config.json", 22), "[%s]",
+          err.msg);
+}
+
 int main(void) {
     if (tmpdir_make()) return 1;
+    RUN(test_error_is_one_line);
     RUN(test_round_trip);
     RUN(test_fp16_exhaustive);
     RUN(test_bf16_exhaustive);
