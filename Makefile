@@ -3,7 +3,8 @@ CC ?= cc
 BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 CFLAGS ?= -O3 -march=native -mprefer-vector-width=512
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -I$(BLAS_INC) -MMD -MP
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -I$(BLAS_INC) -MMD -MP
+CFLAGS += $(BASE_CFLAGS) -fopenmp
 LDLIBS = -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lcjson -lpcre2-8 -lm -fopenmp
 
 LIB_SRC := $(sort $(wildcard src/util/*.c src/io/*.c src/text/*.c src/model/*.c src/train/*.c src/eval/*.c src/unlearn/*.c))
@@ -13,7 +14,8 @@ LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test bench demo clean format deps report-check test-mpi
+.PHONY: all test bench demo clean format deps report-check test-sanitize fuzz fuzz-run valgrind-check \
+	test-mpi
 all: $(if $(filter 1,$(MPI)),build-mpi/obliviate,build/obliviate)
 
 build/obj/%.o: %.c
@@ -35,12 +37,86 @@ build/tests/%: tests/%.c build/libobliviate.a
 deps:
 	@sh tools/check-deps.sh
 
+TEST_SH := tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_eval_choice.sh \
+	tests/test_eval_mem_cli.sh tests/test_unlearn.sh tests/test_report.sh tests/test_kill_resume.sh \
+	tests/test_bad_input.sh tests/test_hf.sh
+
 test: deps all $(TEST_BIN)
 	@sh tools/llamacpp/setup.sh || true
 	@sh tools/llamatok/setup.sh || true
-	@sh tests/run.sh $(TEST_BIN) tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh \
-		tests/test_eval_choice.sh tests/test_eval_mem_cli.sh tests/test_unlearn.sh tests/test_report.sh \
-		tests/test_hf.sh
+	@sh tests/run.sh $(TEST_BIN) $(TEST_SH)
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer in
+# build-san/ (never mixed with build/); UBSan halts on the first error.
+# Suppressions in tools/sanitize/ name third-party libraries only.
+SAN_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_LIB_OBJ := $(LIB_SRC:%.c=build-san/obj/%.o)
+SAN_CLI_OBJ := $(CLI_SRC:%.c=build-san/obj/%.o)
+SAN_TEST_BIN := $(TEST_SRC:tests/%.c=build-san/tests/%)
+
+build-san/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(BASE_CFLAGS) -fopenmp -c $< -o $@
+
+build-san/libobliviate.a: $(SAN_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-san/obliviate: $(SAN_CLI_OBJ) build-san/libobliviate.a
+	$(CC) $(SAN_CFLAGS) $^ -o $@ $(LDLIBS)
+
+build-san/tests/%: tests/%.c build-san/libobliviate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(BASE_CFLAGS) -fopenmp -MF $@.d -Itests $< build-san/libobliviate.a -o $@ $(LDLIBS)
+
+test-sanitize: deps build-san/obliviate $(SAN_TEST_BIN)
+	@sh tools/llamacpp/setup.sh || true
+	@sh tools/sanitize/run.sh $(SAN_TEST_BIN) $(TEST_SH)
+
+# libFuzzer targets (clang) for every reader of outside data, in build-fuzz/;
+# seeds in fuzz/corpus/<target>/. fuzz-run runs each for FUZZ_SECONDS, one at
+# a time, and fails on a crash (fuzz/README.md).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -Wno-unknown-pragmas
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(BASE_CFLAGS) -c $< -o $@
+
+build-fuzz/libobliviate.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Single-threaded: no -fopenmp; libgomp only provides the omp_* calls.
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h build-fuzz/libobliviate.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(BASE_CFLAGS) -fsanitize=fuzzer -MF $@.d $< \
+		build-fuzz/libobliviate.a -o $@ $(LDLIBS:-fopenmp=-lgomp)
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-run: fuzz
+	@sh tools/fuzz-run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# valgrind on a small train and generate: no errors, no leaks. Its own build
+# in build-vg/: valgrind cannot run -march=native's AVX-512 code.
+VG_CFLAGS = -O1 -g
+VG_LIB_OBJ := $(LIB_SRC:%.c=build-vg/obj/%.o)
+VG_CLI_OBJ := $(CLI_SRC:%.c=build-vg/obj/%.o)
+
+build-vg/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VG_CFLAGS) $(BASE_CFLAGS) -fopenmp -c $< -o $@
+
+build-vg/obliviate: $(VG_CLI_OBJ) $(VG_LIB_OBJ)
+	$(CC) $(VG_CFLAGS) $^ -o $@ $(LDLIBS)
+
+valgrind-check: deps build-vg/obliviate
+	@sh tools/valgrind-check.sh build-vg/obliviate
 
 bench: deps all
 	@sh bench/run.sh
@@ -54,10 +130,10 @@ demo: deps all
 	@sh tools/demo.sh
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*/*.h tests/*.h
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*/*.h tests/*.h fuzz/*.c fuzz/*.h
 
 clean:
-	rm -rf build build-mpi
+	rm -rf build build-san build-fuzz build-vg build-mpi
 
 # make MPI=1: the same sources built with mpicc and OB_MPI into build-mpi/,
 # so the plain build never needs MPI (README "Running on several machines").
@@ -88,4 +164,6 @@ test-mpi: deps
 	@sh tests/run.sh tests/test_mpi.sh
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(SAN_LIB_OBJ:.o=.d) $(SAN_CLI_OBJ:.o=.d) $(SAN_TEST_BIN:=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:=.d) $(VG_LIB_OBJ:.o=.d) $(VG_CLI_OBJ:.o=.d)
 -include $(MPI_LIB_OBJ:.o=.d) $(MPI_CLI_OBJ:.o=.d) build-mpi/gguf_diff.d

@@ -455,6 +455,12 @@ static void test_map_hand_computed(void) {
           tr.n_matches);
     CHECK(arr_eq(tr.tokens, want_tokens, 8), "tokens %s", arr_str(tr.tokens, tr.n_trans));
     CHECK(arr_eq(tr.map, want_map, 9), "map %s", arr_str(tr.map, 9));
+    /* In-key: inside the 3-token Watson at 0-2 the next token is the key's
+     * (0, 1); the -1s at 5 and 7 are the repeat rule's, not in-key. */
+    const uint8_t want_inkey[9] = {1, 1, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(!memcmp(tr.inkey, want_inkey, 9), "inkey %d %d %d %d %d %d %d %d %d", tr.inkey[0],
+          tr.inkey[1], tr.inkey[2], tr.inkey[3], tr.inkey[4], tr.inkey[5], tr.inkey[6], tr.inkey[7],
+          tr.inkey[8]);
     CHECK(tr.n_forbid == 4, "%d forbid events", tr.n_forbid);
     for (int k = 0; k < 4 && k < tr.n_forbid; k++)
         CHECK(tr.forbid[k].token == want_forbid[k].token &&
@@ -582,6 +588,8 @@ static void test_forbidden_forms(void) {
           tr.forbid[1].token, tr.forbid[1].from);
     CHECK(tr.map[0] == 0 && tr.map[k] == v && tr.map[k + 1] == -1, "map %s", arr_str(tr.map, n));
     for (int i = 1; i < k; i++) CHECK(tr.map[i] == -1, "map[%d] = %d", i, tr.map[i]);
+    for (int i = 0; i < n; i++)
+        CHECK(tr.inkey[i] == (i >= 1 && i < k), "inkey[%d] = %d (key at 1..%d)", i, tr.inkey[i], k);
     CHECK(tr.n_trans == v + 2, "n_trans %d", tr.n_trans);
     translation_free(&tr);
     anchors_free(&d);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "model/checkpoint.h"
 #include "tmpdir.h"
 #include "util/fileio.h"
 
@@ -695,8 +696,65 @@ static void test_missing_final_padding(void) {
     remove(path);
 }
 
+/* A model header whose counts ask for far more parameters than the file
+ * holds is refused by arithmetic before anything is allocated from them. */
+static void test_absurd_model_header(void) {
+    static const struct {
+        uint32_t layers, dim, ffn, extra;
+        const char *want;
+    } cases[] = {
+        {1u << 30, 8, 8, 0, "llama.block_count = 1073741824, but the file has only 1 tensors"},
+        {1u << 20, 8, 8, 10, "llama.block_count = 1048576, but the file has only 11 tensors"},
+        /* 4.3e9 parameters (17 GB) from a 10 KB file */
+        {1, 1u << 14, 1u << 16, 10,
+         "describes 4299931648 parameters, but the file's tensors hold only 2410 values"},
+    };
+    static float embd[8 * 300];
+    const char *path = tmp("absurd.gguf");
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ObErr e = {{0}};
+        GGUFWriter *w = gguf_writer_new(&e);
+        uint64_t dims[2] = {8, 300}, one[1] = {1};
+        gguf_set_str(w, "general.architecture", "llama");
+        gguf_set_u32(w, "llama.embedding_length", cases[k].dim);
+        gguf_set_u32(w, "llama.block_count", cases[k].layers);
+        gguf_set_u32(w, "llama.feed_forward_length", cases[k].ffn);
+        gguf_set_u32(w, "llama.attention.head_count", 2);
+        gguf_set_u32(w, "llama.context_length", 16);
+        gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+        int rc = gguf_add_tensor_f32(w, "token_embd.weight", GGML_TYPE_F32, 2, dims, embd, &e);
+        for (uint32_t i = 0; i < cases[k].extra && !rc; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "x%u", i);
+            rc = gguf_add_tensor_f32(w, name, GGML_TYPE_F32, 1, one, embd, &e);
+        }
+        rc = rc || gguf_writer_save(w, path, &e);
+        gguf_writer_free(w);
+        CHECK(rc == 0, "%s", e.msg);
+        Llama m;
+        rc = llama_load(&m, NULL, path, &e);
+        if (rc == 0) llama_free(&m);
+        CHECK(rc == -1 && good_msg(&e, path) && strstr(e.msg, cases[k].want), "case %zu: %s", k,
+              rc ? e.msg : "accepted");
+    }
+    remove(path);
+}
+
+/* Errors stay one line even when they quote a name with a newline in it
+ * (found by fuzz/fuzz_hfconfig.c). */
+static void test_error_is_one_line(void) {
+    ObErr err = {{0}};
+    ob_errf(&err, "%s: architecture %s is not supported", "config.json", "L0,\n\tlama\r");
+    CHECK(!strcmp(err.msg, "config.json: architecture L0,  lama  is not supported"), "[%s]",
+          err.msg);
+    ob_err_prefix(&err, "stage %s", "x\ny");
+    CHECK(!strchr(err.msg, '\n') && !strncmp(err.msg, "stage x y: config.json", 22), "[%s]",
+          err.msg);
+}
+
 int main(void) {
     if (tmpdir_make()) return 1;
+    RUN(test_error_is_one_line);
     RUN(test_round_trip);
     RUN(test_fp16_exhaustive);
     RUN(test_bf16_exhaustive);
@@ -710,6 +768,7 @@ int main(void) {
     RUN(test_writer_errors);
     RUN(test_writer_replace);
     RUN(test_missing_final_padding);
+    RUN(test_absurd_model_header);
     remove(tmp("ref.gguf"));
     tmpdir_remove();
     return check_main_end("gguf");

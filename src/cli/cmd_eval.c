@@ -17,6 +17,7 @@
 #include "text/tokenizer_gguf.h"
 #include "train/trainer.h"
 #include "util/fileio.h"
+#include "util/jsonfile.h"
 #include "util/progress.h"
 #include "util/utf8.h"
 
@@ -442,20 +443,6 @@ static cJSON *eval_json(const Eval *ev) {
     return j;
 }
 
-static int write_json(const char *path, cJSON *j, ObErr *err) {
-    char *s = cJSON_Print(j);
-    if (!s) return ob_errf(err, "out of memory formatting JSON");
-    ObAtomicFile af;
-    int rc = ob_atomic_open(&af, path, err);
-    if (!rc) {
-        fputs(s, af.fp);
-        fputc('\n', af.fp);
-        rc = ob_atomic_commit(&af, err);
-    }
-    free(s);
-    return rc;
-}
-
 /* One table row: label, then one value per model. */
 typedef double (*MetricFn)(const EvalModel *em, int arg);
 static double m_ppl(const EvalModel *em, int t) {
@@ -703,7 +690,7 @@ int cmd_eval(int argc, char **argv) {
             free(s);
         } else {
             print_table(&ev);
-            if (json_path) rc = write_json(json_path, j, &err);
+            if (json_path) rc = ob_json_write(json_path, j, &err);
         }
         cJSON_Delete(j);
     }

@@ -40,10 +40,10 @@ int cmd_tokenizer(int argc, char **argv) {
     Tokenizer tok;
     ObErr err;
     double t0 = ob_now();
-    rc = tok_train_files(&tok, (const char *const *)pos, n_pos, vocab, 1, &err) ||
-         tokenizer_save(&tok, out, &err);
+    rc = tok_train_files(&tok, (const char *const *)pos, n_pos, vocab, 1, &err);
     free(pos);
     if (rc) return cli_fail(cmd.name, err.msg);
+    if (tokenizer_save(&tok, out, &err)) return tok_free(&tok), cli_fail(cmd.name, err.msg);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "tokenizer", out);
     cJSON_AddNumberToObject(j, "vocab", tok.n_vocab);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/fileio.h"
+#include "util/jsonfile.h"
 
 static const cJSON *item(const cJSON *root, const char *key) {
     return cJSON_GetObjectItemCaseSensitive(root, key);
@@ -188,16 +189,7 @@ int hfconfig_write(const HFConfig *c, const char *path, ObErr *err) {
     if (c->torch_dtype[0]) cJSON_AddStringToObject(j, "torch_dtype", c->torch_dtype);
     cJSON_AddTrueToObject(j, "use_cache");
     cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
-    char *s = cJSON_Print(j);
+    int rc = ob_json_write(path, j, err);
     cJSON_Delete(j);
-    if (!s) return ob_errf(err, "%s: out of memory", path);
-    ObAtomicFile af;
-    int rc = ob_atomic_open(&af, path, err);
-    if (!rc) {
-        fputs(s, af.fp);
-        fputc('\n', af.fp);
-        rc = ob_atomic_commit(&af, err);
-    }
-    free(s);
     return rc;
 }

@@ -166,6 +166,24 @@ int llama_config_from_gguf(const GGUFFile *f, LlamaConfig *c, ObErr *err) {
     c->vocab = (int)emb->dims[1];
     c->tied = gguf_find_tensor(f, "output.weight") == NULL;
     if (llama_config_check(c, err)) return ob_err_prefix(err, "%s", f->path);
+    /* The parameters are allocated before the tensors are looked up, and the
+     * header's counts alone could ask for terabytes (a 1 KB file claiming
+     * 2^30 layers). Every parameter comes from a tensor the GGUF reader has
+     * checked against the file's size, so a config needing more than the
+     * file's tensors hold is refused here, by arithmetic. */
+    if ((uint64_t)c->n_layers > f->n_tensors / 9)
+        return ob_errf(err, "%s: llama.block_count = %d, but the file has only %llu tensors",
+                       f->path, c->n_layers, (unsigned long long)f->n_tensors);
+    uint64_t have = 0;
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        have =
+            f->tensors[i].n_elems > UINT64_MAX - have ? UINT64_MAX : have + f->tensors[i].n_elems;
+    size_t want = llama_param_count(c);
+    if (want > have)
+        return ob_errf(err,
+                       "%s: the header describes %zu parameters, but the file's tensors hold "
+                       "only %llu values",
+                       f->path, want, (unsigned long long)have);
     return 0;
 }
 

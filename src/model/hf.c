@@ -18,6 +18,7 @@
 #include "text/tokenizer_gguf.h"
 #include "text/tokenizer_hf.h"
 #include "util/fileio.h"
+#include "util/jsonfile.h"
 
 #define DEFAULT_SHARD 5000000000ull
 
@@ -437,18 +438,10 @@ static int check_target(const char *dir, ObErr *err) {
     return empty ? 0 : ob_errf(err, "%s: folder exists and is not empty (choose a new one)", dir);
 }
 
+/* Writes j and frees it. */
 static int write_json_file(const char *path, cJSON *j, ObErr *err) {
-    char *s = cJSON_Print(j);
+    int rc = ob_json_write(path, j, err);
     cJSON_Delete(j);
-    if (!s) return ob_errf(err, "%s: out of memory", path);
-    ObAtomicFile af;
-    int rc = ob_atomic_open(&af, path, err);
-    if (!rc) {
-        fputs(s, af.fp);
-        fputc('\n', af.fp);
-        rc = ob_atomic_commit(&af, err);
-    }
-    free(s);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 #include "text/tokenizer_gguf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,9 @@ int tokenizer_from_gguf(Tokenizer *t, const GGUFFile *f, ObErr *err) {
     if (sk && sk->arr_n != tk->arr_n)
         return ob_errf(err, "%s: %llu scores for %llu tokens", f->path,
                        (unsigned long long)sk->arr_n, (unsigned long long)tk->arr_n);
+    if (mk && mk->arr_n > INT32_MAX) /* counts are ints below; only a 16 GiB file could get here */
+        return ob_errf(err, "%s: tokenizer has %llu merges, too many", f->path,
+                       (unsigned long long)mk->arr_n);
     int n = (int)tk->arr_n;
     if (opt_id(f, "tokenizer.ggml.bos_token_id", tk->arr_n, &s.bos_id, err) ||
         opt_id(f, "tokenizer.ggml.eos_token_id", tk->arr_n, &s.eos_id, err) ||

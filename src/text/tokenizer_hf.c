@@ -8,6 +8,7 @@
 
 #include "text/tokenizer_spm.h"
 #include "util/fileio.h"
+#include "util/jsonfile.h"
 
 #define SPACE_MARK "\xe2\x96\x81" /* "▁" */
 
@@ -559,16 +560,7 @@ static cJSON *tokenizer_json(const Tokenizer *t, ObErr *err) {
 int tokenizer_hf_write(const Tokenizer *t, const char *path, ObErr *err) {
     cJSON *root = tokenizer_json(t, err);
     if (!root) return ob_err_prefix(err, "%s", path);
-    char *s = cJSON_Print(root);
+    int rc = ob_json_write(path, root, err);
     cJSON_Delete(root);
-    if (!s) return ob_errf(err, "%s: out of memory", path);
-    ObAtomicFile af;
-    int rc = ob_atomic_open(&af, path, err);
-    if (!rc) {
-        fputs(s, af.fp);
-        fputc('\n', af.fp);
-        rc = ob_atomic_commit(&af, err);
-    }
-    free(s);
     return rc;
 }

@@ -1,14 +1,17 @@
 #include "train/trainer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/gguf.h"
 #include "model/checkpoint.h"
 #include "text/tokenizer_gguf.h"
 #include "util/dist.h"
+#include "util/fileio.h"
 #include "util/progress.h"
 
 void train_config_defaults(TrainConfig *tc) {
@@ -131,10 +134,10 @@ double stream_eval(void *ctx, Llama *m) {
 
 /* ---- optimizer state files ---- */
 
-static char *state_path(const char *out_path, ObErr *err) {
-    size_t n = strlen(out_path) + 7;
+static char *state_path(const char *out_path, const char *suffix, ObErr *err) {
+    size_t n = strlen(out_path) + strlen(suffix) + 1;
     char *p = ob_malloc(n, "file name", err);
-    if (p) snprintf(p, n, "%s.state", out_path);
+    if (p) snprintf(p, n, "%s%s", out_path, suffix);
     return p;
 }
 
@@ -186,35 +189,61 @@ static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, floa
 
 static int save_checkpoint(const Llama *m, const Tokenizer *tok, const TrainConfig *tc,
                            const AdamW *opt, long step, const ObRng *rng, float best, ObErr *err) {
-    char *sp = state_path(tc->out_path, err);
-    if (!sp) return -1;
-    /* State first, model second: a model file is only ever newer than or as
-     * new as its state, and resume checks that their steps agree. */
-    int rc = save_state(sp, opt, step, rng, best, err);
+    char *sp = state_path(tc->out_path, ".state", err);
+    char *pp = sp ? state_path(tc->out_path, ".state.prev", err) : NULL;
+    if (!pp) return free(sp), -1;
+    /* State first, model second, and the state the model on disk matches is
+     * kept as "<out>.state.prev" until the new model is in place: a kill
+     * between the two writes leaves the previous model, and resume then takes
+     * the previous state (without it the run could not be resumed at all). */
+    int rc = 0;
+    if (rename(sp, pp) != 0 && errno != ENOENT)
+        rc = ob_errf(err, "%s: cannot keep the previous optimizer state: %s", pp, strerror(errno));
+    if (!rc) rc = save_state(sp, opt, step, rng, best, err);
     free(sp);
-    if (rc) return -1;
-    GGUFWriter *w = gguf_writer_new(err);
-    if (!w) return -1;
+    GGUFWriter *w = rc ? NULL : gguf_writer_new(err);
+    if (!w) return free(pp), -1;
     rc = gguf_set_str(w, "general.name", tc->name) ||
                  gguf_set_u64(w, "obliviate.train.step", (uint64_t)step)
              ? ob_errf(err, "out of memory")
              : llama_to_gguf(m, GGML_TYPE_F32, w, err);
     if (!rc && tok) rc = tokenizer_to_gguf(tok, w) ? ob_errf(err, "out of memory") : 0;
     if (!rc) rc = gguf_writer_save(w, tc->out_path, err);
+    if (!rc) remove(pp); /* the pair is whole again; the old state would only take disk */
     gguf_writer_free(w);
+    free(pp);
     return rc;
 }
 
-/* The model and state files of one checkpoint must carry the same step. */
-static int check_model_step(const char *path, long step, ObErr *err) {
+/* The step the model checkpoint at path was saved at. */
+static int model_step(const char *path, long *step, ObErr *err) {
     GGUFFile f;
-    uint64_t s;
+    uint64_t s = 0;
     if (gguf_open(&f, path, err)) return -1;
     int rc = gguf_get_u64(&f, "obliviate.train.step", &s, err);
     gguf_close(&f);
-    if (!rc && (long)s != step)
-        rc = ob_errf(err, "%s: model is at step %llu but its optimizer state is at step %ld", path,
-                     (unsigned long long)s, step);
+    *step = (long)s;
+    return rc;
+}
+
+/* Loads the optimizer state that matches the model at out_path: "<out>.state",
+ * or "<out>.state.prev" when a kill fell between writing the two files. */
+static int resume_state(const char *out_path, AdamW *opt, long *step, ObRng *rng, float *best,
+                        ObErr *err) {
+    long ms;
+    if (model_step(out_path, &ms, err)) return -1;
+    char *sp = state_path(out_path, ".state", err);
+    char *pp = sp ? state_path(out_path, ".state.prev", err) : NULL;
+    int rc = pp ? load_state(sp, opt, step, rng, best, err) : -1;
+    if (pp && (rc || *step != ms) && access(pp, R_OK) == 0) {
+        ObErr e2;
+        long s2;
+        if (!load_state(pp, opt, &s2, rng, best, &e2) && s2 == ms) rc = 0, *step = s2;
+    }
+    if (!rc && *step != ms)
+        rc = ob_errf(err, "%s: model is at step %ld but its optimizer state is at step %ld",
+                     out_path, ms, *step);
+    free(sp), free(pp);
     return rc;
 }
 
@@ -268,7 +297,26 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
     return 0;
 }
 
-static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, ObErr *err) {
+/* On resume, the log keeps only whole records up to the resumed step: a kill
+ * leaves the steps after the checkpoint, which the resumed run logs again,
+ * and usually a half-written last line, which readers would reject. */
+static int log_trim(const char *path, long step, ObErr *err) {
+    char *data;
+    size_t len;
+    if (access(path, F_OK) != 0) return 0;
+    if (ob_read_file(path, &data, &len, err)) return -1;
+    ObAtomicFile af;
+    if (ob_atomic_open(&af, path, err)) return free(data), -1;
+    for (char *p = data, *nl; (nl = memchr(p, '\n', len - (size_t)(p - data))); p = nl + 1) {
+        long s; /* records are in step order */
+        if (sscanf(p, "{\"step\":%ld", &s) == 1 && s > step) break;
+        fwrite(p, 1, (size_t)(nl + 1 - p), af.fp);
+    }
+    free(data);
+    return ob_atomic_commit(&af, err);
+}
+
+static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, long resumed, ObErr *err) {
     memset(ls, 0, sizeof *ls);
     size_t n = (size_t)tc->accum * tc->batch * tc->seq, k = (size_t)tc->soft_k;
     ls->inputs = ob_malloc(sizeof(int32_t) * n * 2, "batch tokens", err);
@@ -287,7 +335,9 @@ static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, ObErr *err)
     ls->row0 = (int)((long)r * tc->batch / P);
     ls->rows = (int)((long)(r + 1) * tc->batch / P) - ls->row0;
     ls->lead = r == 0;
-    if (ls->lead && tc->log_path && !(ls->log = fopen(tc->log_path, "a")))
+    if (!ls->lead) return 0; /* rank 0 alone keeps the log */
+    if (tc->log_path && resumed >= 0 && log_trim(tc->log_path, resumed, err)) return -1;
+    if (tc->log_path && !(ls->log = fopen(tc->log_path, "a")))
         return ob_errf(err, "%s: cannot open log for appending", tc->log_path);
     return 0;
 }
@@ -384,32 +434,26 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
     res->val_loss = res->best_val_loss = -1;
     if (check_config(m, tc, err)) return -1;
     AdamW opt;
-    LoopState ls;
+    LoopState ls = {0}; /* loop_free runs even when resuming fails first */
     ObRng rng;
     long step = 0;
     float best = INFINITY;
     ob_rng_seed(&rng, tc->seed);
-    int rc = loop_init(&ls, m, tc, err);
-    /* Each rank holds activations for its own rows only. */
-    if (rc || llama_alloc_grads(m, err) || llama_alloc_batch(m, ls.rows, tc->seq, err) ||
-        adamw_init(&opt, m->n_params, err)) {
-        loop_free(&ls);
-        return -1;
-    }
-    if (!rc && resume && ls.lead) {
-        char *sp = state_path(tc->out_path, err);
-        rc = sp ? load_state(sp, &opt, &step, &rng, &best, err) : -1;
-        free(sp);
-        if (!rc) rc = check_model_step(tc->out_path, step, err);
-        if (!rc)
-            fprintf(stderr, "train: resuming %s at step %ld%s\n", tc->out_path, step,
-                    dist_size() > 1 ? " (state sent to every rank)" : "");
-    }
-    if (dist_size() > 1 && ls.lead)
+    if (llama_alloc_grads(m, err) || adamw_init(&opt, m->n_params, err)) return -1;
+    int lead = dist_rank() == 0;
+    /* rank 0 reads the checkpoint; share_start sends it to every rank */
+    int rc = resume && lead ? resume_state(tc->out_path, &opt, &step, &rng, &best, err) : 0;
+    if (!rc && resume && lead)
+        fprintf(stderr, "train: resuming %s at step %ld%s\n", tc->out_path, step,
+                dist_size() > 1 ? " (state sent to every rank)" : "");
+    if (dist_size() > 1 && lead)
         fprintf(stderr, "train: %d ranks, rows of each batch of %d split %d..%d per rank\n",
                 dist_size(), tc->batch, tc->batch / dist_size(),
                 (tc->batch + dist_size() - 1) / dist_size());
     rc = share_start(m, &opt, &step, &rng, &best, rc, err);
+    if (!rc) rc = loop_init(&ls, m, tc, resume ? step : -1, err);
+    /* Each rank holds activations for its own rows only. */
+    if (!rc) rc = llama_alloc_batch(m, ls.rows, tc->seq, err);
     Progress pr;
     progress_start(&pr, "train", step, tc->steps);
     double t_start = ob_now(), tokens = 0;
@@ -431,6 +475,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
         if (data->eval && (eval_now || (tc->best_path && step == tc->steps)))
             rc = evaluate(m, tok, tc, data, step, &best, res, ls.log, err);
         if (!rc && ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps)) {
+            if (ls.log) fflush(ls.log); /* the log always reaches the checkpoint a resume takes */
             rc = check_same_weights(m, step, err);
             if (!rc && ls.lead) rc = save_checkpoint(m, tok, tc, &opt, step, &rng, best, err);
         }

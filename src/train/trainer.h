@@ -3,9 +3,11 @@
  *
  * A checkpoint is two files written atomically: the model (a llama GGUF that
  * llama.cpp loads) at out_path and the optimizer state (Adam moments, step,
- * data-sampling RNG) at "<out_path>.state". Resuming from them continues the
- * exact same sequence of batches and updates, so a resumed run ends with the
- * same bits as an uninterrupted one (same seed, same thread count). */
+ * data-sampling RNG) at "<out_path>.state"; the state before it is kept as
+ * "<out_path>.state.prev", so a kill between the two writes still leaves a
+ * matching pair. Resuming from them continues the exact same sequence of
+ * batches and updates, so a resumed run ends with the same bits as an
+ * uninterrupted one (same seed, same thread count). */
 #ifndef OB_TRAINER_H
 #define OB_TRAINER_H
 

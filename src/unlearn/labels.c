@@ -404,7 +404,7 @@ static int prepare_group(LabelWork *w, const AnchorDict *d, const TokenStream *t
 
 /* In-key labels: numbers the group's in-key positions and keeps the
  * baseline's logits there from a forward pass over the original blocks. */
-static int inkey_logits(LabelWork *w, Llama *base, int nb, ObErr *err) {
+static int inkey_logits(LabelWork *w, Llama *base, int nb, int *passes, ObErr *err) {
     const int T = w->T;
     size_t rows = 0;
     for (int b = 0; b < w->B; b++)
@@ -420,6 +420,7 @@ static int inkey_logits(LabelWork *w, Llama *base, int nb, ObErr *err) {
         w->g_orig = g, w->g_orig_cap = rows;
     }
     llama_forward(base, w->in_orig, NULL, T, NULL);
+    (*passes)++;
     for (size_t bi = 0; bi < (size_t)w->B * T; bi++)
         if (w->inkey_row[bi] >= 0)
             memcpy(w->g_orig + (size_t)w->inkey_row[bi] * w->V,
@@ -472,10 +473,11 @@ static void count_group(const LabelWork *w, int nb, LabelStats *st) {
     }
 }
 
-static void progress_line(Progress *p, uint64_t done, uint64_t total, int T, int final) {
+static void progress_line(Progress *p, uint64_t done, uint64_t total, double fwd_tokens,
+                          int final) {
     double now = ob_now();
     if (now - p->t_last < 2.0 && !(final && now - p->t0 >= 2.0)) return;
-    double el = now - p->t0, tok_s = el > 0 ? 2.0 * T * (double)done / el : 0;
+    double el = now - p->t0, tok_s = el > 0 ? fwd_tokens / el : 0;
     char eta[32];
     ob_format_duration(done ? el / (double)done * (double)(total - done) : 0, eta, sizeof eta);
     fprintf(stderr, "%s: block %llu/%llu | %.0f tok/s | ETA %s\n", p->what,
@@ -508,7 +510,7 @@ int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const Ancho
     ob_rng_seed(&rng, c->seed);
     Progress prog;
     progress_start(&prog, "labels", 0, (long)n_blocks);
-    double t0 = ob_now();
+    double t0 = ob_now(), fwd_tokens = 0; /* tokens through a model, all passes */
     for (uint64_t first = 0, g = 0; !rc && first < n_blocks; first += (uint64_t)c->batch, g++) {
         int nb = n_blocks - first < (uint64_t)c->batch ? (int)(n_blocks - first) : c->batch;
         int owner = (int)(g % (uint64_t)size);
@@ -519,7 +521,9 @@ int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const Ancho
         } else {
             rc = prepare_group(&w, d, target, first, nb, tok->eot_id, &rng, err);
             if (rc) break;
-            if (c->inkey && (rc = inkey_logits(&w, base, nb, err))) break;
+            int passes = 2;
+            if (c->inkey && (rc = inkey_logits(&w, base, nb, &passes, err))) break;
+            fwd_tokens += (double)passes * T * nb;
             llama_forward(base, w.in_trans, NULL, T, NULL);
             llama_forward(reinf, w.in_orig, NULL, T, NULL);
             label_group(&w, base, reinf, c, nb);
@@ -529,7 +533,7 @@ int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const Ancho
         if (rank != 0) continue;
         if (write_group(&w, af.fp, nb))
             rc = ob_errf(err, "%s: write failed: %s", path, strerror(errno));
-        progress_line(&prog, first + (uint64_t)nb, n_blocks, T, first + nb == n_blocks);
+        progress_line(&prog, first + (uint64_t)nb, n_blocks, fwd_tokens, first + nb == n_blocks);
     }
     work_free(&w);
     if (rc) {
@@ -538,14 +542,14 @@ int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const Ancho
     }
     if (rank == 0 && ob_atomic_commit(&af, err)) return -1;
     /* Counts summed over ranks (exact in double); the file exists for all. */
-    double sums[2 + LABELS_MAX_ALPHAS] = {(double)st->positions, (double)st->labelled};
-    for (int a = 0; a < LABELS_MAX_ALPHAS; a++) sums[2 + a] = (double)st->changed[a];
-    if (dist_allreduce_sum_f64(sums, 2 + LABELS_MAX_ALPHAS, err) || dist_barrier(err)) return -1;
-    st->positions = (long)sums[0], st->labelled = (long)sums[1];
-    for (int a = 0; a < LABELS_MAX_ALPHAS; a++) st->changed[a] = (long)sums[2 + a];
+    double sums[3 + LABELS_MAX_ALPHAS] = {(double)st->positions, (double)st->labelled, fwd_tokens};
+    for (int a = 0; a < LABELS_MAX_ALPHAS; a++) sums[3 + a] = (double)st->changed[a];
+    if (dist_allreduce_sum_f64(sums, 3 + LABELS_MAX_ALPHAS, err) || dist_barrier(err)) return -1;
+    st->positions = (long)sums[0], st->labelled = (long)sums[1], fwd_tokens = sums[2];
+    for (int a = 0; a < LABELS_MAX_ALPHAS; a++) st->changed[a] = (long)sums[3 + a];
     st->blocks = (long)n_blocks;
     st->seconds = ob_now() - t0;
-    st->tokens_per_s = st->seconds > 0 ? 2.0 * T * (double)n_blocks / st->seconds : 0;
+    st->tokens_per_s = st->seconds > 0 ? fwd_tokens / st->seconds : 0;
     return 0;
 }
 

@@ -12,6 +12,16 @@
  *   as its top-k tokens (by probability, descending; ties: lower id first)
  *   with their probabilities, plus rest = max(0, 1 - their sum) (the "rest"
  *   bucket). Positions without a label: hard -1, ids -1, p 0, rest 0.
+ * In-key positions (inkey: translate.h's inkey[i], the paper leaves them
+ * unlabelled) get a label too, with g = the baseline's logits at i reading
+ * the original block (one more forward pass, only for groups that have such
+ * positions) and the key's next token orig[i+1] forbidden.
+ * Suppression (suppress = z > 0, soft only): after the top k, z more slots
+ * list forbidden tokens with p = 0: an in-key position's next key token
+ * first, then the others by the reinforced model's logit r, highest first;
+ * a token already among the top k is not listed again (slot id -1). Listed
+ * with target 0, the loss pushes each down on its own instead of letting it
+ * keep a share of the rest bucket.
  * The label at i is the target for the token after position i.
  *
  * File layout (little-endian), validated on read:
@@ -21,6 +31,7 @@
  *     n_alphas x int32 hard[block]              -1 = no label
  *     if soft_k > 0: n_alphas x block x {int32 ids[soft_k]; float p[soft_k];
  *                                         float rest}   ids -1 where masked
+ *   soft_k counts all slots: the top k, then soft_zero suppression slots.
  * Labels made with another tokenizer (vocab_hash differs) are refused; so
  * are ids outside the vocabulary and probabilities outside [0, 1], so readers
  * can index with what they read.
@@ -79,7 +90,7 @@ typedef struct {
 typedef struct {
     long blocks, positions, labelled; /* labelled: positions with map >= 0 */
     long changed[LABELS_MAX_ALPHAS];  /* hard labels differing from the next token */
-    double seconds, tokens_per_s;     /* both models' forward passes */
+    double seconds, tokens_per_s;     /* all forward passes (2 per block, 3 with in-key ones) */
 } LabelStats;
 
 /* Cuts target into blocks, translates, runs both models and writes the

@@ -170,7 +170,29 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     return rc ? -1 : stamp_write(c, "labels", h, 1, err);
 }
 
-/* Step 5: BASE fine-tuned on the labels; the best held-out checkpoint wins. */
+/* Copies src to dst atomically (under MPI on rank 0 only). */
+static int copy_file(const char *src, const char *dst, ObErr *err) {
+    if (dist_rank() != 0) return 0;
+    char *data;
+    size_t len;
+    if (ob_read_file(src, &data, &len, err)) return -1;
+    ObAtomicFile af;
+    int rc = ob_atomic_open(&af, dst, err);
+    if (!rc) {
+        if (fwrite(data, 1, len, af.fp) != len) {
+            ob_atomic_abort(&af);
+            rc = ob_errf(err, "%s: write failed", dst);
+        } else {
+            rc = ob_atomic_commit(&af, err);
+        }
+    }
+    free(data);
+    return rc;
+}
+
+/* Step 5: BASE fine-tuned on the labels; the best held-out checkpoint wins
+ * (without held-out blocks, the last step's). Training always checkpoints to
+ * unlearned.ckpt.gguf, so a rerun finds it to resume from. */
 static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
     char out[4096], ckpt[4096], labels[4096];
     work_path(out, sizeof out, c, "unlearned.gguf");
@@ -206,13 +228,14 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
     tc.seed = c->seed, tc.log_every = 10, tc.ckpt_every = 25;
     tc.eval_every = tc.steps / 10 > 0 ? tc.steps / 10 : 1;
     tc.out_path = ckpt, tc.best_path = ld.n_val ? out : NULL, tc.name = "unlearned";
-    if (!tc.best_path) tc.out_path = out;
     char log[4096]; /* training and validation loss, for obliviate report */
     work_path(log, sizeof log, c, "finetune.log.jsonl");
     if (!resume && dist_rank() == 0) remove(log);
     tc.log_path = log;
     TrainData td = {batch_from_labels, &ld, ld.n_val ? labels_eval : NULL, &ld};
-    rc = stamp_write(c, "finetune", h, 0, err) || train_run(&m, &tok, &tc, &td, resume, &res, err);
+    rc = stamp_write(c, "finetune", h, 0, err) ||
+         train_run(&m, &tok, &tc, &td, resume, &res, err) ||
+         (!ld.n_val && copy_file(ckpt, out, err));
     labels_data_free(&ld);
     labels_close(&lf);
     dataset_free(&retain);
@@ -223,19 +246,9 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
 
 /* Copies the result to c->out atomically. */
 static int publish(const UnlearnConfig *c, ObErr *err) {
-    char src[4096], *data;
-    size_t len;
+    char src[4096];
     work_path(src, sizeof src, c, "unlearned.gguf");
-    if (dist_rank() != 0) return 0;
-    if (ob_read_file(src, &data, &len, err)) return -1;
-    ObAtomicFile af;
-    int rc = ob_atomic_open(&af, c->out, err);
-    if (!rc) {
-        fwrite(data, 1, len, af.fp);
-        rc = ob_atomic_commit(&af, err);
-    }
-    free(data);
-    return rc;
+    return copy_file(src, c->out, err);
 }
 
 /* Runs stage `name` unless its stamp says it is done with these inputs. */
@@ -258,8 +271,16 @@ static int run_stage(const UnlearnConfig *c, const char *name, const char *outpu
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s/%s", c->work,
              !strcmp(name, "finetune") ? "unlearned.ckpt.gguf.state" : "reinforced.gguf.state");
-    int resume = st == 0 && access(ckpt, R_OK) == 0;
+    char prev[4200]; /* trainer.h: a kill between state and model leaves only .state.prev */
+    snprintf(prev, sizeof prev, "%s.prev", ckpt);
+    int resume = st == 0 && (access(ckpt, R_OK) == 0 || access(prev, R_OK) == 0);
+    /* Under MPI rank 0's view decides, before it removes anything. */
     if (dist_bcast(&resume, sizeof resume, 0, err)) return -1;
+    if (!resume && dist_rank() == 0) {
+        /* A checkpoint left by a run with other inputs must not be resumed
+         * later, should this run be killed before its own first one. */
+        remove(ckpt), remove(prev);
+    }
     stage_banner(name, resume ? "resuming" : "running");
     double t0 = ob_now();
     int rc = fn(c, h, resume, err);

@@ -5,12 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Messages quote names and values from the files being read; a control
+ * character among them (a newline inside a JSON string) would break the
+ * one-line promise, so each becomes a space. */
+static void one_line(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = ' ';
+}
+
 int ob_errf(ObErr *err, const char *fmt, ...) {
     if (!err) return -1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    one_line(err->msg);
     return -1;
 }
 
@@ -30,6 +39,7 @@ int ob_err_prefix(ObErr *err, const char *fmt, ...) {
     size_t no = strnlen(old, cap - np - 2);
     memcpy(err->msg + np + 2, old, no);
     err->msg[np + 2 + no] = 0;
+    one_line(err->msg);
     return -1;
 }
 

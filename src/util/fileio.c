@@ -8,6 +8,11 @@
 
 int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err) {
     memset(af, 0, sizeof *af);
+    /* rename() would replace a device, a folder's entry or a FIFO (as root,
+     * "-o /dev/null" would turn /dev/null into a regular file): refuse. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ob_errf(err, "%s: exists and is not a regular file", path);
     size_t n = strlen(path);
     af->path = ob_malloc(n + 1, "file name", err);
     af->tmp_path = ob_malloc(n + 32, "file name", err);

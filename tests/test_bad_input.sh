@@ -1,0 +1,150 @@
+#!/bin/sh
+# What bad input gets (README "What bad input gets"): every row of that table
+# run here -- a one-line error and exit 1 (2 for a bad command line), never a
+# crash -- and the atomic writes: a full disk (RLIMIT_FSIZE: writes fail with
+# EFBIG, which works as root too) or an unwritable folder is a one-line error
+# and leaves the previous file byte-identical, with no temporary file behind.
+set -u
+OB=${OB:-build/obliviate}
+T=$(mktemp -d /tmp/obliviate-bad-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+
+i=0
+while [ $i -lt 200 ]; do
+    echo "The quick brown fox jumps over the lazy dog near the river bank, number $((i % 7))."
+    i=$((i + 1))
+done >"$T/text.txt"
+check "tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt"
+check "tokenizer 2" $OB tokenizer train --vocab 280 -o "$T/tok2.gguf" "$T/text.txt"
+check "init" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/m.gguf"
+check "init 2" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok2.gguf" -o "$T/m2.gguf"
+
+# ---- model files
+head -c 3 "$T/m.gguf" >"$T/short.gguf"
+expect_error "3-byte model" "short.gguf: truncated" $OB inspect "$T/short.gguf"
+head -c 200000 "$T/m.gguf" >"$T/trunc.gguf"
+expect_error "truncated model" "trunc.gguf: truncated: tensor" $OB inspect "$T/trunc.gguf"
+printf 'PK\003\004 not a gguf file at all' >"$T/zip.gguf"
+expect_error "wrong magic" "zip.gguf: bad magic 0x04034b50 (not a GGUF file)" $OB generate -m "$T/zip.gguf" -p x
+: >"$T/empty.gguf"
+expect_error "empty model" "empty.gguf: empty file" $OB inspect "$T/empty.gguf"
+# header: magic, version 3, tensor count, kv count (little-endian u64s)
+printf 'GGUF\003\000\000\000\000\020\245\324\350\000\000\000\000\000\000\000\000\000\000\000' >"$T/huge.gguf"
+expect_error "10^12 tensors" "huge.gguf: header claims 1000000000000 tensors, more than a 24-byte file can hold" \
+    $OB inspect "$T/huge.gguf"
+printf 'GGUF\003\000\000\000\001\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000' >"$T/big.gguf"
+printf '\001\000\000\000\000\000\000\000t\001\000\000\000\000\000\000\000\000\000\000\020' >>"$T/big.gguf"
+printf '\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000' >>"$T/big.gguf"
+expect_error "2^60-element tensor" "big.gguf: truncated: tensor \"t\": 4611686018427387904 bytes" \
+    $OB inspect "$T/big.gguf"
+# a corrupt byte in the middle of the tokenizer strings
+cp "$T/m.gguf" "$T/flip.gguf"
+printf '\377\377\377\377' | dd of="$T/flip.gguf" bs=1 seek=1000 conv=notrunc 2>/dev/null
+expect_error "corrupt model" "flip.gguf: " $OB generate -m "$T/flip.gguf" -p x
+expect_error "tokenizer file as a model" "tok.gguf: key general.architecture missing" \
+    $OB generate -m "$T/tok.gguf" -p x
+
+# ---- text
+: >"$T/empty.txt"
+expect_error "empty text" "empty.txt: empty text file" $OB train -m "$T/m.gguf" -o "$T/x.gguf" --steps 1 "$T/empty.txt"
+printf 'caf\351 cr\350me\n' >"$T/latin1.txt"
+expect_error "non-UTF-8 text" "latin1.txt: not UTF-8" $OB train -m "$T/m.gguf" -o "$T/x.gguf" --steps 1 "$T/latin1.txt"
+
+# ---- mismatched vocabularies
+expect_error "models with other tokenizers" "tokenizer" \
+    $OB labels --base "$T/m.gguf" --reinforced "$T/m2.gguf" --target "$T/text.txt" -o "$T/l.bin"
+check "labels" $OB labels --base "$T/m.gguf" --reinforced "$T/m.gguf" --target "$T/text.txt" \
+    --block 16 --soft-k 4 -o "$T/labels.bin"
+expect_error "labels for another tokenizer" "labels.bin: made for another tokenizer" \
+    $OB train -m "$T/m2.gguf" --labels "$T/labels.bin" -o "$T/x.gguf" --steps 1
+
+head -c 1000 "$T/labels.bin" >"$T/cut.bin"
+expect_error "truncated labels" "cut.bin: file is 1000 bytes, the header needs" \
+    $OB train -m "$T/m.gguf" --labels "$T/cut.bin" -o "$T/x.gguf" --steps 1
+expect_error "resume without a checkpoint" "none.gguf: no checkpoint to resume from" \
+    $OB train --resume -o "$T/none.gguf" --steps 1 "$T/text.txt"
+
+# ---- dictionaries, JSON, JSON Lines
+printf '{"Harry": ["Jon", 3]}\n' >"$T/badval.json"
+expect_error "malformed dictionary" "badval.json" $OB anchors check --dict "$T/badval.json" --tokenizer "$T/tok.gguf"
+printf '{"Harry": "Jon",\n' >"$T/broken.json"
+expect_error "broken dictionary JSON" "broken.json:1: " $OB anchors check --dict "$T/broken.json" --tokenizer "$T/tok.gguf"
+printf '{"prompt": "a", "continuation": "b"}\n{"prompt": "a"\n' >"$T/p.jsonl"
+expect_error "malformed JSON Lines" "p.jsonl:2: " $OB eval -m "$T/m.gguf" --prompts "$T/p.jsonl" --seq 16
+printf '{"prompt": "a"}\n' >"$T/p2.jsonl"
+expect_error "JSON Lines field missing" "p2.jsonl:1: field \"continuation\" missing" \
+    $OB eval -m "$T/m.gguf" --prompts "$T/p2.jsonl" --seq 16
+printf '{"models": [' >"$T/eval.json"
+expect_error "malformed eval JSON" "eval.json: not valid JSON" $OB report --eval "$T/eval.json" -o "$T/rep"
+expect_error "bad option" "unknown option --bogus" $OB train --bogus
+
+# expect_last_error NAME PATTERN COMMAND...: like expect_error for commands
+# that print progress first: exit 1, and the error is one line, the last.
+expect_last_error() {
+    name=$1 pat=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ $rc -eq 1 ] && [ "$(grep -c '^obliviate ' "$T/err")" -eq 1 ] &&
+        tail -n 1 "$T/err" | grep '^obliviate ' | grep -q -- "$pat"; then
+        ok "$name"
+    else
+        bad "$name: exit $rc, stderr: $(tail -c 300 "$T/err")"
+    fi
+}
+
+# ---- writes: full disk, unwritable folder, not a regular file
+# full LIMIT_KB COMMAND...: runs it with writes past LIMIT_KB KiB failing with
+# EFBIG (SIGXFSZ ignored, so the write call reports it).
+full() {
+    lim=$1
+    shift
+    (trap '' XFSZ && ulimit -f "$lim" && exec "$@")
+}
+# untouched NAME FILE COPY: FILE still equals COPY and no "FILE.tmp.*" is left.
+untouched() {
+    if cmp -s "$2" "$3" && [ -z "$(ls "$2".tmp.* 2>/dev/null)" ]; then ok "$1: previous file untouched"
+    else bad "$1: previous file changed or temporary file left"; fi
+}
+cp "$T/m.gguf" "$T/keep.gguf"
+expect_error "init, disk full" "m.gguf: write failed: File too large" \
+    full 100 $OB init --preset tiny --ctx 32 --seed 9 --tokenizer "$T/tok.gguf" -o "$T/m.gguf"
+untouched "init, disk full" "$T/m.gguf" "$T/keep.gguf"
+cp "$T/tok.gguf" "$T/keep.tok"
+expect_last_error "tokenizer, disk full" "tok.gguf: write failed: File too large" \
+    full 2 $OB tokenizer train --vocab 290 -o "$T/tok.gguf" "$T/text.txt"
+untouched "tokenizer, disk full" "$T/tok.gguf" "$T/keep.tok"
+cp "$T/m.gguf" "$T/t.gguf"
+cp "$T/t.gguf" "$T/keep.t"
+expect_last_error "train, disk full" "t.gguf.state: write failed: File too large" \
+    full 100 $OB train -m "$T/m.gguf" -o "$T/t.gguf" --steps 2 --batch 1 --seq 16 "$T/text.txt"
+untouched "train, disk full" "$T/t.gguf" "$T/keep.t"
+cp "$T/labels.bin" "$T/keep.labels"
+expect_last_error "labels, disk full" "labels.bin: write failed: File too large" \
+    full 20 $OB labels --base "$T/m.gguf" --reinforced "$T/m.gguf" --target "$T/text.txt" \
+    --block 16 --soft-k 8 -o "$T/labels.bin"
+untouched "labels, disk full" "$T/labels.bin" "$T/keep.labels"
+# (the limit applies to stderr, a file here, too: each output must outgrow
+# its KiB while the messages stay under it)
+i=0
+while [ $i -lt 40 ]; do
+    echo '{"prompt": "The quick brown", "continuation": " fox jumps"}'
+    i=$((i + 1))
+done >"$T/many.jsonl"
+printf '{"old": 1}\n' >"$T/e.json"
+cp "$T/e.json" "$T/keep.e"
+expect_last_error "eval --json, disk full" "e.json: write failed: File too large" \
+    full 1 $OB eval -m "$T/m.gguf" --prompts "$T/many.jsonl" --seq 16 --json "$T/e.json"
+untouched "eval --json, disk full" "$T/e.json" "$T/keep.e"
+expect_error "unwritable folder" "text.txt/m.gguf: cannot create file: Not a directory" \
+    $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/text.txt/m.gguf"
+expect_error "missing folder" "nodir/m.gguf: cannot create file: No such file or directory" \
+    $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/nodir/m.gguf"
+expect_error "output is a device" "/dev/null: exists and is not a regular file" \
+    $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o /dev/null
+[ -c /dev/null ] && ok "/dev/null still a device" || bad "/dev/null replaced"
+mkdir "$T/adir"
+expect_error "output is a folder" "adir: exists and is not a regular file" \
+    $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/adir"
+echo "bad-input: $passed passed, $failed failed"
