@@ -97,8 +97,9 @@ typedef struct {
  * labels file atomically. base and reinf must share tok's vocabulary; d must
  * be tokenized with it, or NULL for no anchors (identity translation: only
  * the alpha term acts). The translation of block n uses the n-th draw of one
- * ObRng seeded with c->seed, so a fixed seed gives the same file; the output
- * does not depend on the thread count. Reallocates both models' activations
+ * ObRng seeded with c->seed, so a fixed seed and thread count give the same
+ * file (another thread count may round BLAS sums differently and flip a
+ * near-tied label; the translation never changes). Reallocates both models' activations
  * for (c->batch, c->block). Progress lines go to stderr (at most one every
  * 2 s). stats: positions = text tokens (pads excluded), labelled = positions
  * with a label, changed[a] = labels differing from the actual next token. */
