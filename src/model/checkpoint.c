@@ -1,10 +1,12 @@
 #include "model/checkpoint.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text/tokenizer_gguf.h"
+#include "util/rng.h"
 
 /* One GGUF tensor: its name, where it lives in LlamaParams, its ggml dims. */
 typedef struct {
@@ -436,5 +438,94 @@ int llama_save_merged(const Llama *m, const Tokenizer *tok, const char *name, co
     else ob_err_prefix(err, "%s", path);
     gguf_writer_free(w);
     free(jobs);
+    return rc;
+}
+
+/* ---- random models written as they are made ---- */
+
+typedef struct {
+    uint64_t seed;
+    uint32_t type;
+    float std;
+} RandomJob;
+
+/* GGUFFillFn: U(-a, a) values with standard deviation std (a = std sqrt 3),
+ * from a xorshift stream per 64K-value chunk, so the bits do not depend on
+ * the thread count. */
+static int fill_random(void *ctx, void *buf, uint64_t n_bytes, ObErr *err) {
+    (void)err;
+    const RandomJob *j = ctx;
+    size_t esz = j->type == GGML_TYPE_F32 ? 4 : 2, n = (size_t)n_bytes / esz, chunk = 65536;
+    float a = j->std * 1.7320508f;
+    long n_chunks = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < n_chunks; c++) {
+        uint64_t s = ob_hash64(j->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(c + 1)) | 1;
+        size_t hi = (size_t)(c + 1) * chunk < n ? (size_t)(c + 1) * chunk : n;
+        for (size_t i = (size_t)c * chunk; i < hi; i++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            float v = a * ((float)(s >> 40) * (2.0f / 16777216.0f) - 1.0f);
+            if (esz == 4) {
+                memcpy((char *)buf + 4 * i, &v, 4);
+            } else {
+                uint16_t h = j->type == GGML_TYPE_F16 ? ob_fp32_to_fp16(v) : ob_fp32_to_bf16(v);
+                memcpy((char *)buf + 2 * i, &h, 2);
+            }
+        }
+    }
+    return 0;
+}
+
+int llama_save_random(const LlamaConfig *c, const Tokenizer *tok, uint32_t type, uint64_t seed,
+                      const char *path, ObErr *err) {
+    if (llama_config_check(c, err)) return ob_err_prefix(err, "%s", path);
+    if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_BF16)
+        return ob_errf(err, "cannot write tensors of ggml type %u (F32, F16, BF16 only)", type);
+    if (tok && tok->n_vocab != c->vocab)
+        return ob_errf(err, "%s: tokenizer has %d tokens but the model's vocabulary is %d", path,
+                       tok->n_vocab, c->vocab);
+    size_t L = (size_t)c->n_layers, C = (size_t)c->dim, V = (size_t)c->vocab;
+    int dims[MAT_N][2];
+    llama_mat_dims(c, dims);
+    RandomJob *jobs = ob_malloc(sizeof(RandomJob) * (L * MAT_N + 2), "random jobs", err);
+    float *ones = jobs ? ob_malloc(sizeof(float) * C, "norm scales", err) : NULL;
+    GGUFWriter *w = ones ? gguf_writer_new(err) : NULL;
+    if (!w) return free(jobs), free(ones), -1;
+    for (size_t i = 0; i < C; i++) ones[i] = 1.0f;
+    float std = 0.02f, std_out = 0.02f / sqrtf(2.0f * (float)L); /* as llama_init_random */
+    int rc = gguf_set_str(w, "general.name", "obliviate random model") ||
+                     llama_config_to_gguf(c, type, w) || (tok && tokenizer_to_gguf(tok, w))
+                 ? ob_errf(err, "out of memory")
+                 : 0;
+    uint64_t d1[1] = {C}, de[2] = {C, V};
+    size_t nj = 0;
+    char nm[96];
+#define RANDOM(name, d, sd)                                                                        \
+    do {                                                                                           \
+        jobs[nj] = (RandomJob){ob_hash64(seed ^ (0x51ed2701ULL * (nj + 1))), type, (sd)};          \
+        if (!rc) rc = gguf_add_tensor_gen(w, name, type, 2, d, fill_random, &jobs[nj], err);       \
+        nj++;                                                                                      \
+    } while (0)
+    RANDOM("token_embd.weight", de, std);
+    for (size_t l = 0; l < L && !rc; l++) {
+        snprintf(nm, sizeof nm, "blk.%zu.attn_norm.weight", l);
+        rc = gguf_add_tensor_f32(w, nm, GGML_TYPE_F32, 1, d1, ones, err);
+        for (int k = 0; k < MAT_N && !rc; k++) {
+            snprintf(nm, sizeof nm, "blk.%zu.%s.weight", l, mat_gguf_names[k]);
+            uint64_t dd[2] = {(uint64_t)dims[k][1], (uint64_t)dims[k][0]};
+            RANDOM(nm, dd, k == MAT_O || k == MAT_DOWN ? std_out : std);
+            if (!rc && k == MAT_O) {
+                snprintf(nm, sizeof nm, "blk.%zu.ffn_norm.weight", l);
+                rc = gguf_add_tensor_f32(w, nm, GGML_TYPE_F32, 1, d1, ones, err);
+            }
+        }
+    }
+    if (!rc) rc = gguf_add_tensor_f32(w, "output_norm.weight", GGML_TYPE_F32, 1, d1, ones, err);
+    if (!c->tied) RANDOM("output.weight", de, std);
+#undef RANDOM
+    if (!rc) rc = gguf_writer_save(w, path, err);
+    else ob_err_prefix(err, "%s", path);
+    gguf_writer_free(w);
+    free(jobs), free(ones);
     return rc;
 }

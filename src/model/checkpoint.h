@@ -34,6 +34,13 @@ int llama_load_frozen(Llama *m, Tokenizer *tok, const char *path, ObErr *err);
  * every adapted matrix, in the type the base stores it in (F32 for an fp32
  * model); the other tensors are copied as they are. Matrices are made one
  * at a time, so a frozen 7B model is written without holding it in fp32. */
+/* Writes a model with random weights straight to disk, one tensor at a
+ * time (a 7B model never exists in memory): matrices uniform with standard
+ * deviation 0.02 (0.02 / sqrt(2 L) for attn_output and ffn_down, as
+ * llama_init_random), norms 1, in `type`. Not the same numbers as
+ * llama_init_random. tok may be NULL. */
+int llama_save_random(const LlamaConfig *c, const Tokenizer *tok, uint32_t type, uint64_t seed,
+                      const char *path, ObErr *err);
 int llama_save_merged(const Llama *m, const Tokenizer *tok, const char *name, const char *path,
                       ObErr *err);
 
