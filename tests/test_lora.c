@@ -258,9 +258,9 @@ static void test_merge_equals_adapter(void) {
     randomise_lora(full.lora, 0.2f);
     CHECK(lora_save(full.lora, "t", path("a.gguf"), &err) == 0, "%s", err.msg);
     CHECK(llama_load_lora(&fz, path("a.gguf"), &err) == 0, "%s", err.msg);
-    CHECK(fz.lora && fz.lora->n_params == full.lora->n_params &&
-              fz.lora->cfg.rank == 4 && fz.lora->cfg.alpha == 8.0f && fz.lora->cfg.targets ==
-              lc.targets && !memcmp(fz.lora->params, full.lora->params, full.lora->n_params * 4),
+    CHECK(fz.lora && fz.lora->n_params == full.lora->n_params && fz.lora->cfg.rank == 4 &&
+              fz.lora->cfg.alpha == 8.0f && fz.lora->cfg.targets == lc.targets &&
+              !memcmp(fz.lora->params, full.lora->params, full.lora->n_params * 4),
           "adapter file did not round-trip");
     int32_t inp[8];
     for (int i = 0; i < 8; i++) inp[i] = (int32_t)ob_rng_below(&rng, 23);
@@ -293,7 +293,8 @@ static void test_merge_equals_adapter(void) {
     CHECK(!memcmp(full.acts.logits, mm.acts.logits, n * 4),
           "merged BF16 file differs from the rounded fp32 merge by %g",
           max_diff(full.acts.logits, mm.acts.logits, n));
-    fprintf(stderr, "  bf16: merged file vs base + adapter max |diff| %.2e (BF16 rounding of the "
+    fprintf(stderr,
+            "  bf16: merged file vs base + adapter max |diff| %.2e (BF16 rounding of the "
             "merged matrices; equal to the rounded fp32 merge)\n",
             max_diff(with, mm.acts.logits, n));
     /* untouched matrices are copied byte for byte */

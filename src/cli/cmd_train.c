@@ -149,7 +149,8 @@ int cmd_train(int argc, char **argv) {
         {"--lora-rank", OPT_INT, &lc.rank,
          "train a LoRA adapter of this rank on the frozen, memory-mapped model; --out is then "
          "the adapter (llama.cpp's LoRA GGUF) (default 0: train every weight)"},
-        {"--lora-alpha", OPT_FLOAT, &lc.alpha, "LoRA scale numerator: W + alpha/rank B A (2 x rank)"},
+        {"--lora-alpha", OPT_FLOAT, &lc.alpha,
+         "LoRA scale numerator: W + alpha/rank B A (2 x rank)"},
         {"--lora-targets", OPT_STR, &lora_targets,
          "matrices with an adapter, from q,k,v,o,gate,up,down (default q,k,v,o)"},
         {"--merge", OPT_STR, &merge,
@@ -179,7 +180,8 @@ int cmd_train(int argc, char **argv) {
                       : (mix_paths.n > 0) != (mix_rows > 0) ? "--mix and --mix-rows go together"
                       : labels && n_pos ? "--labels takes no text files (--mix adds retain text)"
                       : !resume && !model_path ? "--model is required (or --resume)"
-                      : lc.rank < 0 || lc.alpha < 0 ? "--lora-rank and --lora-alpha must be positive"
+                      : lc.rank < 0 || lc.alpha < 0
+                          ? "--lora-rank and --lora-alpha must be positive"
                       : lc.rank && lora_parse_targets(lora_targets, &lc.targets)
                           ? "--lora-targets: a comma-separated subset of q,k,v,o,gate,up,down"
                       : lc.rank && !model_path ? "--lora-rank needs --model (the frozen base)"

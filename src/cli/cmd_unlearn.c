@@ -104,7 +104,8 @@ int cmd_unlearn(int argc, char **argv) {
     if (c.lora.rank < 0 || c.lora.alpha < 0)
         return cli_fail(cmd.name, "--lora-rank and --lora-alpha must be positive");
     if (c.lora.rank && lora_parse_targets(lora_targets, &c.lora.targets))
-        return cli_fail(cmd.name, "--lora-targets: a comma-separated subset of q,k,v,o,gate,up,down");
+        return cli_fail(cmd.name,
+                        "--lora-targets: a comma-separated subset of q,k,v,o,gate,up,down");
     if (c.lora.rank && c.lora.alpha == 0) c.lora.alpha = 2.0f * (float)c.lora.rank;
     c.targets_mode = hard ? "hard" : "soft";
     if (no_inkey) c.inkey = 0;

@@ -663,7 +663,7 @@ typedef struct {
     uint32_t n_dims, type;
     uint64_t dims[4], n_bytes;
     uint8_t *data;
-    bool borrowed; /* data belongs to the caller (gguf_add_tensor_ref) */
+    bool borrowed;   /* data belongs to the caller (gguf_add_tensor_ref) */
     GGUFFillFn fill; /* data made at save time (gguf_add_tensor_gen) */
     void *fill_ctx;
 } WriterTensor;

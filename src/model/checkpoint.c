@@ -400,15 +400,14 @@ int llama_save_merged(const Llama *m, const Tokenizer *tok, const char *name, co
     GGUFWriter *w = jobs ? gguf_writer_new(err) : NULL;
     if (!w) return free(jobs), -1;
     int rc = gguf_set_str(w, "general.name", name ? name : "obliviate model") ||
-                     llama_config_to_gguf(c, main_type, w) ||
-                     (tok && tokenizer_to_gguf(tok, w))
+                     llama_config_to_gguf(c, main_type, w) || (tok && tokenizer_to_gguf(tok, w))
                  ? ob_errf(err, "out of memory")
                  : 0;
     uint64_t d1[1] = {C};
     char nm[96];
     if (!rc)
-        rc = add_matrix_ref(w, "token_embd.weight", fz ? &fz->tok_embd : NULL, m->w.tok_embd, C,
-                            V, err);
+        rc = add_matrix_ref(w, "token_embd.weight", fz ? &fz->tok_embd : NULL, m->w.tok_embd, C, V,
+                            err);
     for (size_t l = 0; l < L && !rc; l++) {
         snprintf(nm, sizeof nm, "blk.%zu.attn_norm.weight", l);
         rc = gguf_add_tensor_f32(w, nm, GGML_TYPE_F32, 1, d1, m->w.attn_norm + l * C, err);
@@ -421,8 +420,8 @@ int llama_save_merged(const Llama *m, const Tokenizer *tok, const char *name, co
                 *j = (MergeJob){m, k, (int)l, fm ? fm->type : GGML_TYPE_F32};
                 rc = gguf_add_tensor_gen(w, nm, j->type, 2, dd, fill_merged, j, err);
             } else {
-                rc = add_matrix_ref(w, nm, fm, fz ? NULL : llama_weight(m, k, (int)l), dd[0],
-                                    dd[1], err);
+                rc = add_matrix_ref(w, nm, fm, fz ? NULL : llama_weight(m, k, (int)l), dd[0], dd[1],
+                                    err);
             }
             if (!rc && k == MAT_O) { /* llama.cpp's order: ffn_norm after attn_output */
                 snprintf(nm, sizeof nm, "blk.%zu.ffn_norm.weight", l);
@@ -430,12 +429,14 @@ int llama_save_merged(const Llama *m, const Tokenizer *tok, const char *name, co
             }
         }
     }
-    if (!rc) rc = gguf_add_tensor_f32(w, "output_norm.weight", GGML_TYPE_F32, 1, d1, m->w.out_norm,
-                                      err);
+    if (!rc)
+        rc = gguf_add_tensor_f32(w, "output_norm.weight", GGML_TYPE_F32, 1, d1, m->w.out_norm, err);
     if (!rc && !c->tied)
         rc = add_matrix_ref(w, "output.weight", fz ? &fz->output : NULL, m->w.output, C, V, err);
-    if (!rc) rc = gguf_writer_save(w, path, err);
-    else ob_err_prefix(err, "%s", path);
+    if (!rc)
+        rc = gguf_writer_save(w, path, err);
+    else
+        ob_err_prefix(err, "%s", path);
     gguf_writer_free(w);
     free(jobs);
     return rc;
@@ -523,8 +524,10 @@ int llama_save_random(const LlamaConfig *c, const Tokenizer *tok, uint32_t type,
     if (!rc) rc = gguf_add_tensor_f32(w, "output_norm.weight", GGML_TYPE_F32, 1, d1, ones, err);
     if (!c->tied) RANDOM("output.weight", de, std);
 #undef RANDOM
-    if (!rc) rc = gguf_writer_save(w, path, err);
-    else ob_err_prefix(err, "%s", path);
+    if (!rc)
+        rc = gguf_writer_save(w, path, err);
+    else
+        ob_err_prefix(err, "%s", path);
     gguf_writer_free(w);
     free(jobs), free(ones);
     return rc;

@@ -20,11 +20,16 @@ static size_t scratch_layout(KVScratch *s, const LlamaConfig *c, int nb, int n_c
     struct {
         float **p;
         size_t n;
-    } parts[] = {{&s->x, nb * C},        {&s->nb, nb * C},
-                 {&s->rstd, nb},         {&s->q, nb * QD},
-                 {&s->ao, nb * QD},      {&s->gate, nb * F},
-                 {&s->up, nb * F},       {&s->att, (size_t)nb * c->n_heads * n_ctx},
-                 {&s->cos_t, nb * half}, {&s->sin_t, nb * half},
+    } parts[] = {{&s->x, nb * C},
+                 {&s->nb, nb * C},
+                 {&s->rstd, nb},
+                 {&s->q, nb * QD},
+                 {&s->ao, nb * QD},
+                 {&s->gate, nb * F},
+                 {&s->up, nb * F},
+                 {&s->att, (size_t)nb * c->n_heads * n_ctx},
+                 {&s->cos_t, nb * half},
+                 {&s->sin_t, nb * half},
                  {&s->lmid, nb * LORA_RANK_MAX}};
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {

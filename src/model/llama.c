@@ -105,9 +105,9 @@ static void linear_backward(Llama *m, int kind, int l, float *dinp, const float 
     matmul_backward(dinp, dw, dout, inp, llama_weight(m, kind, l), N, IC, OC, beta);
     const Lora *lo = m->lora;
     if (lo && lora_a(lo, l, kind))
-        lora_backward(dinp, lora_grad_a(lo, l, kind), lora_grad_b(lo, l, kind), lo->dmid, dout,
-                      inp, lora_mid(lo, l, kind), lora_a(lo, l, kind), lora_b(lo, l, kind), N, IC,
-                      OC, lo->cfg.rank, lo->scale);
+        lora_backward(dinp, lora_grad_a(lo, l, kind), lora_grad_b(lo, l, kind), lo->dmid, dout, inp,
+                      lora_mid(lo, l, kind), lora_a(lo, l, kind), lora_b(lo, l, kind), N, IC, OC,
+                      lo->cfg.rank, lo->scale);
 }
 
 int llama_config_check(const LlamaConfig *c, ObErr *err) {
@@ -441,7 +441,8 @@ void llama_backward(Llama *m, float scale) {
                                    scale, N, V);
     else
         crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, N, V);
-    matmul_backward(a->dn, g ? g->output : NULL, dlogits, a->nf, llama_output_weight(m), N, C, V, 0.0f);
+    matmul_backward(a->dn, g ? g->output : NULL, dlogits, a->nf, llama_output_weight(m), N, C, V,
+                    0.0f);
     memset(a->dx, 0, sizeof(float) * sC);
     rmsnorm_backward(a->dx, g ? g->out_norm : NULL, a->dn, a->x + (size_t)c->n_layers * sC,
                      w->out_norm, a->rstdf, N, C);

@@ -125,9 +125,9 @@ typedef struct {
     LlamaParams w; /* pointers into params (frozen: only the norms, into frozen->norms) */
     float *params;
     size_t n_params;
-    float *grads;   /* (n_params) or NULL until llama_alloc_grads */
-    LlamaParams g;  /* pointers into grads */
-    LlamaActs acts; /* empty until llama_alloc_batch */
+    float *grads;        /* (n_params) or NULL until llama_alloc_grads */
+    LlamaParams g;       /* pointers into grads */
+    LlamaActs acts;      /* empty until llama_alloc_batch */
     LlamaFrozen *frozen; /* NULL: every weight in params */
     int borrowed;        /* params / frozen belong to another Llama (llama_share) */
     Lora *lora;          /* optional adapter (owned); NULL: none */

@@ -8,7 +8,7 @@
 #include "model/ops.h"
 #include "util/rng.h"
 
-const char *const mat_gguf_names[MAT_N] = {"attn_q", "attn_k",  "attn_v",  "attn_output",
+const char *const mat_gguf_names[MAT_N] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                            "ffn_gate", "ffn_up", "ffn_down"};
 /* The short names the command line takes. */
 static const char *const short_names[MAT_N] = {"q", "k", "v", "o", "gate", "up", "down"};
@@ -37,12 +37,12 @@ void lora_targets_str(unsigned mask, char *buf, size_t n) {
 }
 
 void lora_config_defaults(LoraConfig *c) {
-    *c = (LoraConfig){.rank = 16, .alpha = 32.0f,
+    *c = (LoraConfig){.rank = 16,
+                      .alpha = 32.0f,
                       .targets = 1u << MAT_Q | 1u << MAT_K | 1u << MAT_V | 1u << MAT_O};
 }
 
-int lora_create(Lora *lo, const LoraConfig *c, int n_layers, const int dims[MAT_N][2],
-                ObErr *err) {
+int lora_create(Lora *lo, const LoraConfig *c, int n_layers, const int dims[MAT_N][2], ObErr *err) {
     memset(lo, 0, sizeof *lo);
     if (c->rank < 1 || c->rank > LORA_RANK_MAX)
         return ob_errf(err, "LoRA rank %d must be 1..%d", c->rank, LORA_RANK_MAX);
@@ -93,8 +93,8 @@ int lora_alloc_batch(Lora *lo, int rows, ObErr *err) {
     if (lo->mid && lo->max_rows >= rows) return 0;
     free(lo->mid);
     size_t r = (size_t)lo->cfg.rank, per = (size_t)rows * r;
-    lo->mid = ob_calloc(per * ((size_t)lo->n_layers * MAT_N + 1), sizeof(float),
-                        "LoRA activations", err);
+    lo->mid =
+        ob_calloc(per * ((size_t)lo->n_layers * MAT_N + 1), sizeof(float), "LoRA activations", err);
     if (!lo->mid) return lo->max_rows = 0, -1;
     lo->dmid = lo->mid + per * (size_t)lo->n_layers * MAT_N;
     lo->max_rows = rows;
@@ -197,8 +197,10 @@ int lora_save(const Lora *lo, const char *name, const char *path, ObErr *err) {
     int rc = gguf_set_str(w, "general.name", name ? name : "obliviate adapter")
                  ? ob_errf(err, "out of memory")
                  : lora_to_gguf(lo, w, err);
-    if (!rc) rc = gguf_writer_save(w, path, err);
-    else ob_err_prefix(err, "%s", path);
+    if (!rc)
+        rc = gguf_writer_save(w, path, err);
+    else
+        ob_err_prefix(err, "%s", path);
     gguf_writer_free(w);
     return rc;
 }
@@ -219,18 +221,18 @@ static int adapter_shape(const GGUFFile *f, int n_layers, const int dims[MAT_N][
         char kind[32], ab = 0;
         if (sscanf(t->name, "blk.%d.%31[a-z_].weight.lora_%c%n", &l, kind, &ab, &used) != 3 ||
             t->name[used] || (ab != 'a' && ab != 'b'))
-            return ob_errf(err, "%s: tensor %s is not a LoRA matrix of a block", f->path,
-                           t->name);
+            return ob_errf(err, "%s: tensor %s is not a LoRA matrix of a block", f->path, t->name);
         int k = 0;
         while (k < MAT_N && strcmp(kind, mat_gguf_names[k])) k++;
         if (k == MAT_N || l < 0 || l >= n_layers || t->n_dims != 2)
-            return ob_errf(err, "%s: tensor %s does not fit a model of %d layers", f->path,
-                           t->name, n_layers);
+            return ob_errf(err, "%s: tensor %s does not fit a model of %d layers", f->path, t->name,
+                           n_layers);
         uint64_t r = ab == 'a' ? t->dims[1] : t->dims[0];
         uint64_t other = ab == 'a' ? t->dims[0] : t->dims[1];
         uint64_t want = (uint64_t)(ab == 'a' ? dims[k][1] : dims[k][0]);
         if (other != want || r == 0 || r > LORA_RANK_MAX || (c->rank && r != (uint64_t)c->rank))
-            return ob_errf(err, "%s: tensor %s has shape {%llu, %llu}, which does not fit the "
+            return ob_errf(err,
+                           "%s: tensor %s has shape {%llu, %llu}, which does not fit the "
                            "model (%s %llu) or the other matrices' rank %d",
                            f->path, t->name, (unsigned long long)t->dims[0],
                            (unsigned long long)t->dims[1], ab == 'a' ? "input" : "output",
@@ -251,8 +253,9 @@ int lora_load(Lora *lo, const char *path, int n_layers, const int dims[MAT_N][2]
     char *type = NULL;
     if (!gguf_is_adapter(&f) || !(type = gguf_get_str(&f, "adapter.type", err)) ||
         strcmp(type, "lora"))
-        rc = ob_errf(err, "%s: not a LoRA adapter (general.type \"adapter\", adapter.type "
-                          "\"lora\")",
+        rc = ob_errf(err,
+                     "%s: not a LoRA adapter (general.type \"adapter\", adapter.type "
+                     "\"lora\")",
                      path);
     free(type);
     if (!rc) rc = adapter_shape(&f, n_layers, dims, &c, err);
@@ -270,12 +273,12 @@ int lora_load(Lora *lo, const char *path, int n_layers, const int dims[MAT_N][2]
                 tensor_name(name, sizeof name, l, t, ab ? "b" : "a");
                 const GGUFTensor *tt = gguf_find_tensor(&f, name);
                 if (!tt)
-                    rc = ob_errf(err, "%s: missing tensor %s (every layer needs the same "
-                                      "matrices)",
+                    rc = ob_errf(err,
+                                 "%s: missing tensor %s (every layer needs the same "
+                                 "matrices)",
                                  path, name);
                 else
-                    rc = gguf_tensor_to_f32(&f, tt, ab ? lora_b(lo, l, t) : lora_a(lo, l, t),
-                                            err);
+                    rc = gguf_tensor_to_f32(&f, tt, ab ? lora_b(lo, l, t) : lora_a(lo, l, t), err);
             }
         }
     /* every tensor was consumed: count them against the layout */

@@ -47,14 +47,14 @@ typedef struct {
 typedef struct {
     LoraConfig cfg;
     int n_layers;
-    float scale;      /* alpha / rank */
-    int dims[MAT_N][2];   /* per matrix kind: OC, IC */
-    size_t *off;      /* (L, MAT_N) offset of A in params; B follows; SIZE_MAX if none */
-    float *params;    /* (n_params) */
-    float *grads;     /* (n_params) or NULL until lora_alloc_grads */
+    float scale;        /* alpha / rank */
+    int dims[MAT_N][2]; /* per matrix kind: OC, IC */
+    size_t *off;        /* (L, MAT_N) offset of A in params; B follows; SIZE_MAX if none */
+    float *params;      /* (n_params) */
+    float *grads;       /* (n_params) or NULL until lora_alloc_grads */
     size_t n_params;
-    float *mid;       /* (L, MAT_N, max_rows, r) s * inp @ A^T of the last forward */
-    float *dmid;      /* (max_rows, r) scratch for backward */
+    float *mid;  /* (L, MAT_N, max_rows, r) s * inp @ A^T of the last forward */
+    float *dmid; /* (max_rows, r) scratch for backward */
     int max_rows;
 } Lora;
 

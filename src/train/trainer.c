@@ -306,8 +306,8 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
     /* Sum the ranks' gradients; after this every rank holds the same
      * gradients, so clipping and AdamW give the same weights everywhere. */
     Trainable t = trainable(m);
-    if (valid > 0 && (dist_allreduce_sum_f32(t.grads, t.n, err) ||
-                      dist_allreduce_sum_f64(&loss_sum, 1, err)))
+    if (valid > 0 &&
+        (dist_allreduce_sum_f32(t.grads, t.n, err) || dist_allreduce_sum_f64(&loss_sum, 1, err)))
         return ob_err_prefix(err, "rank %d: gradient sum", dist_rank());
     if (tc->clip > 0) grad_clip(t.grads, t.n, tc->clip);
     adamw_step(opt, &tc->adam, lr, t.params, t.grads, ls->segs, ls->n_segs);

@@ -165,11 +165,11 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
                       .seed = c->seed};
     lc.alphas[0] = c->alpha, lc.alphas[1] = c->alpha / 2, lc.alphas[2] = c->alpha * 2;
     /* LoRA: the reinforced model is BASE + its adapter, on one mapped copy */
-    int rc = c->lora.rank ? llama_load_frozen(&base, &tok, c->base, err) ||
-                                llama_share(&reinf, &base, err) ||
-                                llama_load_lora(&reinf, reinf_path, err)
-                          : llama_load(&base, &tok, c->base, err) ||
-                                llama_load(&reinf, &tok2, reinf_path, err);
+    int rc =
+        c->lora.rank
+            ? llama_load_frozen(&base, &tok, c->base, err) || llama_share(&reinf, &base, err) ||
+                  llama_load_lora(&reinf, reinf_path, err)
+            : llama_load(&base, &tok, c->base, err) || llama_load(&reinf, &tok2, reinf_path, err);
     rc = rc || anchors_load(&d, dict_path, err) || anchors_tokenize(&d, &tok, err) ||
          load_targets(&ds, &tok, c, err);
     if (!rc && lc.block > base.cfg.ctx_len) lc.block = base.cfg.ctx_len;
