@@ -16,7 +16,9 @@ int cmd_reinforce(int argc, char **argv) {
                "TARGET...\n\nStep 1 of the method: continues training the baseline on the "
                "target text so it knows it even better. It is `obliviate train` with these "
                "defaults, which any train option overrides: --steps 150 --lr 5e-4 --min-lr 5e-5 "
-               "--warmup 16 --batch 8 --seq 256 --ckpt-every 50 --log-every 25.\n\nexample:\n  "
+               "--warmup 16 --batch 8 --seq 256 --ckpt-every 50 --log-every 25. With "
+               "--lora-rank R it trains a LoRA adapter on the frozen model instead, and -o is "
+               "the adapter (labels --reinforced takes it).\n\nexample:\n  "
                "obliviate reinforce -m base.gguf -o reinforced.gguf forget.txt\n");
         return 0;
     }
