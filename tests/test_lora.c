@@ -185,20 +185,24 @@ static void test_model_lora_grads_fp32(void) {
     llama_free(&m);
 }
 
-/* Saves a random tiny model as BF16 and loads it twice: fp32 and frozen. */
-static int bf16_pair(Llama *full, Llama *frozen, const char *file) {
+/* Saves a random tiny model as `type` and loads it twice: fp32 and frozen. */
+static int typed_pair(Llama *full, Llama *frozen, const char *file, uint32_t type) {
     LlamaConfig cfg = tiny_config(23);
     Llama m;
     ObErr err;
     if (llama_create(&m, &cfg, &err)) return -1;
     llama_init_random(&m, 11);
     for (size_t i = 0; i < m.n_params; i++) m.params[i] *= 3.0f;
-    int rc = llama_save(&m, NULL, "t", GGML_TYPE_BF16, file, &err);
+    int rc = llama_save(&m, NULL, "t", type, file, &err);
     llama_free(&m);
     if (!rc) rc = llama_load(full, NULL, file, &err);
     if (!rc) rc = llama_load_frozen(frozen, NULL, file, &err);
     if (rc) fprintf(stderr, "  %s\n", err.msg);
     return rc;
+}
+
+static int bf16_pair(Llama *full, Llama *frozen, const char *file) {
+    return typed_pair(full, frozen, file, GGML_TYPE_BF16);
 }
 
 static void test_model_lora_grads_frozen(void) {
@@ -217,11 +221,12 @@ static double max_diff(const float *a, const float *b, size_t n) {
     return w;
 }
 
-/* Frozen BF16 weights compute the very same numbers as their fp32 copy. */
-static void test_frozen_equals_fp32(void) {
+/* Frozen BF16 / F16 / F32 weights compute the very same numbers as their
+ * fp32 copy. */
+static void frozen_equals_fp32(uint32_t type) {
     Llama full, fz;
     ObErr err;
-    CHECK(bf16_pair(&full, &fz, path("f.gguf")) == 0, "bf16 models");
+    CHECK(typed_pair(&full, &fz, path("f.gguf"), type) == 0, "type %u models", type);
     CHECK(llama_alloc_batch(&full, 2, 8, &err) == 0 && llama_alloc_batch(&fz, 2, 8, &err) == 0,
           "alloc");
     int32_t inp[16], tgt[16];
@@ -244,6 +249,12 @@ static void test_frozen_equals_fp32(void) {
           max_diff(z1, z2, 8 * 23));
     llama_kv_free(&kv1), llama_kv_free(&kv2);
     llama_free(&full), llama_free(&fz);
+}
+
+static void test_frozen_equals_fp32(void) {
+    frozen_equals_fp32(GGML_TYPE_BF16);
+    frozen_equals_fp32(GGML_TYPE_F16);
+    frozen_equals_fp32(GGML_TYPE_F32);
 }
 
 /* fp32 base + adapter == the adapter merged into the weights; the adapter

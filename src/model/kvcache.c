@@ -140,7 +140,7 @@ int llama_eval(const Llama *m, LlamaKV *kv, const int32_t *tokens, int n, float 
     }
     int first = all_logits ? 0 : n - 1, rows = n - first;
     rmsnorm_forward(s.nb, s.rstd, s.x + (size_t)first * C, w->out_norm, rows, C, c->norm_eps);
-    matmul_forward(logits, s.nb, llama_output_weight(m), rows, C, c->vocab, 0.0f);
+    llama_linear_forward(m, LLAMA_OUTPUT, 0, logits, s.nb, rows, 0.0f, NULL);
     kv->pos += n;
     return 0;
 }

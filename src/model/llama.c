@@ -82,32 +82,55 @@ void llama_embed(const Llama *m, float *out, const int32_t *tok, int N) {
                (size_t)C);
 }
 
+/* Rows (OC) and columns (IC) of matrix kind (LLAMA_OUTPUT: the head). */
+static void kind_dims(const LlamaConfig *c, int kind, int *OC, int *IC) {
+    int dims[MAT_N][2];
+    llama_mat_dims(c, dims);
+    *OC = kind == LLAMA_OUTPUT ? c->vocab : dims[kind][0];
+    *IC = kind == LLAMA_OUTPUT ? c->dim : dims[kind][1];
+}
+
+/* The two places a weight matrix meets a GEMM. A frozen matrix arrives here
+ * converted to fp32; a native BF16 kernel would take m->frozen's matrix
+ * instead, in these two functions only. */
+static void weight_matmul_forward(const Llama *m, int kind, int l, float *out, const float *inp,
+                                  int N, float beta) {
+    int OC, IC;
+    kind_dims(&m->cfg, kind, &OC, &IC);
+    const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
+    matmul_forward(out, inp, W, N, IC, OC, beta);
+}
+
+static void weight_matmul_backward(const Llama *m, int kind, int l, float *dinp, float *dw,
+                                   const float *dout, const float *inp, int N, float beta) {
+    int OC, IC;
+    kind_dims(&m->cfg, kind, &OC, &IC);
+    const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
+    matmul_backward(dinp, dw, dout, inp, W, N, IC, OC, beta);
+}
+
 void llama_linear_forward(const Llama *m, int kind, int l, float *out, const float *inp, int N,
                           float beta, float *mid) {
-    int dims[MAT_N][2];
-    llama_mat_dims(&m->cfg, dims);
-    int OC = dims[kind][0], IC = dims[kind][1];
-    matmul_forward(out, inp, llama_weight(m, kind, l), N, IC, OC, beta);
+    weight_matmul_forward(m, kind, l, out, inp, N, beta);
     const Lora *lo = m->lora;
-    if (lo && lora_a(lo, l, kind))
-        lora_forward(out, mid, inp, lora_a(lo, l, kind), lora_b(lo, l, kind), N, IC, OC,
-                     lo->cfg.rank, lo->scale);
+    if (kind != LLAMA_OUTPUT && lo && lora_a(lo, l, kind))
+        lora_forward(out, mid, inp, lora_a(lo, l, kind), lora_b(lo, l, kind), N, lo->dims[kind][1],
+                     lo->dims[kind][0], lo->cfg.rank, lo->scale);
 }
 
 /* dinp (N, IC) = dout @ W + beta * dinp; the weight's gradient when it has
  * one (fp32 without adapter); the adapter's gradients and its share of dinp. */
 static void linear_backward(Llama *m, int kind, int l, float *dinp, const float *dout,
                             const float *inp, int N, float beta) {
-    int dims[MAT_N][2];
-    llama_mat_dims(&m->cfg, dims);
-    int OC = dims[kind][0], IC = dims[kind][1];
-    float *dw = m->grads ? param_mat(&m->cfg, &m->g, kind, l) : NULL;
-    matmul_backward(dinp, dw, dout, inp, llama_weight(m, kind, l), N, IC, OC, beta);
+    float *dw = !m->grads              ? NULL
+                : kind == LLAMA_OUTPUT ? m->g.output
+                                       : param_mat(&m->cfg, &m->g, kind, l);
+    weight_matmul_backward(m, kind, l, dinp, dw, dout, inp, N, beta);
     const Lora *lo = m->lora;
-    if (lo && lora_a(lo, l, kind))
+    if (kind != LLAMA_OUTPUT && lo && lora_a(lo, l, kind))
         lora_backward(dinp, lora_grad_a(lo, l, kind), lora_grad_b(lo, l, kind), lo->dmid, dout, inp,
-                      lora_mid(lo, l, kind), lora_a(lo, l, kind), lora_b(lo, l, kind), N, IC, OC,
-                      lo->cfg.rank, lo->scale);
+                      lora_mid(lo, l, kind), lora_a(lo, l, kind), lora_b(lo, l, kind), N,
+                      lo->dims[kind][1], lo->dims[kind][0], lo->cfg.rank, lo->scale);
 }
 
 int llama_config_check(const LlamaConfig *c, ObErr *err) {
@@ -198,7 +221,8 @@ void llama_init_random(Llama *m, uint64_t seed) {
 
 int llama_alloc_grads(Llama *m, ObErr *err) {
     if (m->lora) return lora_alloc_grads(m->lora, err);
-    if (m->frozen) return ob_errf(err, "a frozen model trains only through a LoRA adapter");
+    if (m->frozen || m->borrowed)
+        return ob_errf(err, "a frozen or shared model trains only through a LoRA adapter");
     if (m->grads) return 0;
     m->grads = ob_calloc(m->n_params, sizeof(float), "parameter gradients", err);
     if (!m->grads) return -1;
@@ -405,7 +429,7 @@ float llama_forward_soft(Llama *m, const int32_t *inputs, const int32_t *targets
     }
     rmsnorm_forward(a->nf, a->rstdf, a->x + (size_t)c->n_layers * sC, w->out_norm, N, C,
                     c->norm_eps);
-    matmul_forward(a->logits, a->nf, llama_output_weight(m), N, C, V, 0.0f);
+    llama_linear_forward(m, LLAMA_OUTPUT, 0, a->logits, a->nf, N, 0.0f, NULL);
     if (!targets) {
         crossentropy_forward(NULL, a->lse, a->logits, NULL, N, V);
         if (n_valid) *n_valid = 0;
@@ -441,8 +465,7 @@ void llama_backward(Llama *m, float scale) {
                                    scale, N, V);
     else
         crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, N, V);
-    matmul_backward(a->dn, g ? g->output : NULL, dlogits, a->nf, llama_output_weight(m), N, C, V,
-                    0.0f);
+    linear_backward(m, LLAMA_OUTPUT, 0, a->dn, dlogits, a->nf, N, 0.0f);
     memset(a->dx, 0, sizeof(float) * sC);
     rmsnorm_backward(a->dx, g ? g->out_norm : NULL, a->dn, a->x + (size_t)c->n_layers * sC,
                      w->out_norm, a->rstdf, N, C);
