@@ -244,26 +244,27 @@ static int adapter_shape(const GGUFFile *f, int n_layers, const int dims[MAT_N][
     return 0;
 }
 
-int lora_load(Lora *lo, const char *path, int n_layers, const int dims[MAT_N][2], ObErr *err) {
-    GGUFFile f;
+int lora_from_gguf(Lora *lo, const GGUFFile *f, int n_layers, const int dims[MAT_N][2],
+                   ObErr *err) {
     memset(lo, 0, sizeof *lo);
-    if (gguf_open(&f, path, err)) return -1;
+    const char *path = f->path;
     LoraConfig c;
     int rc = 0;
     char *type = NULL;
-    if (!gguf_is_adapter(&f) || !(type = gguf_get_str(&f, "adapter.type", err)) ||
+    if (!gguf_is_adapter(f) || !(type = gguf_get_str(f, "adapter.type", err)) ||
         strcmp(type, "lora"))
         rc = ob_errf(err,
                      "%s: not a LoRA adapter (general.type \"adapter\", adapter.type "
                      "\"lora\")",
                      path);
     free(type);
-    if (!rc) rc = adapter_shape(&f, n_layers, dims, &c, err);
+    if (!rc) rc = adapter_shape(f, n_layers, dims, &c, err);
     c.alpha = (float)c.rank;
-    if (!rc && gguf_find_kv(&f, "adapter.lora.alpha") &&
-        gguf_get_f32(&f, "adapter.lora.alpha", &c.alpha, err))
+    if (!rc && gguf_find_kv(f, "adapter.lora.alpha") &&
+        gguf_get_f32(f, "adapter.lora.alpha", &c.alpha, err))
         rc = -1;
-    if (!rc && !(c.alpha > 0)) c.alpha = (float)c.rank; /* llama.cpp: 0 means unscaled */
+    if (!rc && !(c.alpha > 0 && isfinite(c.alpha)))
+        c.alpha = (float)c.rank; /* llama.cpp: 0 = unscaled */
     if (!rc) rc = lora_create(lo, &c, n_layers, dims, err);
     for (int l = 0; !rc && l < n_layers; l++)
         for (int t = 0; !rc && t < MAT_N; t++) {
@@ -271,21 +272,29 @@ int lora_load(Lora *lo, const char *path, int n_layers, const int dims[MAT_N][2]
             char name[64];
             for (int ab = 0; ab < 2 && !rc; ab++) {
                 tensor_name(name, sizeof name, l, t, ab ? "b" : "a");
-                const GGUFTensor *tt = gguf_find_tensor(&f, name);
+                const GGUFTensor *tt = gguf_find_tensor(f, name);
                 if (!tt)
                     rc = ob_errf(err,
                                  "%s: missing tensor %s (every layer needs the same "
                                  "matrices)",
                                  path, name);
                 else
-                    rc = gguf_tensor_to_f32(&f, tt, ab ? lora_b(lo, l, t) : lora_a(lo, l, t), err);
+                    rc = gguf_tensor_to_f32(f, tt, ab ? lora_b(lo, l, t) : lora_a(lo, l, t), err);
             }
         }
     /* every tensor was consumed: count them against the layout */
-    if (!rc && f.n_tensors != 2 * (uint64_t)n_layers * (uint64_t)__builtin_popcount(c.targets))
+    if (!rc && f->n_tensors != 2 * (uint64_t)n_layers * (uint64_t)__builtin_popcount(c.targets))
         rc = ob_errf(err, "%s: %llu tensors, expected 2 per targeted matrix", path,
-                     (unsigned long long)f.n_tensors);
+                     (unsigned long long)f->n_tensors);
     if (rc && lo->params) lora_free(lo);
+    return rc;
+}
+
+int lora_load(Lora *lo, const char *path, int n_layers, const int dims[MAT_N][2], ObErr *err) {
+    GGUFFile f;
+    memset(lo, 0, sizeof *lo);
+    if (gguf_open(&f, path, err)) return -1;
+    int rc = lora_from_gguf(lo, &f, n_layers, dims, err);
     gguf_close(&f);
     return rc;
 }

@@ -107,5 +107,7 @@ int gguf_is_adapter(const GGUFFile *f);
  * or BF16 tensors) for a model of n_layers with the given dims: rank from
  * the tensors, alpha from adapter.lora.alpha (absent: alpha = rank). */
 int lora_load(Lora *lo, const char *path, int n_layers, const int dims[MAT_N][2], ObErr *err);
+/* The same from an open GGUF (for the fuzzer and callers holding the file). */
+int lora_from_gguf(Lora *lo, const GGUFFile *f, int n_layers, const int dims[MAT_N][2], ObErr *err);
 
 #endif
