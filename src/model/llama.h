@@ -165,16 +165,16 @@ int llama_merge_lora(Llama *m, ObErr *err);
  * directly, or a frozen matrix converted into the shared scratch (valid
  * until the next call on any model sharing it). */
 const float *llama_weight(const Llama *m, int kind, int l);
-/* The output head as a matrix kind for llama_linear_forward. */
-#define LLAMA_OUTPUT MAT_N
-/* out (N, OC) = inp (N, IC) @ W^T + beta * out for matrix kind of layer l
- * (or the head, LLAMA_OUTPUT),
- * plus the adapter's term when it has one (mid (N, r): its activation, kept
- * for the backward pass). The one place a block's forward matmul happens. */
 /* The output head (V, C) as fp32 (the same scratch rule). */
 const float *llama_output_weight(const Llama *m);
 /* out (N, C) = the embedding rows of tok. */
 void llama_embed(const Llama *m, float *out, const int32_t *tok, int N);
+/* The output head as a matrix kind for llama_linear_forward. */
+#define LLAMA_OUTPUT MAT_N
+/* out (N, OC) = inp (N, IC) @ W^T + beta * out for matrix kind of layer l
+ * (or the head, LLAMA_OUTPUT), plus the adapter's term when it has one
+ * (mid (N, r): its activation, kept for the backward pass). Every forward
+ * matmul with a weight goes through here (llama_forward and llama_eval). */
 void llama_linear_forward(const Llama *m, int kind, int l, float *out, const float *inp, int N,
                           float beta, float *mid);
 
