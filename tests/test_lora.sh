@@ -41,6 +41,19 @@ $OB inspect "$T/rm.gguf" >"$T/insp" 2>&1
 grep -q 'blk.0.attn_q.weight *F32' "$T/insp" && ok "merged model is a full model" ||
     bad "merged: $(head -c 300 "$T/insp")"
 
+# generate and perplexity with the adapter applied = with the merged model
+$OB generate -m "$T/m.gguf" --lora "$T/r.gguf" -p "Zorbin sailed" -n 12 --json >"$T/g1" 2>/dev/null
+$OB generate -m "$T/rm.gguf" -p "Zorbin sailed" -n 12 --json >"$T/g2" 2>/dev/null
+$OB generate -m "$T/m.gguf" -p "Zorbin sailed" -n 12 --json >"$T/g0" 2>/dev/null
+t1=$(grep -o '"tokens":\[[0-9,]*\]' "$T/g1") t2=$(grep -o '"tokens":\[[0-9,]*\]' "$T/g2")
+[ -n "$t1" ] && [ "$t1" = "$t2" ] && ok "generate --lora continues as the merged model does" ||
+    bad "generate --lora: $t1 vs merged $t2"
+$OB perplexity -m "$T/m.gguf" --lora "$T/r.gguf" --seq 32 "$T/target.txt" >"$T/p1" 2>/dev/null
+$OB perplexity -m "$T/rm.gguf" --seq 32 "$T/target.txt" >"$T/p2" 2>/dev/null
+a=$(json "$T/p1" .loss) b=$(json "$T/p2" .loss)
+[ -n "$a" ] && awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' &&
+    ok "perplexity --lora equals the merged model's ($a)" || bad "perplexity --lora $a, merged $b"
+
 check "LoRA on a BF16 base, every matrix" $OB train -m "$T/bf.gguf" -o "$T/bfa.gguf" --lora-rank 2 \
     --lora-alpha 3 --lora-targets q,k,v,o,gate,up,down --steps 3 --merge "$T/bfm.gguf" $args \
     "$T/text.txt"
