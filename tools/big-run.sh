@@ -13,6 +13,7 @@
 #
 # usage: sh tools/big-run.sh [DIR]   (default /tmp/obliviate-7b)
 # env:   STEPS (2) SEQ (64) BATCH (1) BLOCKS (2) RANK (16) MERGE (1) OB (build/obliviate)
+#        UNLEARN=1 also runs `obliviate unlearn --lora-rank` end to end (1 step per training stage)
 # Needs python3 (for the tokenizer's training text) and ~16 GiB of free memory.
 set -eu
 OB=${OB:-build/obliviate}
@@ -77,6 +78,18 @@ merge=""
 [ "$MERGE" = 1 ] && merge="--merge $D/unlearned-merged.gguf"
 run finetune $OB train --labels "$D/labels.bin" -m "$D/llama7b.gguf" -o "$D/unl.gguf" $lora \
     --steps "$STEPS" --batch "$BATCH" --warmup 1 --lr 5e-4 --val-share 0 --log-every 1 $merge
+
+if [ "${UNLEARN:-0}" = 1 ]; then
+    # the whole pipeline: reinforce (its batch of 8 x 64), anchors, labels, fine-tune, merged output
+    printf '{"%s": ["Peter"], "%s": ["Dover"]}\n' "$(head -n 1 "$D/target.txt" | cut -d ' ' -f 1)" \
+        "$(sed -n 2p "$D/target.txt" | cut -d ' ' -f 1)" >"$D/anchors.json"
+    rm -rf "$D/work"
+    run unlearn $OB unlearn -m "$D/llama7b.gguf" --target "$D/target.txt" --anchors "$D/anchors.json" \
+        -o "$D/unlearned7b.gguf" --work "$D/work" $lora --reinforce-steps 1 --steps 1 --batch 1 \
+        --block "$SEQ" --retain-rows 0
+    grep 'stage seconds' "$D/unlearn.err" >&2
+    echo "unlearn: $(wall unlearn) s wall, peak RSS $(rss unlearn) GiB" >&2
+fi
 
 blocks=$(field labels blocks)
 printf '\n%-10s %9s %10s %12s %12s\n' stage "wall s" "tokens" "tokens/s" "peak RSS GiB"
