@@ -72,6 +72,28 @@ while [ $k -lt "$KILLS" ]; do
     fi
 done
 
+# The same with a LoRA adapter on the frozen base: the checkpoint is the
+# adapter, and --resume loads the base (-m) again.
+largs="$targs --lora-rank 4 --lr 1e-2"
+t0=$(now_ms)
+check "LoRA train uninterrupted" $OB train -m "$T/m0.gguf" -o "$T/la.gguf" $largs "$T/text.txt"
+lora_ms=$(($(now_ms) - t0))
+k=0
+while [ $k -lt "$KILLS" ]; do
+    k=$((k + 1))
+    rm -f "$T"/lb.gguf*
+    d=$(delay $((k + 2 * KILLS)) $((lora_ms / (2 - k % 2))))
+    if [ $((k % 2)) -eq 0 ]; then at="$T/lb.gguf"; else at=""; fi
+    kill_at "$d" "$at" -- $OB train -m "$T/m0.gguf" -o "$T/lb.gguf" $largs "$T/text.txt"
+    if [ -e "$T/lb.gguf" ]; then how="--resume"; else how="(fresh)"; fi
+    if $OB train -m "$T/m0.gguf" ${how%(fresh)} -o "$T/lb.gguf" $largs "$T/text.txt" \
+        >/dev/null 2>"$T/err" && cmp -s "$T/la.gguf" "$T/lb.gguf"; then
+        ok "LoRA train killed at ${d}s$late, rerun $how: identical adapter"
+    else
+        bad "LoRA train killed at ${d}s, rerun $how: $(grep -v '^train: step' "$T/err" | tail -n 2)"
+    fi
+done
+
 uargs="--target $T/target.txt --anchors $T/anchors.json --block 32 --reinforce-steps 110 \
 --steps 150 --batch 4 --soft-k 8 --threads 2"
 t0=$(now_ms)

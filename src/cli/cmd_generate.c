@@ -56,8 +56,17 @@ static int generate(const Llama *m, const Tokenizer *tok, const int32_t *ids, in
     return produced;
 }
 
+/* The model; with an adapter, the model frozen (memory-mapped, as stored)
+ * plus the adapter, so a large model runs without an fp32 copy. */
+static int load_model(Llama *m, Tokenizer *tok, const char *path, const char *lora, ObErr *err) {
+    if (!lora) return llama_load(m, tok, path, err);
+    if (llama_load_frozen(m, tok, path, err)) return -1;
+    if (llama_load_lora(m, lora, err)) return llama_free(m), tok_free(tok), -1;
+    return 0;
+}
+
 int cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *prompt = "";
+    const char *model_path = NULL, *prompt = "", *lora = NULL;
     int n_new = 64, no_bos = 0, json = 0;
     SamplerConfig sc = {0.0f, 0, 1.0f};
     uint64_t seed = 1;
@@ -71,6 +80,8 @@ int cmd_generate(int argc, char **argv) {
         {"--seed", OPT_U64, &seed, "sampling seed (default 1)"},
         {"--no-bos", OPT_FLAG, &no_bos, "do not start the prompt with <|endoftext|>"},
         {"--json", OPT_FLAG, &json, "print JSON (prompt tokens, new tokens, text)"},
+        {"--lora", OPT_STR, &lora,
+         "apply this LoRA adapter (train --lora-rank) to the frozen, memory-mapped model"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"generate",
@@ -93,7 +104,7 @@ int cmd_generate(int argc, char **argv) {
     ObErr err;
     int32_t *ids = NULL, *out = NULL;
     size_t n_ids;
-    if (llama_load(&m, &tok, model_path, &err)) return cli_fail(cmd.name, err.msg);
+    if (load_model(&m, &tok, model_path, lora, &err)) return cli_fail(cmd.name, err.msg);
     rc = prompt_tokens(&tok, prompt, no_bos, &ids, &n_ids, &err) ||
          sampler_init(&s, &sc, m.cfg.vocab, seed, &err);
     if (!rc && n_ids == 0) rc = ob_errf(&err, "empty prompt with --no-bos: nothing to continue");
@@ -129,7 +140,7 @@ int cmd_generate(int argc, char **argv) {
 }
 
 int cmd_perplexity(int argc, char **argv) {
-    const char *model_path = NULL;
+    const char *model_path = NULL, *lora = NULL;
     int seq = 256, batch = 4;
     long max_windows = 0;
     Opt opts[] = {
@@ -137,6 +148,8 @@ int cmd_perplexity(int argc, char **argv) {
         {"--seq", OPT_INT, &seq, "tokens per window (default 256)"},
         {"--batch", OPT_INT, &batch, "windows per forward pass (default 4)"},
         {"--max-windows", OPT_LONG, &max_windows, "stop after N windows (default: all)"},
+        {"--lora", OPT_STR, &lora,
+         "apply this LoRA adapter (train --lora-rank) to the frozen, memory-mapped model"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"perplexity",
@@ -155,7 +168,7 @@ int cmd_perplexity(int argc, char **argv) {
     Tokenizer tok;
     TokenStream ds = {0};
     ObErr err;
-    if (llama_load(&m, &tok, model_path, &err)) return free(pos), cli_fail(cmd.name, err.msg);
+    if (load_model(&m, &tok, model_path, lora, &err)) return free(pos), cli_fail(cmd.name, err.msg);
     if (seq > m.cfg.ctx_len) seq = m.cfg.ctx_len;
     rc = dataset_load(&ds, &tok, (const char *const *)pos, n_pos, &err);
     if (!rc && ds.n < (size_t)seq + 1)

@@ -32,7 +32,7 @@ int parse_dtype(const char *s, uint32_t *type) {
 int cmd_init(int argc, char **argv) {
     const char *preset = NULL, *tok_path = NULL, *out = NULL, *dtype = "f32";
     int dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, head_dim = 0;
-    int ctx = 256, untied = 0;
+    int ctx = 256, untied = 0, stream = 0;
     float rope_base = 10000.0f, eps = 1e-5f;
     uint64_t seed = 1;
     Opt opts[] = {
@@ -51,6 +51,10 @@ int cmd_init(int argc, char **argv) {
         {"--seed", OPT_U64, &seed, "initialisation seed (default 1)"},
         {"--dtype", OPT_STR, &dtype, "f32 | f16 | bf16 matrices (default f32)"},
         {"--out|-o", OPT_STR, &out, "output model (GGUF), required"},
+        {"--stream", OPT_FLAG, &stream,
+         "write the random weights tensor by tensor, never holding the model (for models "
+         "larger than memory, e.g. a 7B-shaped test model; uniform values, other numbers than "
+         "the default)"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"init",
@@ -88,13 +92,17 @@ int cmd_init(int argc, char **argv) {
     ObErr err;
     if (tokenizer_load(&tok, tok_path, &err)) return cli_fail(cmd.name, err.msg);
     c.vocab = tok.n_vocab;
-    Llama m;
-    if (llama_create(&m, &c, &err)) {
+    Llama m = {0};
+    if (stream) {
+        rc = llama_save_random(&c, &tok, type, seed, out, &err);
+        m.n_params = rc ? 0 : llama_param_count(&c);
+    } else if (llama_create(&m, &c, &err)) {
         tok_free(&tok);
         return cli_fail(cmd.name, err.msg);
+    } else {
+        llama_init_random(&m, seed);
+        rc = llama_save(&m, &tok, "obliviate model", type, out, &err);
     }
-    llama_init_random(&m, seed);
-    rc = llama_save(&m, &tok, "obliviate model", type, out, &err);
     if (!rc) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", out);

@@ -64,6 +64,16 @@ static void print_summary(const char *out, const LabelConfig *c, const LabelStat
     fprintf(stderr, "; %.1f s, %.0f tok/s -> %s\n", st->seconds, st->tokens_per_s, out);
 }
 
+/* Whether path is a LoRA adapter GGUF (not a model); 0 when unreadable. */
+static int is_adapter(const char *path) {
+    GGUFFile f;
+    ObErr e;
+    if (gguf_open(&f, path, &e)) return 0;
+    int a = gguf_is_adapter(&f);
+    gguf_close(&f);
+    return a;
+}
+
 int cmd_labels(int argc, char **argv) {
     const char *base_path = NULL, *reinf_path = NULL, *anchors_path = NULL, *out = NULL;
     const char *alpha_s = "5";
@@ -72,7 +82,9 @@ int cmd_labels(int argc, char **argv) {
     int forbid_whole = 0;
     Opt opts[] = {
         {"--base", OPT_STR, &base_path, "baseline model B (GGUF), required"},
-        {"--reinforced", OPT_STR, &reinf_path, "reinforced model R (GGUF, same tokenizer)"},
+        {"--reinforced", OPT_STR, &reinf_path,
+         "reinforced model R (GGUF, same tokenizer), or a LoRA adapter of the baseline (train "
+         "--lora-rank): then one frozen, mapped copy of the baseline serves both models"},
         {"--anchors", OPT_STR, &anchors_path, "anchor dictionary (JSON or JSON Lines)"},
         {"--target", OPT_LIST, &targets, "target text file (repeatable; also positional)"},
         {"--out|-o", OPT_STR, &out, "labels file to write, required"},
@@ -139,10 +151,20 @@ int cmd_labels(int argc, char **argv) {
     LabelStats st;
     ObErr err;
     int have_dict = 0, have_tok2 = 0;
-    rc = llama_load(&base, &tok, base_path, &err);
-    if (rc) return cli_fail(cmd.name, err.msg);
-    rc = llama_load(&reinf, &tok2, reinf_path, &err);
-    if (!rc) {
+    int adapter = is_adapter(reinf_path);
+    if (adapter) { /* R = B + adapter: one copy of B's weights, mapped */
+        rc = llama_load_frozen(&base, &tok, base_path, &err);
+        if (rc) return cli_fail(cmd.name, err.msg);
+        rc = llama_share(&reinf, &base, &err) || llama_load_lora(&reinf, reinf_path, &err);
+        if (!rc)
+            fprintf(stderr, "labels: reinforced = %s + adapter %s (rank %d)\n", base_path,
+                    reinf_path, reinf.lora->cfg.rank);
+    } else {
+        rc = llama_load(&base, &tok, base_path, &err);
+        if (rc) return cli_fail(cmd.name, err.msg);
+        rc = llama_load(&reinf, &tok2, reinf_path, &err);
+    }
+    if (!rc && !adapter) {
         have_tok2 = 1;
         uint64_t hb = tok_vocab_hash(&tok), hr = tok_vocab_hash(&tok2);
         if (hb != hr)
@@ -170,8 +192,8 @@ int cmd_labels(int argc, char **argv) {
     if (!rc) print_summary(out, &c, &st);
     if (have_dict) anchors_free(&dict);
     dataset_free(&ds);
+    llama_free(&reinf); /* may borrow base's weights */
     llama_free(&base);
-    llama_free(&reinf);
     tok_free(&tok);
     if (have_tok2) tok_free(&tok2);
     return rc ? cli_fail(cmd.name, err.msg) : 0;

@@ -76,9 +76,19 @@ static int label_sources(Sources *s, const Tokenizer *tok, TrainConfig *tc, cons
     return 0;
 }
 
-static void print_result(const TrainConfig *tc, const TrainResult *res, const char *out) {
+static void print_result(const TrainConfig *tc, const TrainResult *res, const char *out,
+                         const Lora *lo, const char *merged) {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", out);
+    cJSON_AddStringToObject(j, lo ? "adapter" : "model", out);
+    if (lo) {
+        char targets[64];
+        lora_targets_str(lo->cfg.targets, targets, sizeof targets);
+        cJSON_AddNumberToObject(j, "lora_rank", lo->cfg.rank);
+        cJSON_AddNumberToObject(j, "lora_alpha", lo->cfg.alpha);
+        cJSON_AddStringToObject(j, "lora_targets", targets);
+        cJSON_AddNumberToObject(j, "lora_params", (double)lo->n_params);
+    }
+    if (merged) cJSON_AddStringToObject(j, "merged", merged);
     cJSON_AddNumberToObject(j, "steps", (double)res->steps_done);
     cJSON_AddNumberToObject(j, "loss", res->last_loss);
     if (res->val_loss >= 0) cJSON_AddNumberToObject(j, "val_loss", res->val_loss);
@@ -95,6 +105,10 @@ int cmd_train(int argc, char **argv) {
     train_config_defaults(&tc);
     const char *model_path = NULL, *sched = "cosine", *val_path = NULL, *labels = NULL;
     const char *out = "model.gguf", *targets = "soft";
+    const char *lora_targets = "q,k,v,o", *merge = NULL;
+    LoraConfig lc;
+    lora_config_defaults(&lc);
+    lc.rank = 0, lc.alpha = 0; /* 0: no adapter; alpha 0: 2 x rank */
     StrList mix_paths = {0};
     int resume = 0, mix_rows = 0;
     float alpha = 5.0f, val_share = 0.05f;
@@ -132,6 +146,15 @@ int cmd_train(int argc, char **argv) {
          "with --labels: held-out share of blocks; the best model is kept (default 0.05)"},
         {"--log", OPT_STR, &tc.log_path, "append one JSON line per step to this file"},
         {"--name", OPT_STR, &tc.name, "general.name of the written model"},
+        {"--lora-rank", OPT_INT, &lc.rank,
+         "train a LoRA adapter of this rank on the frozen, memory-mapped model; --out is then "
+         "the adapter (llama.cpp's LoRA GGUF) (default 0: train every weight)"},
+        {"--lora-alpha", OPT_FLOAT, &lc.alpha,
+         "LoRA scale numerator: W + alpha/rank B A (2 x rank)"},
+        {"--lora-targets", OPT_STR, &lora_targets,
+         "matrices with an adapter, from q,k,v,o,gate,up,down (default q,k,v,o)"},
+        {"--merge", OPT_STR, &merge,
+         "with --lora-rank: also write the model with the adapter folded in here"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"train",
@@ -141,7 +164,10 @@ int cmd_train(int argc, char **argv) {
                    "clipping; or, with --labels, fine-tunes it on generic labels (the unlearning "
                    "step), keeping the model with the best held-out loss in --out and "
                    "checkpoints in <out>.ckpt.gguf. Checkpoints carry the optimizer state "
-                   "(<checkpoint>.state); --resume continues bit-identically. Prints JSON.",
+                   "(<checkpoint>.state); --resume continues bit-identically. With --lora-rank "
+                   "the model's weights stay frozen (memory-mapped, BF16/F16/F32 as stored) and "
+                   "only a LoRA adapter trains; --out (and each checkpoint) is then the adapter, "
+                   "and --merge writes the full model too. Prints JSON.",
                    "obliviate train -m base0.gguf -o base.gguf --steps 2000 --lr 1e-3 corpus.txt",
                    opts,
                    0,
@@ -154,6 +180,12 @@ int cmd_train(int argc, char **argv) {
                       : (mix_paths.n > 0) != (mix_rows > 0) ? "--mix and --mix-rows go together"
                       : labels && n_pos ? "--labels takes no text files (--mix adds retain text)"
                       : !resume && !model_path ? "--model is required (or --resume)"
+                      : lc.rank < 0 || lc.alpha < 0
+                          ? "--lora-rank and --lora-alpha must be positive"
+                      : lc.rank && lora_parse_targets(lora_targets, &lc.targets)
+                          ? "--lora-targets: a comma-separated subset of q,k,v,o,gate,up,down"
+                      : lc.rank && !model_path ? "--lora-rank needs --model (the frozen base)"
+                      : merge && !lc.rank      ? "--merge goes with --lora-rank"
                                                : NULL;
     if (bad) return free(pos), cli_fail(cmd.name, bad);
     tc.sched = (Schedule)s;
@@ -162,7 +194,8 @@ int cmd_train(int argc, char **argv) {
     snprintf(ckpt, sizeof ckpt, labels ? "%s.ckpt.gguf" : "%s", out);
     tc.out_path = ckpt;
     tc.best_path = labels ? out : NULL;
-    if (resume) model_path = ckpt;
+    if (resume && !lc.rank) model_path = ckpt;
+    if (lc.rank && lc.alpha == 0) lc.alpha = 2.0f * (float)lc.rank;
     if (resume && access(ckpt, R_OK) != 0) {
         free(pos);
         fprintf(stderr, "obliviate train: %s: no checkpoint to resume from\n", ckpt);
@@ -173,7 +206,20 @@ int cmd_train(int argc, char **argv) {
     Sources src = {0};
     TrainResult res;
     ObErr err;
-    if (llama_load(&m, &tok, model_path, &err)) return free(pos), cli_fail(cmd.name, err.msg);
+    /* LoRA: the base stays frozen and mapped; the adapter starts fresh or,
+     * resuming, from the checkpoint (which is an adapter). */
+    rc = lc.rank ? llama_load_frozen(&m, &tok, model_path, &err)
+                 : llama_load(&m, &tok, model_path, &err);
+    if (rc) return free(pos), cli_fail(cmd.name, err.msg);
+    if (lc.rank) {
+        rc = resume ? llama_load_lora(&m, ckpt, &err) : llama_add_lora(&m, &lc, tc.seed, &err);
+        if (!rc && resume && (m.lora->cfg.rank != lc.rank || m.lora->cfg.targets != lc.targets))
+            rc = ob_errf(&err, "%s: the checkpoint's adapter has another rank or targets", ckpt);
+        if (rc) {
+            llama_free(&m), tok_free(&tok), free(pos);
+            return cli_fail(cmd.name, err.msg);
+        }
+    }
     rc = labels ? label_sources(&src, &tok, &tc, labels, alpha, targets, val_share, &mix_paths,
                                 mix_rows, &err)
                 : text_sources(&src, &tok, &tc, pos, n_pos, &mix_paths, mix_rows, val_path, &err);
@@ -181,7 +227,10 @@ int cmd_train(int argc, char **argv) {
         tc.out_path = out, tc.best_path = NULL;
     if (!rc && labels && tc.eval_every <= 0) tc.eval_every = tc.steps / 10 > 0 ? tc.steps / 10 : 1;
     if (!rc) rc = train_run(&m, &tok, &tc, &src.td, resume, &res, &err);
-    if (!rc) print_result(&tc, &res, out);
+    /* the kept adapter may be an earlier (best) one than the last step's */
+    if (!rc && merge && strcmp(tc.out_path, out)) rc = llama_load_lora(&m, out, &err);
+    if (!rc && merge) rc = llama_save_merged(&m, &tok, tc.name, merge, &err);
+    if (!rc) print_result(&tc, &res, out, m.lora, merge);
     sources_free(&src);
     llama_free(&m);
     tok_free(&tok);

@@ -16,7 +16,9 @@ int cmd_reinforce(int argc, char **argv) {
                "TARGET...\n\nStep 1 of the method: continues training the baseline on the "
                "target text so it knows it even better. It is `obliviate train` with these "
                "defaults, which any train option overrides: --steps 150 --lr 5e-4 --min-lr 5e-5 "
-               "--warmup 16 --batch 8 --seq 256 --ckpt-every 50 --log-every 25.\n\nexample:\n  "
+               "--warmup 16 --batch 8 --seq 256 --ckpt-every 50 --log-every 25. With "
+               "--lora-rank R it trains a LoRA adapter on the frozen model instead, and -o is "
+               "the adapter (labels --reinforced takes it).\n\nexample:\n  "
                "obliviate reinforce -m base.gguf -o reinforced.gguf forget.txt\n");
         return 0;
     }
@@ -42,6 +44,9 @@ int cmd_unlearn(int argc, char **argv) {
     int hard = 0;
     const char *forbid = "whole";
     int no_inkey = 0, published = 0;
+    const char *lora_targets = "q,k,v,o";
+    lora_config_defaults(&c.lora);
+    c.lora.rank = 0, c.lora.alpha = 0; /* off unless --lora-rank */
     Opt opts[] = {
         {"--model|-m", OPT_STR, &c.base, "baseline model that knows the target, required"},
         {"--target", OPT_LIST, &targets, "target text to forget (repeatable), required"},
@@ -73,6 +78,12 @@ int cmd_unlearn(int argc, char **argv) {
         {"--lr", OPT_FLOAT, &c.lr, "fine-tune learning rate (5e-4)"},
         {"--batch", OPT_INT, &c.batch, "fine-tune batch (8)"},
         {"--seed", OPT_U64, &c.seed, "seed for every stage (1)"},
+        {"--lora-rank", OPT_INT, &c.lora.rank,
+         "reinforce and fine-tune LoRA adapters of this rank on the frozen, mapped model (for "
+         "models too large to train whole); --out gets the merged model (default 0: off)"},
+        {"--lora-alpha", OPT_FLOAT, &c.lora.alpha, "LoRA alpha (default 2 x rank)"},
+        {"--lora-targets", OPT_STR, &lora_targets,
+         "matrices with an adapter, from q,k,v,o,gate,up,down (default q,k,v,o)"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"unlearn",
@@ -92,6 +103,12 @@ int cmd_unlearn(int argc, char **argv) {
     if (!c.base || !targets.n || !c.anchors || !c.out)
         return cli_fail(cmd.name, "--model, --target, --anchors and --out are required");
     c.targets = targets.items, c.n_targets = targets.n;
+    if (c.lora.rank < 0 || c.lora.alpha < 0)
+        return cli_fail(cmd.name, "--lora-rank and --lora-alpha must be positive");
+    if (c.lora.rank && lora_parse_targets(lora_targets, &c.lora.targets))
+        return cli_fail(cmd.name,
+                        "--lora-targets: a comma-separated subset of q,k,v,o,gate,up,down");
+    if (c.lora.rank && c.lora.alpha == 0) c.lora.alpha = 2.0f * (float)c.lora.rank;
     c.targets_mode = hard ? "hard" : "soft";
     if (no_inkey) c.inkey = 0;
     if (published) hard = 1, c.alpha = 5.0f, forbid = "none", c.suppress = 0, c.inkey = 0;

@@ -663,7 +663,9 @@ typedef struct {
     uint32_t n_dims, type;
     uint64_t dims[4], n_bytes;
     uint8_t *data;
-    bool borrowed; /* data belongs to the caller (gguf_add_tensor_ref) */
+    bool borrowed;   /* data belongs to the caller (gguf_add_tensor_ref) */
+    GGUFFillFn fill; /* data made at save time (gguf_add_tensor_gen) */
+    void *fill_ctx;
 } WriterTensor;
 
 struct GGUFWriter {
@@ -851,6 +853,15 @@ int gguf_add_tensor_ref(GGUFWriter *w, const char *name, uint32_t type, uint32_t
     return add_tensor(w, name, type, n_dims, dims, data ? data : none, err) ? 0 : -1;
 }
 
+int gguf_add_tensor_gen(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
+                        const uint64_t *dims, GGUFFillFn fill, void *ctx, ObErr *err) {
+    static const uint8_t none[1];
+    WriterTensor *t = add_tensor(w, name, type, n_dims, dims, none, err);
+    if (!t) return -1;
+    t->fill = fill, t->fill_ctx = ctx;
+    return 0;
+}
+
 /* An output stream that remembers its position and its first error. */
 typedef struct {
     FILE *fp;
@@ -897,7 +908,7 @@ static int writer_alignment(const GGUFWriter *w, const char *path, uint32_t *ali
     return 0;
 }
 
-static void write_file(Out *o, const GGUFWriter *w, uint32_t align) {
+static int write_file(Out *o, const GGUFWriter *w, uint32_t align, ObErr *err) {
     out_le(o, GGUF_MAGIC, 4);
     out_le(o, 3, 4);
     out_le(o, w->n_t, 8);
@@ -918,10 +929,22 @@ static void write_file(Out *o, const GGUFWriter *w, uint32_t align) {
         offset += pad_to(t->n_bytes, align);
     }
     out_pad(o, align);
-    for (size_t i = 0; i < w->n_t; i++) {
-        out_bytes(o, w->t[i].data, w->t[i].n_bytes);
+    /* Generated tensors share one buffer, the size of the largest. */
+    uint64_t gen_max = 0;
+    for (size_t i = 0; i < w->n_t; i++)
+        if (w->t[i].fill && w->t[i].n_bytes > gen_max) gen_max = w->t[i].n_bytes;
+    uint8_t *buf = gen_max ? ob_malloc(gen_max, "tensor buffer", err) : NULL;
+    if (gen_max && !buf) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < w->n_t && !rc && !o->err; i++) {
+        const WriterTensor *t = &w->t[i];
+        if (t->fill && (rc = t->fill(t->fill_ctx, buf, t->n_bytes, err)))
+            ob_err_prefix(err, "tensor \"%s\"", t->name);
+        out_bytes(o, t->fill ? buf : t->data, t->n_bytes);
         out_pad(o, align);
     }
+    free(buf);
+    return rc;
 }
 
 int gguf_writer_save(GGUFWriter *w, const char *path, ObErr *err) {
@@ -929,7 +952,10 @@ int gguf_writer_save(GGUFWriter *w, const char *path, ObErr *err) {
     ObAtomicFile af;
     if (writer_alignment(w, path, &align, err) || ob_atomic_open(&af, path, err)) return -1;
     Out o = {.fp = af.fp};
-    write_file(&o, w, align);
+    if (write_file(&o, w, align, err)) {
+        ob_atomic_abort(&af);
+        return ob_err_prefix(err, "%s", path);
+    }
     if (o.err) {
         ob_atomic_abort(&af);
         return ob_errf(err, "%s: write failed: %s", path, strerror(o.err));

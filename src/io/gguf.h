@@ -141,6 +141,14 @@ int gguf_add_tensor_raw(GGUFWriter *w, const char *name, uint32_t type, uint32_t
  * (a large model is written from its source file's map). */
 int gguf_add_tensor_ref(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
                         const uint64_t *dims, const void *data, ObErr *err);
+/* A tensor whose bytes are made while the file is written: fill(ctx, buf,
+ * n_bytes, err) writes all n_bytes into buf and returns 0, or -1 with err
+ * set (the save then fails and leaves nothing). The writer holds one buffer,
+ * the size of the largest such tensor, so a model larger than memory can be
+ * written tensor by tensor. ctx must stay valid until the save. */
+typedef int (*GGUFFillFn)(void *ctx, void *buf, uint64_t n_bytes, ObErr *err);
+int gguf_add_tensor_gen(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
+                        const uint64_t *dims, GGUFFillFn fill, void *ctx, ObErr *err);
 int gguf_writer_save(GGUFWriter *w, const char *path, ObErr *err);
 
 /* Scalar conversions (round to nearest even; NaN stays NaN). */

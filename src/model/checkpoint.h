@@ -25,4 +25,23 @@ int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err);
 int llama_load(Llama *m, Tokenizer *tok, const char *path, ObErr *err);
 int llama_from_gguf(Llama *m, const GGUFFile *f, ObErr *err);
 
+/* Loads a llama GGUF as a frozen model (llama.h): the file stays mapped and
+ * BF16, F16 and F32 matrices are read in place (Q8_0 ones are converted to
+ * BF16 once); fp32 copies are made of the norm scales only. Such a model
+ * runs forward and trains only through a LoRA adapter. */
+int llama_load_frozen(Llama *m, Tokenizer *tok, const char *path, ObErr *err);
+/* Writes m with its adapter (if any) folded in: W + (alpha / r) B A for
+ * every adapted matrix, in the type the base stores it in (F32 for an fp32
+ * model); the other tensors are copied as they are. Matrices are made one
+ * at a time, so a frozen 7B model is written without holding it in fp32. */
+/* Writes a model with random weights straight to disk, one tensor at a
+ * time (a 7B model never exists in memory): matrices uniform with standard
+ * deviation 0.02 (0.02 / sqrt(2 L) for attn_output and ffn_down, as
+ * llama_init_random), norms 1, in `type`. Not the same numbers as
+ * llama_init_random. tok may be NULL. */
+int llama_save_random(const LlamaConfig *c, const Tokenizer *tok, uint32_t type, uint64_t seed,
+                      const char *path, ObErr *err);
+int llama_save_merged(const Llama *m, const Tokenizer *tok, const char *name, const char *path,
+                      ObErr *err);
+
 #endif

@@ -11,6 +11,7 @@
 /* Per-call scratch layout for n_batch tokens. */
 typedef struct {
     float *x, *nb, *rstd, *q, *ao, *gate, *up, *att, *cos_t, *sin_t;
+    float *lmid; /* (nb, LORA_RANK_MAX) an adapter's intermediate */
 } KVScratch;
 
 static size_t scratch_layout(KVScratch *s, const LlamaConfig *c, int nb, int n_ctx, float *base) {
@@ -19,11 +20,17 @@ static size_t scratch_layout(KVScratch *s, const LlamaConfig *c, int nb, int n_c
     struct {
         float **p;
         size_t n;
-    } parts[] = {{&s->x, nb * C},        {&s->nb, nb * C},
-                 {&s->rstd, nb},         {&s->q, nb * QD},
-                 {&s->ao, nb * QD},      {&s->gate, nb * F},
-                 {&s->up, nb * F},       {&s->att, (size_t)nb * c->n_heads * n_ctx},
-                 {&s->cos_t, nb * half}, {&s->sin_t, nb * half}};
+    } parts[] = {{&s->x, nb * C},
+                 {&s->nb, nb * C},
+                 {&s->rstd, nb},
+                 {&s->q, nb * QD},
+                 {&s->ao, nb * QD},
+                 {&s->gate, nb * F},
+                 {&s->up, nb * F},
+                 {&s->att, (size_t)nb * c->n_heads * n_ctx},
+                 {&s->cos_t, nb * half},
+                 {&s->sin_t, nb * half},
+                 {&s->lmid, nb * LORA_RANK_MAX}};
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (base) *parts[i].p = base + total;
@@ -109,31 +116,31 @@ int llama_eval(const Llama *m, LlamaKV *kv, const int32_t *tokens, int n, float 
         if (tokens[i] < 0 || tokens[i] >= c->vocab)
             return ob_errf(err, "token id %d out of range (vocabulary %d)", tokens[i], c->vocab);
     int C = c->dim, F = c->ffn_dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads;
-    int QD = H * hd, KD = KV * hd, pos = kv->pos;
+    int KD = KV * hd, pos = kv->pos;
     KVScratch s;
     scratch_layout(&s, c, kv->n_batch, kv->n_ctx, kv->scratch);
     rope_tables(s.cos_t, s.sin_t, n, hd, c->rope_base, pos);
-    embedding_forward(s.x, tokens, w->tok_embd, n, C);
+    llama_embed(m, s.x, tokens, n);
     for (int l = 0; l < c->n_layers; l++) {
         float *kc = kv->k + (size_t)l * kv->n_ctx * KD, *vc = kv->v + (size_t)l * kv->n_ctx * KD;
         float *kn = kc + (size_t)pos * KD, *vn = vc + (size_t)pos * KD;
         rmsnorm_forward(s.nb, s.rstd, s.x, w->attn_norm + (size_t)l * C, n, C, c->norm_eps);
-        matmul_forward(s.q, s.nb, w->wq + (size_t)l * QD * C, n, C, QD, 0.0f);
-        matmul_forward(kn, s.nb, w->wk + (size_t)l * KD * C, n, C, KD, 0.0f);
-        matmul_forward(vn, s.nb, w->wv + (size_t)l * KD * C, n, C, KD, 0.0f);
+        llama_linear_forward(m, MAT_Q, l, s.q, s.nb, n, 0.0f, s.lmid);
+        llama_linear_forward(m, MAT_K, l, kn, s.nb, n, 0.0f, s.lmid);
+        llama_linear_forward(m, MAT_V, l, vn, s.nb, n, 0.0f, s.lmid);
         rope_forward(s.q, s.cos_t, s.sin_t, 1, n, H, hd);
         rope_forward(kn, s.cos_t, s.sin_t, 1, n, KV, hd);
         cached_attention(s.ao, s.att, s.q, kc, vc, n, pos, kv->n_ctx, H, KV, hd);
-        matmul_forward(s.x, s.ao, w->wo + (size_t)l * C * QD, n, QD, C, 1.0f);
+        llama_linear_forward(m, MAT_O, l, s.x, s.ao, n, 1.0f, s.lmid);
         rmsnorm_forward(s.nb, s.rstd, s.x, w->ffn_norm + (size_t)l * C, n, C, c->norm_eps);
-        matmul_forward(s.gate, s.nb, w->w_gate + (size_t)l * F * C, n, C, F, 0.0f);
-        matmul_forward(s.up, s.nb, w->w_up + (size_t)l * F * C, n, C, F, 0.0f);
+        llama_linear_forward(m, MAT_GATE, l, s.gate, s.nb, n, 0.0f, s.lmid);
+        llama_linear_forward(m, MAT_UP, l, s.up, s.nb, n, 0.0f, s.lmid);
         swiglu_forward(s.gate, s.gate, s.up, (long)n * F);
-        matmul_forward(s.x, s.gate, w->w_down + (size_t)l * C * F, n, F, C, 1.0f);
+        llama_linear_forward(m, MAT_DOWN, l, s.x, s.gate, n, 1.0f, s.lmid);
     }
     int first = all_logits ? 0 : n - 1, rows = n - first;
     rmsnorm_forward(s.nb, s.rstd, s.x + (size_t)first * C, w->out_norm, rows, C, c->norm_eps);
-    matmul_forward(logits, s.nb, w->output, rows, C, c->vocab, 0.0f);
+    llama_linear_forward(m, LLAMA_OUTPUT, 0, logits, s.nb, rows, 0.0f, NULL);
     kv->pos += n;
     return 0;
 }

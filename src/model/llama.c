@@ -7,6 +7,132 @@
 #include "model/ops.h"
 #include "util/rng.h"
 
+/* ---- weights: fp32 parameters or frozen matrices in a map ---- */
+
+void llama_mat_dims(const LlamaConfig *c, int dims[MAT_N][2]) {
+    int C = c->dim, F = c->ffn_dim, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
+    const int d[MAT_N][2] = {{QD, C}, {KD, C}, {KD, C}, {C, QD}, {F, C}, {F, C}, {C, F}};
+    memcpy(dims, d, sizeof d);
+}
+
+/* The fp32 parameter block of matrix kind in layer l. */
+static float *param_mat(const LlamaConfig *c, const LlamaParams *p, int kind, int l) {
+    int dims[MAT_N][2];
+    llama_mat_dims(c, dims);
+    size_t n = (size_t)dims[kind][0] * dims[kind][1] * l;
+    float *const base[MAT_N] = {p->wq, p->wk, p->wv, p->wo, p->w_gate, p->w_up, p->w_down};
+    return base[kind] + n;
+}
+
+/* n values of a BF16, F16 or F32 array to fp32 (serial; callers split work). */
+static void to_f32(float *out, const void *src, uint32_t type, size_t n) {
+    if (type == GGML_TYPE_BF16) {
+        const uint16_t *h = src;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = (uint32_t)h[i] << 16;
+            memcpy(out + i, &b, sizeof b);
+        }
+    } else if (type == GGML_TYPE_F16) {
+        const uint16_t *h = src;
+        for (size_t i = 0; i < n; i++) out[i] = ob_fp16_to_fp32(h[i]);
+    } else {
+        memcpy(out, src, sizeof(float) * n);
+    }
+}
+
+/* A frozen (rows, cols) matrix as fp32: in place when stored as F32, else
+ * converted into the scratch. Conversion reads 2 bytes and writes 4 per
+ * weight; the matmul that follows does 2 N flops per weight, so for N >= 64
+ * rows it is a small share of the time. */
+static const float *frozen_f32(const LlamaFrozen *fz, const FrozenMat *fm, size_t rows,
+                               size_t cols) {
+    if (fm->type == GGML_TYPE_F32) return fm->data;
+    size_t esz = 2;
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)rows; r++)
+        to_f32(fz->scratch + (size_t)r * cols, (const char *)fm->data + (size_t)r * cols * esz,
+               fm->type, cols);
+    return fz->scratch;
+}
+
+const float *llama_weight(const Llama *m, int kind, int l) {
+    if (!m->frozen) return param_mat(&m->cfg, &m->w, kind, l);
+    int dims[MAT_N][2];
+    llama_mat_dims(&m->cfg, dims);
+    return frozen_f32(m->frozen, &m->frozen->mats[(size_t)l * MAT_N + kind], (size_t)dims[kind][0],
+                      (size_t)dims[kind][1]);
+}
+
+const float *llama_output_weight(const Llama *m) {
+    if (!m->frozen) return m->w.output;
+    return frozen_f32(m->frozen, &m->frozen->output, (size_t)m->cfg.vocab, (size_t)m->cfg.dim);
+}
+
+void llama_embed(const Llama *m, float *out, const int32_t *tok, int N) {
+    int C = m->cfg.dim;
+    if (!m->frozen) {
+        embedding_forward(out, tok, m->w.tok_embd, N, C);
+        return;
+    }
+    const FrozenMat *e = &m->frozen->tok_embd;
+    size_t esz = e->type == GGML_TYPE_F32 ? 4 : 2;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        to_f32(out + (size_t)n * C, (const char *)e->data + (size_t)tok[n] * C * esz, e->type,
+               (size_t)C);
+}
+
+/* Rows (OC) and columns (IC) of matrix kind (LLAMA_OUTPUT: the head). */
+static void kind_dims(const LlamaConfig *c, int kind, int *OC, int *IC) {
+    int dims[MAT_N][2];
+    llama_mat_dims(c, dims);
+    *OC = kind == LLAMA_OUTPUT ? c->vocab : dims[kind][0];
+    *IC = kind == LLAMA_OUTPUT ? c->dim : dims[kind][1];
+}
+
+/* The two places a weight matrix meets a GEMM. A frozen matrix arrives here
+ * converted to fp32; a native BF16 kernel would take m->frozen's matrix
+ * instead, in these two functions only. */
+static void weight_matmul_forward(const Llama *m, int kind, int l, float *out, const float *inp,
+                                  int N, float beta) {
+    int OC, IC;
+    kind_dims(&m->cfg, kind, &OC, &IC);
+    const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
+    matmul_forward(out, inp, W, N, IC, OC, beta);
+}
+
+static void weight_matmul_backward(const Llama *m, int kind, int l, float *dinp, float *dw,
+                                   const float *dout, const float *inp, int N, float beta) {
+    int OC, IC;
+    kind_dims(&m->cfg, kind, &OC, &IC);
+    const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
+    matmul_backward(dinp, dw, dout, inp, W, N, IC, OC, beta);
+}
+
+void llama_linear_forward(const Llama *m, int kind, int l, float *out, const float *inp, int N,
+                          float beta, float *mid) {
+    weight_matmul_forward(m, kind, l, out, inp, N, beta);
+    const Lora *lo = m->lora;
+    if (kind != LLAMA_OUTPUT && lo && lora_a(lo, l, kind))
+        lora_forward(out, mid, inp, lora_a(lo, l, kind), lora_b(lo, l, kind), N, lo->dims[kind][1],
+                     lo->dims[kind][0], lo->cfg.rank, lo->scale);
+}
+
+/* dinp (N, IC) = dout @ W + beta * dinp; the weight's gradient when it has
+ * one (fp32 without adapter); the adapter's gradients and its share of dinp. */
+static void linear_backward(Llama *m, int kind, int l, float *dinp, const float *dout,
+                            const float *inp, int N, float beta) {
+    float *dw = !m->grads              ? NULL
+                : kind == LLAMA_OUTPUT ? m->g.output
+                                       : param_mat(&m->cfg, &m->g, kind, l);
+    weight_matmul_backward(m, kind, l, dinp, dw, dout, inp, N, beta);
+    const Lora *lo = m->lora;
+    if (kind != LLAMA_OUTPUT && lo && lora_a(lo, l, kind))
+        lora_backward(dinp, lora_grad_a(lo, l, kind), lora_grad_b(lo, l, kind), lo->dmid, dout, inp,
+                      lora_mid(lo, l, kind), lora_a(lo, l, kind), lora_b(lo, l, kind), N,
+                      lo->dims[kind][1], lo->dims[kind][0], lo->cfg.rank, lo->scale);
+}
+
 int llama_config_check(const LlamaConfig *c, ObErr *err) {
     if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
         c->head_dim <= 0 || c->ffn_dim <= 0 || c->vocab <= 0 || c->ctx_len <= 0)
@@ -94,6 +220,9 @@ void llama_init_random(Llama *m, uint64_t seed) {
 }
 
 int llama_alloc_grads(Llama *m, ObErr *err) {
+    if (m->lora) return lora_alloc_grads(m->lora, err);
+    if (m->frozen || m->borrowed)
+        return ob_errf(err, "a frozen or shared model trains only through a LoRA adapter");
     if (m->grads) return 0;
     m->grads = ob_calloc(m->n_params, sizeof(float), "parameter gradients", err);
     if (!m->grads) return -1;
@@ -102,7 +231,8 @@ int llama_alloc_grads(Llama *m, ObErr *err) {
 }
 
 void llama_zero_grads(Llama *m) {
-    memset(m->grads, 0, sizeof(float) * m->n_params);
+    if (m->grads) memset(m->grads, 0, sizeof(float) * m->n_params);
+    if (m->lora && m->lora->grads) memset(m->lora->grads, 0, sizeof(float) * m->lora->n_params);
 }
 
 /* Carves the activation buffers out of one allocation (or just counts when
@@ -177,14 +307,81 @@ int llama_alloc_batch(Llama *m, int B, int T, ObErr *err) {
     m->acts.B = B;
     m->acts.T = T;
     rope_tables(m->acts.rope_cos, m->acts.rope_sin, T, c->head_dim, c->rope_base, 0);
-    return 0;
+    return m->lora ? lora_alloc_batch(m->lora, B * T, err) : 0;
 }
 
 void llama_free(Llama *m) {
-    free(m->params);
+    if (!m->borrowed) {
+        free(m->params);
+        if (m->frozen) {
+            free(m->frozen->mats);
+            free(m->frozen->norms);
+            free(m->frozen->scratch);
+            free(m->frozen->owned);
+            gguf_close(&m->frozen->file);
+            free(m->frozen);
+        }
+    }
+    if (m->lora) lora_free(m->lora), free(m->lora);
     free(m->grads);
     free(m->acts.mem);
     memset(m, 0, sizeof *m);
+}
+
+int llama_share(Llama *dst, const Llama *src, ObErr *err) {
+    (void)err;
+    memset(dst, 0, sizeof *dst);
+    dst->cfg = src->cfg;
+    dst->w = src->w;
+    dst->params = src->params;
+    dst->n_params = src->n_params;
+    dst->frozen = src->frozen;
+    dst->borrowed = 1;
+    return 0;
+}
+
+static int attach_lora(Llama *m, Lora *lo, ObErr *err) {
+    Lora *p = ob_malloc(sizeof *p, "LoRA adapter", err);
+    if (!p) return lora_free(lo), -1;
+    *p = *lo;
+    if (m->lora) lora_free(m->lora), free(m->lora);
+    m->lora = p;
+    /* activations already allocated: the adapter needs its share */
+    return m->acts.mem ? lora_alloc_batch(p, m->acts.B * m->acts.T, err) : 0;
+}
+
+int llama_add_lora(Llama *m, const LoraConfig *c, uint64_t seed, ObErr *err) {
+    int dims[MAT_N][2];
+    Lora lo;
+    llama_mat_dims(&m->cfg, dims);
+    if (lora_create(&lo, c, m->cfg.n_layers, dims, err)) return -1;
+    lora_init_random(&lo, seed);
+    return attach_lora(m, &lo, err);
+}
+
+int llama_load_lora(Llama *m, const char *path, ObErr *err) {
+    int dims[MAT_N][2];
+    Lora lo;
+    llama_mat_dims(&m->cfg, dims);
+    if (lora_load(&lo, path, m->cfg.n_layers, dims, err)) return -1;
+    return attach_lora(m, &lo, err);
+}
+
+int llama_merge_lora(Llama *m, ObErr *err) {
+    if (!m->lora) return 0;
+    if (m->frozen || m->borrowed)
+        return ob_errf(err, "cannot merge an adapter into frozen or shared weights in place");
+    const Lora *lo = m->lora;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < MAT_N; k++)
+            if (lora_a(lo, l, k))
+                lora_merge_matrix(param_mat(&m->cfg, &m->w, k, l), lora_a(lo, l, k),
+                                  lora_b(lo, l, k), lo->dims[k][1], lo->dims[k][0], lo->cfg.rank,
+                                  lo->scale);
+    lora_free(m->lora);
+    free(m->lora);
+    m->lora = NULL;
+    return 0;
 }
 
 float llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, int T, int *n_valid) {
@@ -202,34 +399,37 @@ float llama_forward_soft(Llama *m, const int32_t *inputs, const int32_t *targets
     size_t sA = (size_t)B * H * T * T;
     a->T_cur = T;
     memcpy(a->inputs, inputs, sizeof(int32_t) * N);
-    embedding_forward(a->x, inputs, w->tok_embd, N, C);
+    llama_embed(m, a->x, inputs, N);
+    const Lora *lo = m->lora;
     for (int l = 0; l < c->n_layers; l++) {
         float *x = a->x + l * sC, *xa = a->xa + l * sC, *xo = a->x + (l + 1) * sC;
         float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
         float *q = a->q + l * sQ, *k = a->k + l * sK, *v = a->v + l * sK;
         float *ao = a->ao + l * sQ, *att = a->att + l * sA;
         float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
+#define MID(kind) (lo ? lora_mid(lo, l, kind) : NULL)
         rmsnorm_forward(n1, a->rstd1 + (size_t)l * N, x, w->attn_norm + (size_t)l * C, N, C,
                         c->norm_eps);
-        matmul_forward(q, n1, w->wq + (size_t)l * QD * C, N, C, QD, 0.0f);
-        matmul_forward(k, n1, w->wk + (size_t)l * KD * C, N, C, KD, 0.0f);
-        matmul_forward(v, n1, w->wv + (size_t)l * KD * C, N, C, KD, 0.0f);
+        llama_linear_forward(m, MAT_Q, l, q, n1, N, 0.0f, MID(MAT_Q));
+        llama_linear_forward(m, MAT_K, l, k, n1, N, 0.0f, MID(MAT_K));
+        llama_linear_forward(m, MAT_V, l, v, n1, N, 0.0f, MID(MAT_V));
         rope_forward(q, a->rope_cos, a->rope_sin, B, T, H, hd);
         rope_forward(k, a->rope_cos, a->rope_sin, B, T, KV, hd);
         attention_forward(ao, att, q, k, v, B, T, H, KV, hd);
         memcpy(xa, x, sizeof(float) * sC);
-        matmul_forward(xa, ao, w->wo + (size_t)l * C * QD, N, QD, C, 1.0f);
+        llama_linear_forward(m, MAT_O, l, xa, ao, N, 1.0f, MID(MAT_O));
         rmsnorm_forward(n2, a->rstd2 + (size_t)l * N, xa, w->ffn_norm + (size_t)l * C, N, C,
                         c->norm_eps);
-        matmul_forward(gate, n2, w->w_gate + (size_t)l * F * C, N, C, F, 0.0f);
-        matmul_forward(up, n2, w->w_up + (size_t)l * F * C, N, C, F, 0.0f);
+        llama_linear_forward(m, MAT_GATE, l, gate, n2, N, 0.0f, MID(MAT_GATE));
+        llama_linear_forward(m, MAT_UP, l, up, n2, N, 0.0f, MID(MAT_UP));
         swiglu_forward(hm, gate, up, (long)sF);
         memcpy(xo, xa, sizeof(float) * sC);
-        matmul_forward(xo, hm, w->w_down + (size_t)l * C * F, N, F, C, 1.0f);
+        llama_linear_forward(m, MAT_DOWN, l, xo, hm, N, 1.0f, MID(MAT_DOWN));
+#undef MID
     }
     rmsnorm_forward(a->nf, a->rstdf, a->x + (size_t)c->n_layers * sC, w->out_norm, N, C,
                     c->norm_eps);
-    matmul_forward(a->logits, a->nf, w->output, N, C, V, 0.0f);
+    llama_linear_forward(m, LLAMA_OUTPUT, 0, a->logits, a->nf, N, 0.0f, NULL);
     if (!targets) {
         crossentropy_forward(NULL, a->lse, a->logits, NULL, N, V);
         if (n_valid) *n_valid = 0;
@@ -253,7 +453,7 @@ void llama_backward(Llama *m, float scale) {
     const LlamaConfig *c = &m->cfg;
     LlamaActs *a = &m->acts;
     const LlamaParams *w = &m->w;
-    LlamaParams *g = &m->g;
+    LlamaParams *g = m->grads ? &m->g : NULL; /* NULL: base weights get no gradients */
     int B = a->B, T = a->T_cur, C = c->dim, F = c->ffn_dim, V = c->vocab, hd = c->head_dim;
     int H = c->n_heads, KV = c->n_kv_heads, QD = H * hd, KD = KV * hd;
     int N = B * T;
@@ -265,10 +465,10 @@ void llama_backward(Llama *m, float scale) {
                                    scale, N, V);
     else
         crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, N, V);
-    matmul_backward(a->dn, g->output, dlogits, a->nf, w->output, N, C, V, 0.0f);
+    linear_backward(m, LLAMA_OUTPUT, 0, a->dn, dlogits, a->nf, N, 0.0f);
     memset(a->dx, 0, sizeof(float) * sC);
-    rmsnorm_backward(a->dx, g->out_norm, a->dn, a->x + (size_t)c->n_layers * sC, w->out_norm,
-                     a->rstdf, N, C);
+    rmsnorm_backward(a->dx, g ? g->out_norm : NULL, a->dn, a->x + (size_t)c->n_layers * sC,
+                     w->out_norm, a->rstdf, N, C);
     for (int l = c->n_layers - 1; l >= 0; l--) {
         float *x = a->x + l * sC, *xa = a->xa + l * sC;
         float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
@@ -276,29 +476,22 @@ void llama_backward(Llama *m, float scale) {
         float *ao = a->ao + l * sQ, *att = a->att + l * sA;
         float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
         /* x_out = xa + hm Wd^T: dx passes through to xa unchanged. */
-        matmul_backward(a->dhmid, g->w_down + (size_t)l * C * F, a->dx, hm,
-                        w->w_down + (size_t)l * C * F, N, F, C, 0.0f);
+        linear_backward(m, MAT_DOWN, l, a->dhmid, a->dx, hm, N, 0.0f);
         swiglu_backward(a->dgate, a->dup, a->dhmid, gate, up, (long)sF);
-        matmul_backward(a->dn, g->w_gate + (size_t)l * F * C, a->dgate, n2,
-                        w->w_gate + (size_t)l * F * C, N, C, F, 0.0f);
-        matmul_backward(a->dn, g->w_up + (size_t)l * F * C, a->dup, n2, w->w_up + (size_t)l * F * C,
-                        N, C, F, 1.0f);
-        rmsnorm_backward(a->dx, g->ffn_norm + (size_t)l * C, a->dn, xa, w->ffn_norm + (size_t)l * C,
-                         a->rstd2 + (size_t)l * N, N, C);
+        linear_backward(m, MAT_GATE, l, a->dn, a->dgate, n2, N, 0.0f);
+        linear_backward(m, MAT_UP, l, a->dn, a->dup, n2, N, 1.0f);
+        rmsnorm_backward(a->dx, g ? g->ffn_norm + (size_t)l * C : NULL, a->dn, xa,
+                         w->ffn_norm + (size_t)l * C, a->rstd2 + (size_t)l * N, N, C);
         /* xa = x + ao Wo^T */
-        matmul_backward(a->dao, g->wo + (size_t)l * C * QD, a->dx, ao, w->wo + (size_t)l * C * QD,
-                        N, QD, C, 0.0f);
+        linear_backward(m, MAT_O, l, a->dao, a->dx, ao, N, 0.0f);
         attention_backward(a->dq, a->dk, a->dv, a->datt, a->dao, q, k, v, att, B, T, H, KV, hd);
         rope_backward(a->dq, a->rope_cos, a->rope_sin, B, T, H, hd);
         rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, KV, hd);
-        matmul_backward(a->dn, g->wq + (size_t)l * QD * C, a->dq, n1, w->wq + (size_t)l * QD * C, N,
-                        C, QD, 0.0f);
-        matmul_backward(a->dn, g->wk + (size_t)l * KD * C, a->dk, n1, w->wk + (size_t)l * KD * C, N,
-                        C, KD, 1.0f);
-        matmul_backward(a->dn, g->wv + (size_t)l * KD * C, a->dv, n1, w->wv + (size_t)l * KD * C, N,
-                        C, KD, 1.0f);
-        rmsnorm_backward(a->dx, g->attn_norm + (size_t)l * C, a->dn, x,
+        linear_backward(m, MAT_Q, l, a->dn, a->dq, n1, N, 0.0f);
+        linear_backward(m, MAT_K, l, a->dn, a->dk, n1, N, 1.0f);
+        linear_backward(m, MAT_V, l, a->dn, a->dv, n1, N, 1.0f);
+        rmsnorm_backward(a->dx, g ? g->attn_norm + (size_t)l * C : NULL, a->dn, x,
                          w->attn_norm + (size_t)l * C, a->rstd1 + (size_t)l * N, N, C);
     }
-    embedding_backward(g->tok_embd, a->dx, a->inputs, N, C);
+    if (g) embedding_backward(g->tok_embd, a->dx, a->inputs, N, C);
 }

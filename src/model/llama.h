@@ -13,13 +13,22 @@
  *   w_up (L, F, C) | w_down (L, C, F) | out_norm (C) | output (V, C) unless tied
  * Gradients and Adam moments use the same layout. Activations for a (B, T)
  * batch are one more allocation made by llama_alloc_batch; nothing is
- * allocated inside llama_forward / llama_backward. */
+ * allocated inside llama_forward / llama_backward.
+ *
+ * A frozen model (llama_load_frozen) has no `params`: its matrices stay in
+ * the memory-mapped GGUF as stored (BF16, F16 or F32; other types are
+ * converted to BF16 once) and each matmul converts its weight into one
+ * reusable fp32 scratch matrix; only the norm scales are fp32 copies. Such a
+ * model trains through a LoRA adapter (`lora`, model/lora.h), which an fp32
+ * model may carry too: then the base weights get no gradients at all. */
 #ifndef OB_LLAMA_H
 #define OB_LLAMA_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/gguf.h"
+#include "model/lora.h"
 #include "model/ops.h"
 #include "util/err.h"
 
@@ -96,14 +105,32 @@ typedef struct {
     size_t n_floats;
 } LlamaActs;
 
+/* A frozen matrix read in place: row-major (rows, cols) of `type`. */
+typedef struct {
+    const void *data;
+    uint32_t type; /* GGML_TYPE_F32, F16 or BF16 */
+} FrozenMat;
+
+typedef struct {
+    FrozenMat tok_embd, output; /* (V, C); output == tok_embd when tied */
+    FrozenMat *mats;            /* (L, MAT_N) */
+    float *norms;               /* attn_norm (L, C) | ffn_norm (L, C) | out_norm (C) */
+    float *scratch;             /* (largest matrix) fp32 copy of the matrix in use */
+    uint16_t *owned;            /* BF16 copies of matrices stored in other types */
+    GGUFFile file;              /* the map the matrices point into */
+} LlamaFrozen;
+
 typedef struct {
     LlamaConfig cfg;
-    LlamaParams w; /* pointers into params */
+    LlamaParams w; /* pointers into params (frozen: only the norms, into frozen->norms) */
     float *params;
     size_t n_params;
-    float *grads;   /* (n_params) or NULL until llama_alloc_grads */
-    LlamaParams g;  /* pointers into grads */
-    LlamaActs acts; /* empty until llama_alloc_batch */
+    float *grads;        /* (n_params) or NULL until llama_alloc_grads */
+    LlamaParams g;       /* pointers into grads */
+    LlamaActs acts;      /* empty until llama_alloc_batch */
+    LlamaFrozen *frozen; /* NULL: every weight in params */
+    int borrowed;        /* params / frozen belong to another Llama (llama_share) */
+    Lora *lora;          /* optional adapter (owned); NULL: none */
 } Llama;
 
 /* Checks a config for consistency ("n_kv_heads 3 does not divide n_heads 8"). */
@@ -116,9 +143,40 @@ void llama_param_layout(const LlamaConfig *c, float *base, LlamaParams *p);
 int llama_create(Llama *m, const LlamaConfig *c, ObErr *err);
 /* N(0, 0.02) matrices (output projections scaled by 1/sqrt(2L)), norms 1. */
 void llama_init_random(Llama *m, uint64_t seed);
+/* Gradients of what trains: the adapter's when m->lora, else params'. */
 int llama_alloc_grads(Llama *m, ObErr *err);
 int llama_alloc_batch(Llama *m, int B, int T, ObErr *err);
 void llama_free(Llama *m);
+
+/* Per matrix kind (MAT_Q .. MAT_DOWN): rows (OC) and columns (IC). */
+void llama_mat_dims(const LlamaConfig *c, int dims[MAT_N][2]);
+/* dst becomes a second model over src's weights (no copy): its own
+ * activations and adapter, src's parameters or frozen map. src must outlive
+ * dst and not change while dst is used. */
+int llama_share(Llama *dst, const Llama *src, ObErr *err);
+/* Gives m a new adapter (A random, B zero: m computes what it did). */
+int llama_add_lora(Llama *m, const LoraConfig *c, uint64_t seed, ObErr *err);
+/* Reads an adapter GGUF for m (lora_load) and attaches it. */
+int llama_load_lora(Llama *m, const char *path, ObErr *err);
+/* Folds the adapter into an fp32 model's matrices and drops it. Fails on a
+ * frozen model (see llama_save_merged). */
+int llama_merge_lora(Llama *m, ObErr *err);
+/* The weight of matrix kind (MAT_*) of layer l as fp32 (OC, IC): params
+ * directly, or a frozen matrix converted into the shared scratch (valid
+ * until the next call on any model sharing it). */
+const float *llama_weight(const Llama *m, int kind, int l);
+/* The output head (V, C) as fp32 (the same scratch rule). */
+const float *llama_output_weight(const Llama *m);
+/* out (N, C) = the embedding rows of tok. */
+void llama_embed(const Llama *m, float *out, const int32_t *tok, int N);
+/* The output head as a matrix kind for llama_linear_forward. */
+#define LLAMA_OUTPUT MAT_N
+/* out (N, OC) = inp (N, IC) @ W^T + beta * out for matrix kind of layer l
+ * (or the head, LLAMA_OUTPUT), plus the adapter's term when it has one
+ * (mid (N, r): its activation, kept for the backward pass). Every forward
+ * matmul with a weight goes through here (llama_forward and llama_eval). */
+void llama_linear_forward(const Llama *m, int kind, int l, float *out, const float *inp, int N,
+                          float beta, float *mid);
 
 /* Forward over inputs (B, T) with the batch size given at alloc (T may be
  * shorter than allocated). Fills acts.logits (B, T, V). With targets

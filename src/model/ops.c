@@ -79,6 +79,7 @@ void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *in
     }
     /* The weight gradient sums over rows; serial over rows keeps the order
      * fixed, and it is only N x C multiply-adds. */
+    if (!dw) return; /* a frozen scale */
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
         float r = rstd[n];

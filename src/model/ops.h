@@ -26,7 +26,7 @@ void embedding_backward(float *dtable, const float *dout, const int32_t *tok, in
 /* out (N, C) = inp * rstd * w, rstd (N) = 1 / sqrt(mean(inp^2) + eps). */
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
                      float eps);
-/* dinp (N, C) += ...; dw (C) += ... */
+/* dinp (N, C) += ...; dw (C) += ... (dw may be NULL: a frozen scale) */
 void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                       const float *rstd, int N, int C);
 

@@ -9,6 +9,7 @@
 
 #include "io/gguf.h"
 #include "model/checkpoint.h"
+#include "model/lora.h"
 #include "text/tokenizer_gguf.h"
 #include "util/dist.h"
 #include "util/fileio.h"
@@ -34,7 +35,22 @@ void train_config_defaults(TrainConfig *tc) {
                         .name = "obliviate model"};
 }
 
+/* What a step updates: the adapter when the model has one, else every weight. */
+typedef struct {
+    float *params, *grads;
+    size_t n;
+} Trainable;
+
+static Trainable trainable(const Llama *m) {
+    if (m->lora) return (Trainable){m->lora->params, m->lora->grads, m->lora->n_params};
+    return (Trainable){m->params, m->grads, m->n_params};
+}
+
 int llama_param_segments(const Llama *m, ParamSegment *segs) {
+    if (m->lora) { /* A and B all decay, as PEFT's trainers do */
+        segs[0] = (ParamSegment){0, m->lora->n_params, 1};
+        return 1;
+    }
     const LlamaParams *p = &m->w;
     const float *starts[] = {p->tok_embd, p->attn_norm, p->wq,   p->wk,     p->wv,       p->wo,
                              p->ffn_norm, p->w_gate,    p->w_up, p->w_down, p->out_norm, p->output};
@@ -206,8 +222,9 @@ static int save_checkpoint(const Llama *m, const Tokenizer *tok, const TrainConf
     rc = gguf_set_str(w, "general.name", tc->name) ||
                  gguf_set_u64(w, "obliviate.train.step", (uint64_t)step)
              ? ob_errf(err, "out of memory")
-             : llama_to_gguf(m, GGML_TYPE_F32, w, err);
-    if (!rc && tok) rc = tokenizer_to_gguf(tok, w) ? ob_errf(err, "out of memory") : 0;
+         : m->lora ? lora_to_gguf(m->lora, w, err) /* LoRA: the checkpoint is the adapter */
+                   : llama_to_gguf(m, GGML_TYPE_F32, w, err);
+    if (!rc && tok && !m->lora) rc = tokenizer_to_gguf(tok, w) ? ob_errf(err, "out of memory") : 0;
     if (!rc) rc = gguf_writer_save(w, tc->out_path, err);
     if (!rc) remove(pp); /* the pair is whole again; the old state would only take disk */
     gguf_writer_free(w);
@@ -288,11 +305,12 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
     }
     /* Sum the ranks' gradients; after this every rank holds the same
      * gradients, so clipping and AdamW give the same weights everywhere. */
-    if (valid > 0 && (dist_allreduce_sum_f32(m->grads, m->n_params, err) ||
-                      dist_allreduce_sum_f64(&loss_sum, 1, err)))
+    Trainable t = trainable(m);
+    if (valid > 0 &&
+        (dist_allreduce_sum_f32(t.grads, t.n, err) || dist_allreduce_sum_f64(&loss_sum, 1, err)))
         return ob_err_prefix(err, "rank %d: gradient sum", dist_rank());
-    if (tc->clip > 0) grad_clip(m->grads, m->n_params, tc->clip);
-    adamw_step(opt, &tc->adam, lr, m->params, m->grads, ls->segs, ls->n_segs);
+    if (tc->clip > 0) grad_clip(t.grads, t.n, tc->clip);
+    adamw_step(opt, &tc->adam, lr, t.params, t.grads, ls->segs, ls->n_segs);
     *loss_out = valid ? (float)(loss_sum / valid) : 0.0f;
     return 0;
 }
@@ -364,8 +382,9 @@ static int evaluate(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const
     if (!better) return 0;
     *best = (float)loss;
     res->best_val_loss = *best;
-    return tc->best_path && lead ? llama_save(m, tok, tc->name, GGML_TYPE_F32, tc->best_path, err)
-                                 : 0;
+    if (!tc->best_path || !lead) return 0;
+    return m->lora ? lora_save(m->lora, tc->name, tc->best_path, err)
+                   : llama_save(m, tok, tc->name, GGML_TYPE_F32, tc->best_path, err);
 }
 
 static int check_config(const Llama *m, const TrainConfig *tc, ObErr *err) {
@@ -384,9 +403,10 @@ static int check_config(const Llama *m, const TrainConfig *tc, ObErr *err) {
 
 /* FNV-1a of the weights' bytes: ranks compare it at checkpoints. */
 static uint64_t params_hash(const Llama *m) {
-    const unsigned char *p = (const unsigned char *)m->params;
+    Trainable t = trainable(m);
+    const unsigned char *p = (const unsigned char *)t.params;
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < m->n_params * sizeof(float); i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < t.n * sizeof(float); i++) h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
 }
 
@@ -406,12 +426,13 @@ static int share_start(Llama *m, AdamW *opt, long *step, ObRng *rng, float *best
     memcpy(rng->s, &hdr[3], sizeof rng->s);
     memcpy(best, &hdr[7], sizeof *best);
     /* The sizes summed equal size x this rank's on every rank iff all agree. */
-    double n = (double)m->n_params, sum = n;
+    Trainable t = trainable(m);
+    double n = (double)t.n, sum = n;
     if (dist_allreduce_sum_f64(&sum, 1, err)) return -1;
     if (sum != n * dist_size())
         return ob_errf(err, "rank %d: the ranks loaded models of different sizes", dist_rank());
-    size_t bytes = m->n_params * sizeof(float);
-    return dist_bcast(m->params, bytes, 0, err) || dist_bcast(opt->m, bytes, 0, err) ||
+    size_t bytes = t.n * sizeof(float);
+    return dist_bcast(t.params, bytes, 0, err) || dist_bcast(opt->m, bytes, 0, err) ||
                    dist_bcast(opt->v, bytes, 0, err)
                ? -1
                : 0;
@@ -439,7 +460,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
     long step = 0;
     float best = INFINITY;
     ob_rng_seed(&rng, tc->seed);
-    if (llama_alloc_grads(m, err) || adamw_init(&opt, m->n_params, err)) return -1;
+    if (llama_alloc_grads(m, err) || adamw_init(&opt, trainable(m).n, err)) return -1;
     int lead = dist_rank() == 0;
     /* rank 0 reads the checkpoint; share_start sends it to every rank */
     int rc = resume && lead ? resume_state(tc->out_path, &opt, &step, &rng, &best, err) : 0;

@@ -7,7 +7,13 @@
  * "<out_path>.state.prev", so a kill between the two writes still leaves a
  * matching pair. Resuming from them continues the exact same sequence of
  * batches and updates, so a resumed run ends with the same bits as an
- * uninterrupted one (same seed, same thread count). */
+ * uninterrupted one (same seed, same thread count).
+ *
+ * A model with a LoRA adapter (m->lora; model/lora.h) trains the adapter
+ * alone: gradients, clipping, AdamW and the optimizer state cover its
+ * parameters, and every model file the loop writes (checkpoints, best
+ * model) is the adapter, a llama.cpp LoRA GGUF; resume loads the base
+ * again and the adapter from out_path. */
 #ifndef OB_TRAINER_H
 #define OB_TRAINER_H
 

@@ -87,6 +87,17 @@ static void stage_banner(const char *stage, const char *what) {
     if (dist_rank() == 0) fprintf(stderr, "unlearn: %s: %s\n", stage, what);
 }
 
+/* The model a training stage starts from: BASE as it is, or (LoRA) BASE
+ * frozen with a fresh adapter or, resuming, the adapter at `adapter`. */
+static int load_trainee(Llama *m, Tokenizer *tok, const UnlearnConfig *c, int resume,
+                        const char *ckpt, ObErr *err) {
+    if (!c->lora.rank) return llama_load(m, tok, resume ? ckpt : c->base, err);
+    if (llama_load_frozen(m, tok, c->base, err)) return -1;
+    int rc = resume ? llama_load_lora(m, ckpt, err) : llama_add_lora(m, &c->lora, c->seed, err);
+    if (rc) llama_free(m), tok_free(tok);
+    return rc;
+}
+
 static int load_targets(TokenStream *ds, const Tokenizer *tok, const UnlearnConfig *c, ObErr *err) {
     return dataset_load(ds, tok, c->targets, c->n_targets, err);
 }
@@ -99,7 +110,7 @@ static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr
     Tokenizer tok;
     TokenStream ds = {0};
     TrainResult res;
-    int rc = llama_load(&m, &tok, resume ? out : c->base, err);
+    int rc = load_trainee(&m, &tok, c, resume, out, err);
     if (rc) return -1;
     TrainConfig tc;
     train_config_defaults(&tc);
@@ -153,9 +164,14 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
                       .batch = 4,
                       .seed = c->seed};
     lc.alphas[0] = c->alpha, lc.alphas[1] = c->alpha / 2, lc.alphas[2] = c->alpha * 2;
-    int rc = llama_load(&base, &tok, c->base, err) || llama_load(&reinf, &tok2, reinf_path, err) ||
-             anchors_load(&d, dict_path, err) || anchors_tokenize(&d, &tok, err) ||
-             load_targets(&ds, &tok, c, err);
+    /* LoRA: the reinforced model is BASE + its adapter, on one mapped copy */
+    int rc =
+        c->lora.rank
+            ? llama_load_frozen(&base, &tok, c->base, err) || llama_share(&reinf, &base, err) ||
+                  llama_load_lora(&reinf, reinf_path, err)
+            : llama_load(&base, &tok, c->base, err) || llama_load(&reinf, &tok2, reinf_path, err);
+    rc = rc || anchors_load(&d, dict_path, err) || anchors_tokenize(&d, &tok, err) ||
+         load_targets(&ds, &tok, c, err);
     if (!rc && lc.block > base.cfg.ctx_len) lc.block = base.cfg.ctx_len;
     if (!rc) rc = labels_generate(&base, &reinf, &tok, &d, &ds, &lc, out, &st, err);
     if (!rc)
@@ -165,7 +181,7 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
                 st.tokens_per_s);
     dataset_free(&ds);
     anchors_free(&d);
-    llama_free(&base), llama_free(&reinf);
+    llama_free(&reinf), llama_free(&base); /* reinf may borrow base's weights */
     tok_free(&tok), tok_free(&tok2);
     return rc ? -1 : stamp_write(c, "labels", h, 1, err);
 }
@@ -204,7 +220,7 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
     LabelsData ld;
     TrainResult res;
     TokenStream retain = {0};
-    if (llama_load(&m, &tok, resume ? ckpt : c->base, err)) return -1;
+    if (load_trainee(&m, &tok, c, resume, ckpt, err)) return -1;
     int soft = strcmp(c->targets_mode, "hard") != 0;
     int rows = c->retain && c->retain_rows > 0 ? c->retain_rows : 0;
     int rc = rows ? dataset_load(&retain, &tok, &c->retain, 1, err) : 0;
@@ -244,11 +260,19 @@ static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr 
     return rc ? -1 : stamp_write(c, "finetune", h, 1, err);
 }
 
-/* Copies the result to c->out atomically. */
+/* Copies the result to c->out atomically; with LoRA, writes BASE with the
+ * unlearning adapter merged in. */
 static int publish(const UnlearnConfig *c, ObErr *err) {
     char src[4096];
     work_path(src, sizeof src, c, "unlearned.gguf");
-    return copy_file(src, c->out, err);
+    if (!c->lora.rank) return copy_file(src, c->out, err);
+    if (dist_rank() != 0) return 0;
+    Llama m;
+    Tokenizer tok;
+    if (llama_load_frozen(&m, &tok, c->base, err)) return -1;
+    int rc = llama_load_lora(&m, src, err) || llama_save_merged(&m, &tok, "unlearned", c->out, err);
+    llama_free(&m), tok_free(&tok);
+    return rc;
 }
 
 /* Runs stage `name` unless its stamp says it is done with these inputs. */
@@ -313,6 +337,7 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
     uint64_t h1 = fnv(h_base ^ h_tgt, &c->reinforce_steps, sizeof c->reinforce_steps);
     h1 = fnv(fnv(h1, &c->reinforce_lr, sizeof c->reinforce_lr), &c->block, sizeof c->block);
     h1 = fnv(h1, &c->seed, sizeof c->seed);
+    if (c->lora.rank) h1 = fnv(h1, &c->lora, sizeof c->lora); /* no padding: int, float, unsigned */
     uint64_t h2 = h_anch;
     uint64_t h3 = fnv(h1 ^ h2, &c->alpha, sizeof c->alpha);
     h3 = fnv(fnv(h3, &c->soft_k, sizeof c->soft_k), &c->forbid_keys, sizeof c->forbid_keys);

@@ -5,6 +5,10 @@
  *   labels.bin       <- generic labels for every target block    (steps 3-4)
  *   unlearned.gguf   <- BASE fine-tuned on the labels            (step 5)
  *
+ * With a LoRA config both .gguf files in the work folder are adapters of
+ * BASE (model/lora.h) and the published model is BASE with the unlearning
+ * adapter merged in.
+ *
  * Each stage writes its file and a stamp "<stage>.stamp" holding a hash of
  * its inputs (file contents and settings). A rerun skips a stage whose stamp
  * matches and whose output exists, and resumes an interrupted training stage
@@ -14,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "model/lora.h"
 #include "util/err.h"
 
 typedef struct {
@@ -39,6 +44,11 @@ typedef struct {
     float lr;
     int batch;
     uint64_t seed;
+    /* lora.rank > 0: both training stages train a LoRA adapter on the frozen,
+     * memory-mapped BASE; reinforced.gguf and unlearned.gguf are then
+     * adapters, labels read BASE + the reinforced adapter, and --out gets the
+     * base with the unlearning adapter merged in. */
+    LoraConfig lora;
 } UnlearnConfig;
 
 void unlearn_config_defaults(UnlearnConfig *c);

@@ -3,6 +3,8 @@
 //
 //   node logprobs.mjs MODEL.gguf --tokens 1,2,3      -> {"logprobs": [[V floats] per position]}
 //   node logprobs.mjs MODEL.gguf --tokenize TEXT     -> {"tokens": [...]} (no BOS, no special parsing)
+//   node logprobs.mjs MODEL.gguf --tokens 1,2,3 --lora ADAPTER.gguf
+//                                                    -> the same with a LoRA adapter applied (scale 1)
 //
 // Log-probabilities are log(softmax(logits)) as llama.cpp's sampler reports them
 // at temperature 1 with top-k, top-p and min-p disabled; a token it leaves out
@@ -19,8 +21,10 @@ function fail(msg) {
 
 async function main() {
     const argv = process.argv.slice(2);
+    let lora;
+    if (argv.length === 5 && argv[3] === "--lora") lora = argv.splice(3, 2)[1];
     if (argv.length !== 3 || !["--tokens", "--tokenize"].includes(argv[1]))
-        fail("usage: node logprobs.mjs MODEL.gguf (--tokens 1,2,3 | --tokenize TEXT)");
+        fail("usage: node logprobs.mjs MODEL.gguf (--tokens 1,2,3 [--lora ADAPTER.gguf] | --tokenize TEXT)");
     let lib;
     try {
         lib = await import("node-llama-cpp");
@@ -37,6 +41,7 @@ async function main() {
         const context = await model.createContext({
             contextSize: Math.max(256, tokens.length + 1), flashAttention: false, batchSize: Math.max(tokens.length, 1), sequences: 1,
             experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32",
+            ...(lora ? {lora: {adapters: [{filePath: lora, scale: 1}]}} : {}),
         });
         const seq = context.getSequence();
         const opts = {temperature: 1, topK: 0, topP: 1, minP: 0};
