@@ -7,14 +7,36 @@
 #include <omp.h>
 #endif
 
+#include "model/gemm_bf16.h"
+
+static ObPrecision g_precision = OB_PREC_FP32;
+
+ObPrecision ops_set_precision(ObPrecision p) {
+    g_precision = p == OB_PREC_BF16 && gemm_bf16_supported() ? OB_PREC_BF16 : OB_PREC_FP32;
+    return g_precision;
+}
+
+ObPrecision ops_precision(void) {
+    return g_precision;
+}
+
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
                     float beta) {
+    if (g_precision == OB_PREC_BF16) {
+        gemm_bf16(N, OC, C, inp, C, 1, w, 1, C, beta, out, OC);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out,
                 OC);
 }
 
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      int N, int C, int OC, float beta) {
+    if (g_precision == OB_PREC_BF16) {
+        if (dinp) gemm_bf16(N, C, OC, dout, OC, 1, w, C, 1, beta, dinp, C);
+        if (dw) gemm_bf16(OC, C, N, dout, 1, OC, inp, C, 1, 1.0f, dw, C);
+        return;
+    }
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C, beta,
                     dinp, C);
