@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "check.h"
 #include "model/gemm_bf16.h"
@@ -108,6 +111,33 @@ static void test_backward_layouts(void) {
     }
 }
 
+/* Strides that are neither 1 (every other column of A, every third of B)
+ * take the element-by-element packing. */
+static void test_general_strides(void) {
+    int M = 19, N = 35, K = 41;
+    float *a = randn((size_t)M * 2 * K), *b = randn((size_t)K * 3 * N);
+    float *c = calloc((size_t)M * N, sizeof(float));
+    gemm_bf16(M, N, K, a, 2L * K, 2, b, 3L * N, 3, 0.0f, c, N);
+    check_product("strided", c, NULL, 0.0f, M, N, K, a, 2L * K, 2, b, 3L * N, 3);
+    free(a), free(b), free(c);
+}
+
+/* Every output is summed in the same order whatever the thread count. */
+static void test_thread_count_same_bits(void) {
+#ifdef _OPENMP
+    int M = 200, N = 300, K = 777, saved = omp_get_max_threads();
+    float *a = randn((size_t)M * K), *b = randn((size_t)K * N);
+    float *c1 = malloc(sizeof(float) * M * N), *c3 = malloc(sizeof(float) * M * N);
+    omp_set_num_threads(1);
+    gemm_bf16(M, N, K, a, K, 1, b, N, 1, 0.0f, c1, N);
+    omp_set_num_threads(3);
+    gemm_bf16(M, N, K, a, K, 1, b, N, 1, 0.0f, c3, N);
+    omp_set_num_threads(saved);
+    CHECK(!memcmp(c1, c3, sizeof(float) * M * N), "1 and 3 threads give different bits");
+    free(a), free(b), free(c1), free(c3);
+#endif
+}
+
 /* Weights given in bf16 give the very bits of the same weights in fp32. */
 static void test_bf16_weights(void) {
     int N = 37, C = 131, OC = 45;
@@ -199,6 +229,8 @@ int main(void) {
     CHECK(ops_set_precision(OB_PREC_BF16) == OB_PREC_BF16, "bf16 not available");
     RUN(test_forward_layout);
     RUN(test_backward_layouts);
+    RUN(test_general_strides);
+    RUN(test_thread_count_same_bits);
     RUN(test_bf16_weights);
     ops_set_precision(OB_PREC_FP32);
     RUN(test_tiny_training);

@@ -13,7 +13,7 @@
  * block of 128 KiB stay in L2 while a B panel (16 KiB) sits in L1. */
 #define MR 12
 #define NR 32
-#define KC 256 /* even: pairs never straddle blocks */
+#define KC 384 /* most k per block; blocks are even, so pairs never straddle them */
 #define MC_PANELS 8
 #define NC_PANELS 8
 
@@ -29,13 +29,15 @@ int gemm_bf16_supported(void) {
     return cached;
 }
 
-/* Round to nearest even, as vcvtne2ps2bf16 does for normal numbers. */
+/* What vcvtne2ps2bf16 computes: round to nearest even; denormal inputs
+ * become zero (the instruction treats them so); NaN stays a quiet NaN.
+ * Branch-free, so loops over it vectorise. */
 static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    r = (u & 0x7f800000u) ? r : (u >> 16) & 0x8000u;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r);
 }
 
 void bf16_from_f32(uint16_t *dst, const float *src, long n) {
@@ -51,43 +53,97 @@ typedef struct {
     int nx;
 } Operand;
 
-static inline uint16_t op_get(const Operand *o, long idx) {
+static inline uint32_t op_get(const Operand *o, long idx) {
     return o->f ? f32_to_bf16(o->f[idx]) : o->h[idx];
 }
 
 /* Packs rows x0 .. x0+w-1 and k0 .. k0+kc-1 of o into dst as (kc+1)/2 groups
- * of w pairs: dst[p][x][k & 1]. Rows past the end and the odd k are zero. */
-static void pack_panel(uint16_t *dst, int w, const Operand *o, int x0, int k0, int kc) {
+ * of w pairs: dst[p * w + x] holds (x, k0 + 2p) in its low half and
+ * (x, k0 + 2p + 1) in its high half. Rows past the end and the odd k are 0.
+ * The two layouts obliviate passes (k contiguous, or x contiguous) convert
+ * 16 values per instruction; any other stride goes element by element. */
+BF16_TARGET static void pack_panel(uint32_t *dst, int w, const Operand *o, int x0, int k0, int kc) {
     int kp = (kc + 1) / 2, nx = o->nx - x0 < w ? o->nx - x0 : w;
-    if (nx < w || (kc & 1)) memset(dst, 0, sizeof(uint16_t) * 2 * w * kp);
-    if (o->sk <= o->sx) { /* k is the closer stride: walk along k */
-        for (int x = 0; x < nx; x++) {
-            long base = (long)(x0 + x) * o->sx + (long)k0 * o->sk;
-            for (int k = 0; k < kc; k++)
-                dst[(size_t)(k >> 1) * 2 * w + 2 * x + (k & 1)] = op_get(o, base + k * o->sk);
+    if (o->sk == 1) {
+        for (int x = 0; x < w; x++) {
+            if (x >= nx) {
+                for (int p = 0; p < kp; p++) dst[(size_t)p * w + x] = 0;
+                continue;
+            }
+            long row = (long)(x0 + x) * o->sx + k0;
+            for (int p0 = 0; p0 < kp; p0 += 16) {
+                int rem = kc - 2 * p0, np = kp - p0 < 16 ? kp - p0 : 16;
+                __m512i v;
+                if (o->f) {
+                    const float *src = o->f + row + 2 * p0;
+                    __mmask16 mlo = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+                    __mmask16 mhi = rem >= 32  ? 0xffff
+                                    : rem > 16 ? (__mmask16)((1u << (rem - 16)) - 1)
+                                               : 0;
+                    v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(mhi, src + 16),
+                                                     _mm512_maskz_loadu_ps(mlo, src));
+                } else {
+                    __mmask32 m = rem >= 32 ? 0xffffffffu : (__mmask32)((1u << rem) - 1);
+                    v = _mm512_maskz_loadu_epi16(m, o->h + row + 2 * p0);
+                }
+                uint32_t pairs[16];
+                _mm512_storeu_si512(pairs, v);
+                for (int i = 0; i < np; i++) dst[(size_t)(p0 + i) * w + x] = pairs[i];
+            }
         }
-    } else {
-        for (int k = 0; k < kc; k++) {
-            long base = (long)(k0 + k) * o->sk + (long)x0 * o->sx;
-            uint16_t *d = dst + (size_t)(k >> 1) * 2 * w + (k & 1);
-            for (int x = 0; x < nx; x++) d[2 * x] = op_get(o, base + x * o->sx);
-        }
+        return;
     }
+    if (o->sx == 1) {
+        /* (lo 0..15, hi 0..15) -> (lo 0, hi 0, lo 1, hi 1, ...) */
+        const __m512i inter =
+            _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
+                             22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+        for (int p = 0; p < kp; p++) {
+            long r0 = (long)(k0 + 2 * p) * o->sk + x0;
+            int has_hi = 2 * p + 1 < kc;
+            for (int xc = 0; xc < w; xc += 16) {
+                int rem = nx - xc;
+                __mmask16 m = rem >= 16 ? 0xffff : rem > 0 ? (__mmask16)((1u << rem) - 1) : 0;
+                __mmask16 mh = has_hi ? m : 0;
+                __m512i v;
+                if (o->f) {
+                    __m512 lo = _mm512_maskz_loadu_ps(m, o->f + r0 + xc);
+                    __m512 hi = _mm512_maskz_loadu_ps(mh, o->f + r0 + xc + (has_hi ? o->sk : 0));
+                    v = _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+                } else {
+                    __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, o->h + r0 + xc));
+                    __m512i hi = _mm512_cvtepu16_epi32(
+                        _mm256_maskz_loadu_epi16(mh, o->h + r0 + xc + (has_hi ? o->sk : 0)));
+                    v = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+                }
+                __mmask16 ms = w - xc >= 16 ? 0xffff : (__mmask16)((1u << (w - xc)) - 1);
+                _mm512_mask_storeu_epi32(dst + (size_t)p * w + xc, ms, v);
+            }
+        }
+        return;
+    }
+    for (int x = 0; x < w; x++)
+        for (int p = 0; p < kp; p++) {
+            uint32_t pair = 0;
+            if (x < nx) {
+                long e = (long)(x0 + x) * o->sx + (long)(k0 + 2 * p) * o->sk;
+                pair = op_get(o, e) | (2 * p + 1 < kc ? op_get(o, e + o->sk) << 16 : 0);
+            }
+            dst[(size_t)p * w + x] = pair;
+        }
 }
 
 /* C tile (mr <= MR, nr <= NR) = beta * C + A panel @ B panel over kp pairs. */
-BF16_TARGET static void kernel(int kp, const uint16_t *ap, const uint16_t *bp, float *c, long ldc,
+BF16_TARGET static void kernel(int kp, const uint32_t *ap, const uint32_t *bp, float *c, long ldc,
                                int mr, int nr, float beta) {
     __m512 acc0[MR], acc1[MR];
     for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
     for (int p = 0; p < kp; p++) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + (size_t)p * 2 * NR);
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + (size_t)p * 2 * NR + NR);
-        const uint16_t *a = ap + (size_t)p * 2 * MR;
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + (size_t)p * NR);
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + (size_t)p * NR + 16);
+        const uint32_t *a = ap + (size_t)p * MR;
         for (int i = 0; i < MR; i++) {
-            int32_t pair;
-            memcpy(&pair, a + 2 * i, sizeof pair);
-            __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[i]);
             acc0[i] = _mm512_dpbf16_ps(acc0[i], av, b0);
             acc1[i] = _mm512_dpbf16_ps(acc1[i], av, b1);
         }
@@ -107,24 +163,47 @@ BF16_TARGET static void kernel(int kp, const uint16_t *ap, const uint16_t *bp, f
     }
 }
 
+/* The packing buffers, kept by each calling thread between calls and grown
+ * when needed: allocating them afresh at every call cost page faults worth a
+ * fifth of a small product's time. At most (M + N) * KC * 2 bytes for the
+ * largest M and N seen (24 MiB each way for a 32000-token vocabulary). */
+static _Thread_local struct {
+    void *mem;
+    size_t size;
+} scratch;
+
+void gemm_bf16_release(void) {
+    free(scratch.mem);
+    scratch.mem = NULL;
+    scratch.size = 0;
+}
+
 /* The blocked product; returns -1 (nothing written) if buffers fail. */
 static int gemm_packed(int M, int N, int K, const Operand *A, const Operand *B, float beta,
                        float *c, long ldc) {
     int mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
-    uint16_t *pa = aligned_alloc(64, sizeof(uint16_t) * (size_t)mp * MR * KC);
-    uint16_t *pb = aligned_alloc(64, sizeof(uint16_t) * (size_t)np * NR * KC);
-    if (!pa || !pb) return free(pa), free(pb), -1;
+    size_t na = (size_t)mp * MR * KC / 2, nb = (size_t)np * NR * KC / 2;
+    if (scratch.size < na + nb) {
+        void *mem = aligned_alloc(64, sizeof(uint32_t) * (na + nb));
+        if (!mem) return -1;
+        free(scratch.mem);
+        scratch.mem = mem;
+        scratch.size = na + nb;
+    }
+    uint32_t *pa = scratch.mem, *pb = pa + na; /* na is a multiple of 16: pb stays aligned */
     int mt = (mp + MC_PANELS - 1) / MC_PANELS, nt = (np + NC_PANELS - 1) / NC_PANELS;
+    /* K split into equal even blocks: no thin last block costing a pass over C */
+    int nkb = (K + KC - 1) / KC, kb = ((K + nkb - 1) / nkb + 1) & ~1;
 #pragma omp parallel
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kc = K - k0 < KC ? K - k0 : KC, kp = (kc + 1) / 2;
+    for (int k0 = 0; k0 < K; k0 += kb) {
+        int kc = K - k0 < kb ? K - k0 : kb, kp = (kc + 1) / 2;
         float bk = k0 ? 1.0f : beta;
 #pragma omp for schedule(static)
         for (int ip = 0; ip < mp; ip++)
-            pack_panel(pa + (size_t)ip * MR * 2 * kp, MR, A, ip * MR, k0, kc);
+            pack_panel(pa + (size_t)ip * MR * kp, MR, A, ip * MR, k0, kc);
 #pragma omp for schedule(static)
         for (int jp = 0; jp < np; jp++)
-            pack_panel(pb + (size_t)jp * NR * 2 * kp, NR, B, jp * NR, k0, kc);
+            pack_panel(pb + (size_t)jp * NR * kp, NR, B, jp * NR, k0, kc);
 #pragma omp for collapse(2) schedule(static)
         for (int ti = 0; ti < mt; ti++)
             for (int tj = 0; tj < nt; tj++) {
@@ -134,12 +213,11 @@ static int gemm_packed(int M, int N, int K, const Operand *A, const Operand *B, 
                     for (int ip = ti * MC_PANELS; ip < ie; ip++) {
                         int mr = M - ip * MR < MR ? M - ip * MR : MR;
                         int nr = N - jp * NR < NR ? N - jp * NR : NR;
-                        kernel(kp, pa + (size_t)ip * MR * 2 * kp, pb + (size_t)jp * NR * 2 * kp,
+                        kernel(kp, pa + (size_t)ip * MR * kp, pb + (size_t)jp * NR * kp,
                                c + (size_t)ip * MR * ldc + (size_t)jp * NR, ldc, mr, nr, bk);
                     }
             }
     }
-    free(pa), free(pb);
     return 0;
 }
 

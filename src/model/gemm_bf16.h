@@ -18,6 +18,10 @@
 /* 1 if this CPU runs the bf16 kernels (AVX512F, BW, VL and BF16). */
 int gemm_bf16_supported(void);
 
+/* Frees the packing buffers the calling thread keeps between calls (they
+ * grow to the largest product seen; see gemm_bf16.c). */
+void gemm_bf16_release(void);
+
 /* C (M, N) = beta * C + A (M, K) @ B (K, N), with A and B rounded to bf16.
  * Element (i, k) of A is a[i * rsa + k * csa] and element (k, j) of B is
  * b[k * rsb + j * csb], so transposed operands are a change of strides:
