@@ -132,6 +132,7 @@ int cmd_train(int argc, char **argv) {
          "with --labels: held-out share of blocks; the best model is kept (default 0.05)"},
         {"--log", OPT_STR, &tc.log_path, "append one JSON line per step to this file"},
         {"--name", OPT_STR, &tc.name, "general.name of the written model"},
+        OPT_PRECISION,
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"train",

@@ -73,6 +73,7 @@ int cmd_unlearn(int argc, char **argv) {
         {"--lr", OPT_FLOAT, &c.lr, "fine-tune learning rate (5e-4)"},
         {"--batch", OPT_INT, &c.batch, "fine-tune batch (8)"},
         {"--seed", OPT_U64, &c.seed, "seed for every stage (1)"},
+        OPT_PRECISION,
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"unlearn",
