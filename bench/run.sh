@@ -1,13 +1,26 @@
 #!/bin/sh
-# make bench: obliviate's training throughput (forward + backward + AdamW) next
-# to PyTorch's on the same shapes, in the same run, 2 threads, B8 x T256.
-# Appends the table to bench/RESULTS.md with the date and the machine.
+# make bench: in one run, on the same shapes (B8 x T256, THREADS threads):
+# - training (forward + backward + AdamW) tokens/s, obliviate fp32 and bf16
+#   against PyTorch fp32 and bf16 autocast, with obliviate's GFLOP/s (6NT)
+#   against the sgemm and bf16 GEMM rates measured in the same bench call;
+# - peak RSS of fp32 training against 16 bytes/param + the activations
+#   (README, "Performance");
+# - batched forward (prompt processing, 512 tokens) of obliviate against
+#   llama.cpp (node-llama-cpp) on the same GGUF file.
+# Appends the tables to bench/RESULTS.md with the date and the machine.
+# STEPS (default 6) sets the timed steps; the yardsticks are skipped, saying
+# so, when PyTorch or node-llama-cpp is missing.
 set -u
 OB=build/obliviate
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-6}
+PP=${PP:-512}
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 field() { sed -E "s/.*\"$1\":([0-9.eE+-]+).*/\1/"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2fx", a / b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else printf "%.0f%%", 100 * a / b }'; }
+num() { awk -v a="$1" 'BEGIN { if (a == "-" || a < 0) print "-"; else printf "%.0f", a }'; }
 
 torch_ok=0
 if [ -x /usr/bin/python3 ] && LD_LIBRARY_PATH=$BLAS /usr/bin/python3 -c "import torch" 2>/dev/null; then
@@ -15,32 +28,71 @@ if [ -x /usr/bin/python3 ] && LD_LIBRARY_PATH=$BLAS /usr/bin/python3 -c "import 
 else
     echo "bench: PyTorch yardstick skipped (install it with: apt-get install python3-torch libopenblas0-openmp)" >&2
 fi
+lcpp_ok=0
+if sh tools/llamacpp/setup.sh >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+    lcpp_ok=1
+else
+    echo "bench: llama.cpp yardstick skipped (sh tools/llamacpp/setup.sh installs it)" >&2
+fi
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+torch() { # args mode -> tok/s or -
+    [ $torch_ok = 1 ] || { echo -; return; }
+    LD_LIBRARY_PATH=$BLAS /usr/bin/python3 bench/torch_bench.py $1 --threads "$THREADS" \
+        --steps "$STEPS" --mode "$2" 2>/dev/null | field tok_s || echo -
+}
+
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-table="| shape | obliviate tok/s | PyTorch fp32 tok/s | ratio | obliviate GFLOP/s (6NT) | peak RSS MB | 16 B/param + activations MB |
+train="| shape | obliviate fp32 tok/s | PyTorch fp32 tok/s | ratio | obliviate bf16 tok/s | PyTorch bf16 tok/s | ratio | sgemm GFLOP/s | fp32 training GFLOP/s (of sgemm) | bf16 GEMM GFLOP/s | bf16 training GFLOP/s (of bf16 GEMM) | peak RSS MB (fp32) | 16 B/param + activations MB | rest MB |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+fwd="| shape | tokens | obliviate fp32 tok/s | obliviate bf16 tok/s | llama.cpp tok/s | fp32 ratio | bf16 ratio |
 |---|---|---|---|---|---|---|"
 while read -r dim layers heads ffn vocab; do
-    args="--dim $dim --layers $layers --heads $heads --ffn $ffn --vocab $vocab --batch 8 --seq 256"
-    echo "bench: d$dim L$layers H$heads ff$ffn V$vocab" >&2
-    ob=$($OB bench $args --steps "$STEPS" --threads "$THREADS" 2>/dev/null) || { echo "bench: obliviate bench failed" >&2; exit 1; }
-    ob_tok=$(echo "$ob" | field tok_s)
-    pt_tok="-"
-    ratio="-"
-    if [ $torch_ok = 1 ]; then
-        pt=$(LD_LIBRARY_PATH=$BLAS /usr/bin/python3 bench/torch_bench.py $args --threads "$THREADS" \
-            --steps "$STEPS" --mode fp32 2>/dev/null) && pt_tok=$(echo "$pt" | field tok_s) &&
-            ratio=$(awk -v a="$ob_tok" -v b="$pt_tok" 'BEGIN { printf "%.2fx", a / b }')
-    fi
-    mem=$(echo "$ob" | awk -v w="$(echo "$ob" | field weights_grads_adam_mb)" \
-        -v a="$(echo "$ob" | field activations_mb)" 'BEGIN { printf "%.0f", w + a }')
-    table="$table
-| d$dim L$layers H$heads ff$ffn V$vocab | $(printf %.0f "$ob_tok") | $(printf %s "$pt_tok" | cut -c1-7) | $ratio | $(printf %.0f "$(echo "$ob" | field gflops)") | $(printf %.0f "$(echo "$ob" | field peak_rss_mb)") | $mem |"
+    shape="--dim $dim --layers $layers --heads $heads --ffn $ffn --vocab $vocab"
+    name="d$dim L$layers H$heads ff$ffn V$vocab"
+    echo "bench: $name: training" >&2
+    o32=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision fp32 2>/dev/null) ||
+        { echo "bench: obliviate bench failed" >&2; exit 1; }
+    p32=$(torch "$shape --batch 8 --seq 256" fp32)
+    o16=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision bf16 2>/dev/null) ||
+        { echo "bench: obliviate bench failed" >&2; exit 1; }
+    p16=$(torch "$shape --batch 8 --seq 256" bf16)
+    t32=$(echo "$o32" | field tok_s) t16=$(echo "$o16" | field tok_s)
+    sg=$(echo "$o32" | field sgemm_gflops) bg=$(echo "$o16" | field bf16_gemm_gflops)
+    g32=$(echo "$o32" | field gflops) g16=$(echo "$o16" | field gflops)
+    case "$o16" in *'"precision":"bf16"'*) ;; *) t16=- g16=- bg=- ;; esac # CPU without bf16
+    rss=$(echo "$o32" | field peak_rss_mb)
+    mem=$(awk -v w="$(echo "$o32" | field weights_grads_adam_mb)" -v a="$(echo "$o32" | field activations_mb)" \
+        'BEGIN { printf "%.0f", w + a }')
+    train="$train
+| $name | $(num "$t32") | $(num "$p32") | $(ratio "$t32" "$p32") | $(num "$t16") | $(num "$p16") | $(ratio "$t16" "$p16") | $(num "$sg") | $(num "$g32") ($(pct "$g32" "$sg")) | $(num "$bg") | $(num "$g16") ($(pct "$g16" "$bg")) | $(num "$rss") | $mem | $(awk -v r="$rss" -v m="$mem" 'BEGIN { printf "%+.0f", r - m }') |"
+
+    echo "bench: $name: forward, $PP tokens" >&2
+    gguf=$tmp/d$dim.gguf
+    $OB bench $shape --seq "$PP" --save "$gguf" 2>/dev/null || { echo "bench: cannot write $gguf" >&2; exit 1; }
+    f32=$($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" --precision fp32 2>/dev/null | field tok_s)
+    lc=-
+    [ $lcpp_ok = 1 ] && lc=$(node tools/llamacpp/bench_pp.mjs "$gguf" --vocab "$vocab" --tokens "$PP" \
+        --threads "$THREADS" 2>/dev/null | field tok_s) || lc=-
+    [ -n "$lc" ] || lc=-
+    f16=$($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" --precision bf16 2>/dev/null)
+    case "$f16" in *'"precision":"bf16"'*) f16=$(echo "$f16" | field tok_s) ;; *) f16=- ;; esac
+    fwd="$fwd
+| $name | $PP | $(num "$f32") | $(num "$f16") | $(num "$lc") | $(ratio "$f32" "$lc") | $(ratio "$f16" "$lc") |"
 done <<EOF2
 288 6 6 768 32000
 128 4 4 352 4096
 EOF2
-report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, B8 x T256, median of $STEPS steps
+report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps
 
-$table
+Training, B8 x T256:
+
+$train
+
+Batched forward of one $PP-token sequence on the same GGUF file (obliviate computes the logits of every
+position, as label generation needs; llama.cpp those of the last one, as its prompt processing does):
+
+$fwd
 "
 printf '%s\n' "$report"
 [ -f bench/RESULTS.md ] || printf '# Benchmark results (appended by make bench)\n\n' >bench/RESULTS.md
