@@ -21,14 +21,14 @@ static int cmp_double(const void *a, const void *b) {
 /* GFLOP/s of the three products of the output head, the model's largest
  * matmuls (forward, input gradient, weight gradient at N = B*T rows), through
  * the same calls training makes, in precision prec: the yardstick training's
- * own GFLOP/s is measured against. Median of 3 after a warm-up; -1 if out of
+ * own GFLOP/s is measured against. Median of 5 after a warm-up; -1 if out of
  * memory. */
 static double head_gemm_gflops(int N, int C, int V, ObPrecision prec) {
     size_t nx = (size_t)N * C, nw = (size_t)V * C, ny = (size_t)N * V;
     float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw);
     float *y = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
     float *dw = calloc(nw, sizeof(float));
-    double t[4], gf = -1.0;
+    double t[6], gf = -1.0;
     if (x && w && y && dx && dw) {
         ObRng rng;
         ob_rng_seed(&rng, 2);
@@ -36,15 +36,15 @@ static double head_gemm_gflops(int N, int C, int V, ObPrecision prec) {
         for (size_t i = 0; i < nw; i++) w[i] = 0.02f * ob_rng_normal(&rng);
         ObPrecision saved = ops_precision();
         ops_set_precision(prec);
-        for (int r = 0; r < 4; r++) {
+        for (int r = 0; r < 6; r++) {
             double t0 = ob_now();
             matmul_forward(y, x, w, N, C, V, 0.0f);
             matmul_backward(dx, dw, y, x, w, N, C, V, 0.0f);
             t[r] = ob_now() - t0;
         }
         ops_set_precision(saved);
-        qsort(t + 1, 3, sizeof(double), cmp_double);
-        gf = 3 * 2.0 * N * C * V / t[2] / 1e9;
+        qsort(t + 1, 5, sizeof(double), cmp_double);
+        gf = 3 * 2.0 * N * C * V / t[3] / 1e9;
     }
     free(x), free(w), free(y), free(dx), free(dw);
     return gf;
