@@ -23,8 +23,10 @@ int gemm_bf16_supported(void) {
     static int cached = -1; /* the answer never changes; a race only recomputes it */
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+        const char *off = getenv("OBLIVIATE_NO_BF16"); /* tests the fallback on any CPU */
+        cached = !(off && *off && strcmp(off, "0")) && __builtin_cpu_supports("avx512f") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bf16");
     }
     return cached;
 }

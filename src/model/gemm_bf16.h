@@ -15,7 +15,9 @@
 
 #include <stdint.h>
 
-/* 1 if this CPU runs the bf16 kernels (AVX512F, BW, VL and BF16). */
+/* 1 if this CPU runs the bf16 kernels (AVX512F, BW, VL and BF16) and the
+ * environment does not set OBLIVIATE_NO_BF16 (to anything but "0"), which
+ * makes any machine take the fp32 fallback, for testing it. */
 int gemm_bf16_supported(void);
 
 /* Frees the packing buffers the calling thread keeps between calls (they
