@@ -8,18 +8,22 @@
 # - batched forward (prompt processing, 512 tokens) of obliviate against
 #   llama.cpp (node-llama-cpp) on the same GGUF file.
 # Appends the tables to bench/RESULTS.md with the date and the machine.
-# STEPS (default 6) sets the timed steps; the yardsticks are skipped, saying
-# so, when PyTorch or node-llama-cpp is missing.
+# STEPS (default 6) sets the timed steps; REPEAT (default 1) runs every
+# measurement that many times, alternating the implementations, and reports
+# medians (on a shared machine the load moves between runs). The yardsticks
+# are skipped, saying so, when PyTorch or node-llama-cpp is missing.
 set -u
 OB=build/obliviate
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-6}
+REPEAT=${REPEAT:-1}
 PP=${PP:-512}
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 field() { sed -E "s/.*\"$1\":([0-9.eE+-]+).*/\1/"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2fx", a / b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else printf "%.0f%%", 100 * a / b }'; }
+med() { tr ' ' '\n' | grep -v '^-*$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
 num() { awk -v a="$1" 'BEGIN { if (a == "-" || a < 0) print "-"; else printf "%.0f", a }'; }
 
 torch_ok=0
@@ -52,16 +56,25 @@ while read -r dim layers heads ffn vocab; do
     shape="--dim $dim --layers $layers --heads $heads --ffn $ffn --vocab $vocab"
     name="d$dim L$layers H$heads ff$ffn V$vocab"
     echo "bench: $name: training" >&2
-    o32=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision fp32 2>/dev/null) ||
-        { echo "bench: obliviate bench failed" >&2; exit 1; }
-    p32=$(torch "$shape --batch 8 --seq 256" fp32)
-    o16=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision bf16 2>/dev/null) ||
-        { echo "bench: obliviate bench failed" >&2; exit 1; }
-    p16=$(torch "$shape --batch 8 --seq 256" bf16)
-    t32=$(echo "$o32" | field tok_s) t16=$(echo "$o16" | field tok_s)
-    sg=$(echo "$o32" | field sgemm_gflops) bg=$(echo "$o16" | field bf16_gemm_gflops)
-    g32=$(echo "$o32" | field gflops) g16=$(echo "$o16" | field gflops)
-    case "$o16" in *'"precision":"bf16"'*) ;; *) t16=- g16=- bg=- ;; esac # CPU without bf16
+    T32= P32= T16= P16= SG= BG= G32= G16=
+    r=0
+    while [ $r -lt "$REPEAT" ]; do
+        r=$((r + 1))
+        o32=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision fp32 2>/dev/null) ||
+            { echo "bench: obliviate bench failed" >&2; exit 1; }
+        P32="$P32 $(torch "$shape --batch 8 --seq 256" fp32)"
+        o16=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision bf16 2>/dev/null) ||
+            { echo "bench: obliviate bench failed" >&2; exit 1; }
+        P16="$P16 $(torch "$shape --batch 8 --seq 256" bf16)"
+        T32="$T32 $(echo "$o32" | field tok_s)" SG="$SG $(echo "$o32" | field sgemm_gflops)"
+        G32="$G32 $(echo "$o32" | field gflops)"
+        case "$o16" in *'"precision":"bf16"'*) # else a CPU without bf16
+            T16="$T16 $(echo "$o16" | field tok_s)" G16="$G16 $(echo "$o16" | field gflops)"
+            BG="$BG $(echo "$o16" | field bf16_gemm_gflops)" ;;
+        esac
+    done
+    t32=$(echo $T32 | med) p32=$(echo $P32 | med) t16=$(echo $T16 | med) p16=$(echo $P16 | med)
+    sg=$(echo $SG | med) bg=$(echo $BG | med) g32=$(echo $G32 | med) g16=$(echo $G16 | med)
     rss=$(echo "$o32" | field peak_rss_mb)
     mem=$(awk -v w="$(echo "$o32" | field weights_grads_adam_mb)" -v a="$(echo "$o32" | field activations_mb)" \
         'BEGIN { printf "%.0f", w + a }')
@@ -71,28 +84,33 @@ while read -r dim layers heads ffn vocab; do
     echo "bench: $name: forward, $PP tokens" >&2
     gguf=$tmp/d$dim.gguf
     $OB bench $shape --seq "$PP" --save "$gguf" 2>/dev/null || { echo "bench: cannot write $gguf" >&2; exit 1; }
-    f32=$($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" --precision fp32 2>/dev/null | field tok_s)
-    lc=- lc1=-
-    if [ $lcpp_ok = 1 ]; then
-        lc=$(node tools/llamacpp/bench_pp.mjs "$gguf" --vocab "$vocab" --tokens "$PP" \
-            --threads "$THREADS" 2>/dev/null | field tok_s) || lc=-
-        # llama.cpp's threads spin at every barrier; on a loaded machine one thread can beat two
-        lc1=$(node tools/llamacpp/bench_pp.mjs "$gguf" --vocab "$vocab" --tokens "$PP" \
-            --threads 1 2>/dev/null | field tok_s) || lc1=-
-    fi
-    [ -n "$lc" ] || lc=-
-    [ -n "$lc1" ] || lc1=-
+    F32= F16= LC= LC1=
+    r=0
+    while [ $r -lt "$REPEAT" ]; do
+        r=$((r + 1))
+        F32="$F32 $($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" \
+            --precision fp32 2>/dev/null | field tok_s)"
+        if [ $lcpp_ok = 1 ]; then
+            LC="$LC $(node tools/llamacpp/bench_pp.mjs "$gguf" --vocab "$vocab" --tokens "$PP" \
+                --threads "$THREADS" 2>/dev/null | field tok_s)"
+            # llama.cpp's threads spin at every barrier; on a loaded machine one thread can beat two
+            LC1="$LC1 $(node tools/llamacpp/bench_pp.mjs "$gguf" --vocab "$vocab" --tokens "$PP" \
+                --threads 1 2>/dev/null | field tok_s)"
+        fi
+        f16=$($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" \
+            --precision bf16 2>/dev/null)
+        case "$f16" in *'"precision":"bf16"'*) F16="$F16 $(echo "$f16" | field tok_s)" ;; esac
+    done
+    f32=$(echo $F32 | med) f16=$(echo $F16 | med) lc=$(echo $LC | med) lc1=$(echo $LC1 | med)
     best=$(awk -v a="$lc" -v b="$lc1" 'BEGIN { if (a == "-") a = 0; if (b == "-") b = 0;
         m = a > b ? a : b; if (m > 0) print m; else print "-" }')
-    f16=$($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" --precision bf16 2>/dev/null)
-    case "$f16" in *'"precision":"bf16"'*) f16=$(echo "$f16" | field tok_s) ;; *) f16=- ;; esac
     fwd="$fwd
 | $name | $PP | $(num "$f32") | $(num "$f16") | $(num "$lc") | $(num "$lc1") | $(ratio "$f32" "$best") | $(ratio "$f16" "$best") |"
 done <<EOF2
 288 6 6 768 32000
 128 4 4 352 4096
 EOF2
-report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
+report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps, medians of $REPEAT alternating runs, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
 
 Training, B8 x T256:
 
