@@ -9,8 +9,8 @@
  * accumulators. For each block of KC values of k, A is packed into panels of
  * MR rows and B into panels of NR columns, both as bf16 pairs (k, k+1) next
  * to each other: the operand layout vdpbf16ps reads. Threads then share
- * tiles of MC x NC outputs (8 x 8 micro-tiles): an A block of 48 KiB and a B
- * block of 128 KiB stay in L2 while a B panel (16 KiB) sits in L1. */
+ * tiles of 96 x 256 outputs (8 x 8 micro-tiles): a tile's A block (72 KiB)
+ * and B block (192 KiB) stay in L2 while one B panel (24 KiB) sits in L1. */
 #define MR 12
 #define NR 32
 #define KC 384 /* most k per block; blocks are even, so pairs never straddle them */
@@ -20,7 +20,7 @@
 #define BF16_TARGET __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl")))
 
 int gemm_bf16_supported(void) {
-    static int cached = -1; /* the answer never changes; a race only recomputes it */
+    static _Atomic int cached = -1; /* the answer never changes; a race only recomputes it */
     if (cached < 0) {
         __builtin_cpu_init();
         const char *off = getenv("OBLIVIATE_NO_BF16"); /* tests the fallback on any CPU */
@@ -167,8 +167,8 @@ BF16_TARGET static void kernel(int kp, const uint32_t *ap, const uint32_t *bp, f
 
 /* The packing buffers, kept by each calling thread between calls and grown
  * when needed: allocating them afresh at every call cost page faults worth a
- * fifth of a small product's time. At most (M + N) * KC * 2 bytes for the
- * largest M and N seen (24 MiB each way for a 32000-token vocabulary). */
+ * fifth of a small product's time. (M + N) * KC * 2 bytes for the largest
+ * product seen (25 MB for a 32000-token vocabulary's output head). */
 static _Thread_local struct {
     void *mem;
     size_t size;
