@@ -1,13 +1,30 @@
 #!/bin/sh
-# make bench: obliviate's training throughput (forward + backward + AdamW) next
-# to PyTorch's on the same shapes, in the same run, 2 threads, B8 x T256.
-# Appends the table to bench/RESULTS.md with the date and the machine.
+# make bench: in one run, on the same shapes (B8 x T256, THREADS threads):
+# - training (forward + backward + AdamW) tokens/s, obliviate fp32 and bf16
+#   against PyTorch fp32 and bf16 autocast, with obliviate's GFLOP/s (6NT)
+#   against the sgemm and bf16 GEMM rates measured in the same bench call;
+# - peak RSS of fp32 training against 16 bytes/param + the activations
+#   (README, "Performance");
+# - batched forward (prompt processing, 512 tokens) of obliviate against
+#   llama.cpp (node-llama-cpp) on the same GGUF file.
+# Appends the tables to bench/RESULTS.md with the date and the machine.
+# STEPS (default 6) sets the timed steps; REPEAT (default 1) runs every
+# measurement that many times, alternating the implementations, and reports
+# medians (on a shared machine the load moves between runs). The yardsticks
+# are skipped, saying so, when PyTorch or node-llama-cpp is missing.
 set -u
 OB=build/obliviate
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-6}
+REPEAT=${REPEAT:-1}
+PP=${PP:-512}
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 field() { sed -E "s/.*\"$1\":([0-9.eE+-]+).*/\1/"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2fx", a / b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else printf "%.0f%%", 100 * a / b }'; }
+med() { tr ' ' '\n' | grep -v '^-*$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
+num() { awk -v a="$1" 'BEGIN { if (a == "-" || a < 0) print "-"; else printf "%.0f", a }'; }
 
 torch_ok=0
 if [ -x /usr/bin/python3 ] && LD_LIBRARY_PATH=$BLAS /usr/bin/python3 -c "import torch" 2>/dev/null; then
@@ -15,32 +32,95 @@ if [ -x /usr/bin/python3 ] && LD_LIBRARY_PATH=$BLAS /usr/bin/python3 -c "import 
 else
     echo "bench: PyTorch yardstick skipped (install it with: apt-get install python3-torch libopenblas0-openmp)" >&2
 fi
+lcpp_ok=0
+if sh tools/llamacpp/setup.sh >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+    lcpp_ok=1
+else
+    echo "bench: llama.cpp yardstick skipped (sh tools/llamacpp/setup.sh installs it)" >&2
+fi
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+torch() { # args mode -> tok/s or -
+    [ $torch_ok = 1 ] || { echo -; return; }
+    LD_LIBRARY_PATH=$BLAS /usr/bin/python3 bench/torch_bench.py $1 --threads "$THREADS" \
+        --steps "$STEPS" --mode "$2" 2>/dev/null | field tok_s || echo -
+}
+
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-table="| shape | obliviate tok/s | PyTorch fp32 tok/s | ratio | obliviate GFLOP/s (6NT) | peak RSS MB | 16 B/param + activations MB |
-|---|---|---|---|---|---|---|"
+train="| shape | obliviate fp32 tok/s | PyTorch fp32 tok/s | ratio | obliviate bf16 tok/s | PyTorch bf16 tok/s | ratio | sgemm GFLOP/s | fp32 training GFLOP/s (of sgemm) | bf16 GEMM GFLOP/s | bf16 training GFLOP/s (of bf16 GEMM) | peak RSS MB (fp32) | 16 B/param + activations MB | rest MB |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+fwd="| shape | tokens | obliviate fp32 tok/s | obliviate bf16 tok/s | llama.cpp tok/s ($THREADS threads) | llama.cpp tok/s (1 thread) | fp32 ratio | bf16 ratio |
+|---|---|---|---|---|---|---|---|"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 while read -r dim layers heads ffn vocab; do
-    args="--dim $dim --layers $layers --heads $heads --ffn $ffn --vocab $vocab --batch 8 --seq 256"
-    echo "bench: d$dim L$layers H$heads ff$ffn V$vocab" >&2
-    ob=$($OB bench $args --steps "$STEPS" --threads "$THREADS" 2>/dev/null) || { echo "bench: obliviate bench failed" >&2; exit 1; }
-    ob_tok=$(echo "$ob" | field tok_s)
-    pt_tok="-"
-    ratio="-"
-    if [ $torch_ok = 1 ]; then
-        pt=$(LD_LIBRARY_PATH=$BLAS /usr/bin/python3 bench/torch_bench.py $args --threads "$THREADS" \
-            --steps "$STEPS" --mode fp32 2>/dev/null) && pt_tok=$(echo "$pt" | field tok_s) &&
-            ratio=$(awk -v a="$ob_tok" -v b="$pt_tok" 'BEGIN { printf "%.2fx", a / b }')
-    fi
-    mem=$(echo "$ob" | awk -v w="$(echo "$ob" | field weights_grads_adam_mb)" \
-        -v a="$(echo "$ob" | field activations_mb)" 'BEGIN { printf "%.0f", w + a }')
-    table="$table
-| d$dim L$layers H$heads ff$ffn V$vocab | $(printf %.0f "$ob_tok") | $(printf %s "$pt_tok" | cut -c1-7) | $ratio | $(printf %.0f "$(echo "$ob" | field gflops)") | $(printf %.0f "$(echo "$ob" | field peak_rss_mb)") | $mem |"
+    shape="--dim $dim --layers $layers --heads $heads --ffn $ffn --vocab $vocab"
+    name="d$dim L$layers H$heads ff$ffn V$vocab"
+    echo "bench: $name: training" >&2
+    T32= P32= T16= P16= SG= BG= G32= G16=
+    r=0
+    while [ $r -lt "$REPEAT" ]; do
+        r=$((r + 1))
+        o32=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision fp32 2>/dev/null) ||
+            { echo "bench: obliviate bench failed" >&2; exit 1; }
+        P32="$P32 $(torch "$shape --batch 8 --seq 256" fp32)"
+        o16=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision bf16 2>/dev/null) ||
+            { echo "bench: obliviate bench failed" >&2; exit 1; }
+        P16="$P16 $(torch "$shape --batch 8 --seq 256" bf16)"
+        T32="$T32 $(echo "$o32" | field tok_s)" SG="$SG $(echo "$o32" | field sgemm_gflops)"
+        G32="$G32 $(echo "$o32" | field gflops)"
+        case "$o16" in *'"precision":"bf16"'*) # else a CPU without bf16
+            T16="$T16 $(echo "$o16" | field tok_s)" G16="$G16 $(echo "$o16" | field gflops)"
+            BG="$BG $(echo "$o16" | field bf16_gemm_gflops)" ;;
+        esac
+    done
+    t32=$(echo $T32 | med) p32=$(echo $P32 | med) t16=$(echo $T16 | med) p16=$(echo $P16 | med)
+    sg=$(echo $SG | med) bg=$(echo $BG | med) g32=$(echo $G32 | med) g16=$(echo $G16 | med)
+    rss=$(echo "$o32" | field peak_rss_mb)
+    mem=$(awk -v w="$(echo "$o32" | field weights_grads_adam_mb)" -v a="$(echo "$o32" | field activations_mb)" \
+        'BEGIN { printf "%.0f", w + a }')
+    train="$train
+| $name | $(num "$t32") | $(num "$p32") | $(ratio "$t32" "$p32") | $(num "$t16") | $(num "$p16") | $(ratio "$t16" "$p16") | $(num "$sg") | $(num "$g32") ($(pct "$g32" "$sg")) | $(num "$bg") | $(num "$g16") ($(pct "$g16" "$bg")) | $(num "$rss") | $mem | $(awk -v r="$rss" -v m="$mem" 'BEGIN { printf "%+.0f", r - m }') |"
+
+    echo "bench: $name: forward, $PP tokens" >&2
+    gguf=$tmp/d$dim.gguf
+    $OB bench $shape --seq "$PP" --save "$gguf" 2>/dev/null || { echo "bench: cannot write $gguf" >&2; exit 1; }
+    F32= F16= LC= LC1=
+    r=0
+    while [ $r -lt "$REPEAT" ]; do
+        r=$((r + 1))
+        F32="$F32 $($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" \
+            --precision fp32 2>/dev/null | field tok_s)"
+        if [ $lcpp_ok = 1 ]; then
+            LC="$LC $(node tools/llamacpp/bench_pp.mjs "$gguf" --vocab "$vocab" --tokens "$PP" \
+                --threads "$THREADS" 2>/dev/null | field tok_s)"
+            # llama.cpp's threads spin at every barrier; on a loaded machine one thread can beat two
+            LC1="$LC1 $(node tools/llamacpp/bench_pp.mjs "$gguf" --vocab "$vocab" --tokens "$PP" \
+                --threads 1 2>/dev/null | field tok_s)"
+        fi
+        f16=$($OB bench --forward -m "$gguf" --batch 1 --seq "$PP" --steps 5 --threads "$THREADS" \
+            --precision bf16 2>/dev/null)
+        case "$f16" in *'"precision":"bf16"'*) F16="$F16 $(echo "$f16" | field tok_s)" ;; esac
+    done
+    f32=$(echo $F32 | med) f16=$(echo $F16 | med) lc=$(echo $LC | med) lc1=$(echo $LC1 | med)
+    best=$(awk -v a="$lc" -v b="$lc1" 'BEGIN { if (a == "-") a = 0; if (b == "-") b = 0;
+        m = a > b ? a : b; if (m > 0) print m; else print "-" }')
+    fwd="$fwd
+| $name | $PP | $(num "$f32") | $(num "$f16") | $(num "$lc") | $(num "$lc1") | $(ratio "$f32" "$best") | $(ratio "$f16" "$best") |"
 done <<EOF2
 288 6 6 768 32000
 128 4 4 352 4096
 EOF2
-report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, B8 x T256, median of $STEPS steps
+report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps, medians of $REPEAT alternating runs, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
 
-$table
+Training, B8 x T256:
+
+$train
+
+Batched forward of one $PP-token sequence on the same GGUF file (obliviate computes the logits of every
+position, as label generation needs; llama.cpp those of the last one, as its prompt processing does;
+ratios against the faster of llama.cpp's two figures):
+
+$fwd
 "
 printf '%s\n' "$report"
 [ -f bench/RESULTS.md ] || printf '# Benchmark results (appended by make bench)\n\n' >bench/RESULTS.md

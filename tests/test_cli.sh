@@ -90,6 +90,21 @@ expect_error "unknown option" "unknown option --bogus" $OB train --bogus
 expect_error "bad number" "invalid value" $OB train -m "$T/m0.gguf" --steps ten "$T/text.txt"
 expect_error "unknown command" "unknown command" $OB frobnicate
 [ ! -e "$T/x.gguf" ] && ok "no output left by failed runs" || bad "failed run left x.gguf"
+expect_error "bad precision" "precision: expected fp32 or bf16, got 'fp8'" $OB train --precision fp8
+# bf16 matmuls, and the fp32 fallback a CPU without AVX512_BF16 takes (forced
+# here): it says so once and still trains.
+for nobf in 0 1; do
+    if OBLIVIATE_NO_BF16=$nobf $OB train -m "$T/m0.gguf" -o "$T/b.gguf" --steps 20 --batch 4 --seq 48 \
+        --lr 3e-3 --threads 2 --precision bf16 "$T/text.txt" >"$T/out" 2>"$T/err" &&
+        lt "$(json "$T/out" "['loss']")" 5.5; then
+        ok "train --precision bf16 (OBLIVIATE_NO_BF16=$nobf)"
+    else
+        bad "train --precision bf16 (OBLIVIATE_NO_BF16=$nobf): $(tail -n 2 "$T/err")"
+    fi
+    n=$(grep -c "lacks AVX512_BF16" "$T/err")
+    if grep -q avx512_bf16 /proc/cpuinfo && [ $nobf = 0 ]; then want=0; else want=1; fi
+    [ "$n" = "$want" ] && ok "fallback said $n time(s)" || bad "fallback message $n times, want $want"
+done
 for c in "tokenizer train" init train generate perplexity inspect bench; do
     $OB $c --help >"$T/out" 2>&1 && grep -q "example:" "$T/out" && ok "$c --help" || bad "$c --help"
 done

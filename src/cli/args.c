@@ -10,9 +10,11 @@
 #include <omp.h>
 #endif
 
+#include "model/ops.h"
 #include "util/dist.h"
 
 int g_threads = 0;
+const char *g_precision = NULL;
 
 void openblas_set_num_threads(int);
 
@@ -21,6 +23,21 @@ void apply_threads(void) {
     if (g_threads > 0) omp_set_num_threads(g_threads);
     openblas_set_num_threads(g_threads > 0 ? g_threads : omp_get_max_threads());
 #endif
+}
+
+/* Sets the matmul precision from --precision; 2 after a usage error. */
+static int apply_precision(const Command *cmd) {
+    if (!g_precision) return 0;
+    if (strcmp(g_precision, "fp32") && strcmp(g_precision, "bf16")) {
+        fprintf(stderr, "obliviate %s: --precision: expected fp32 or bf16, got '%s'\n", cmd->name,
+                g_precision);
+        return 2;
+    }
+    ObPrecision want = strcmp(g_precision, "bf16") ? OB_PREC_FP32 : OB_PREC_BF16;
+    if (ops_set_precision(want) != want)
+        fprintf(stderr, "obliviate %s: this CPU lacks AVX512_BF16; running the matmuls in fp32\n",
+                cmd->name);
+    return 0;
 }
 
 int cli_fail(const char *cmd, const char *msg) {
@@ -158,5 +175,5 @@ int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_po
         return 2;
     }
     apply_threads();
-    return 0;
+    return apply_precision(cmd);
 }

@@ -40,6 +40,16 @@ void args_help(const Command *cmd);
 extern int g_threads;
 void apply_threads(void);
 
+/* --precision fp32|bf16: the matmul precision (model/ops.h) of the commands
+ * that run the model; args_parse applies it, and says once on stderr when
+ * this CPU cannot run bf16 and fp32 is used instead. */
+extern const char *g_precision;
+#define OPT_PRECISION                                                                              \
+    {                                                                                              \
+        "--precision", OPT_STR, &g_precision,                                                      \
+            "matmul precision: fp32 (default) or bf16 (AVX512_BF16 CPUs; fp32 elsewhere)"          \
+    }
+
 /* "f32" | "f16" | "bf16" -> GGML_TYPE_*; -1 if unknown. */
 int parse_dtype(const char *s, uint32_t *type);
 

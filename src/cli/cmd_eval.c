@@ -620,6 +620,7 @@ int cmd_eval(int argc, char **argv) {
         {"--json", OPT_STR, &json_path,
          "also write every figure, per prompt too, to FILE; "
          "'-': JSON on stdout instead of the table"},
+        OPT_PRECISION,
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"eval",

@@ -103,6 +103,7 @@ int cmd_labels(int argc, char **argv) {
         {"--block", OPT_INT, &c.block, "tokens per block (default min(256, context))"},
         {"--batch", OPT_INT, &c.batch, "blocks per forward pass (default 4)"},
         {"--seed", OPT_U64, &c.seed, "seed for choosing anchor values (default 1)"},
+        OPT_PRECISION,
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"labels",

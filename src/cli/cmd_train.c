@@ -155,6 +155,7 @@ int cmd_train(int argc, char **argv) {
          "matrices with an adapter, from q,k,v,o,gate,up,down (default q,k,v,o)"},
         {"--merge", OPT_STR, &merge,
          "with --lora-rank: also write the model with the adapter folded in here"},
+        OPT_PRECISION,
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"train",

@@ -84,6 +84,7 @@ int cmd_unlearn(int argc, char **argv) {
         {"--lora-alpha", OPT_FLOAT, &c.lora.alpha, "LoRA alpha (default 2 x rank)"},
         {"--lora-targets", OPT_STR, &lora_targets,
          "matrices with an adapter, from q,k,v,o,gate,up,down (default q,k,v,o)"},
+        OPT_PRECISION,
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"unlearn",

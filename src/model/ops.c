@@ -7,14 +7,36 @@
 #include <omp.h>
 #endif
 
+#include "model/gemm_bf16.h"
+
+static ObPrecision g_precision = OB_PREC_FP32;
+
+ObPrecision ops_set_precision(ObPrecision p) {
+    g_precision = p == OB_PREC_BF16 && gemm_bf16_supported() ? OB_PREC_BF16 : OB_PREC_FP32;
+    return g_precision;
+}
+
+ObPrecision ops_precision(void) {
+    return g_precision;
+}
+
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
                     float beta) {
+    if (g_precision == OB_PREC_BF16) {
+        gemm_bf16(N, OC, C, inp, C, 1, w, 1, C, beta, out, OC);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out,
                 OC);
 }
 
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      int N, int C, int OC, float beta) {
+    if (g_precision == OB_PREC_BF16) {
+        if (dinp) gemm_bf16(N, C, OC, dout, OC, 1, w, C, 1, beta, dinp, C);
+        if (dw) gemm_bf16(OC, C, N, dout, 1, OC, inp, C, 1, 1.0f, dw, C);
+        return;
+    }
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C, beta,
                     dinp, C);
@@ -126,15 +148,20 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int
     rope_apply(dx, cos_t, sin_t, B, T, nh, hd, -1.0f);
 }
 
-/* Attention per (batch, head) as three small sgemms each way. Inside an
- * OpenMP region OpenBLAS runs single-threaded, so the (batch, head) loop is
- * what runs in parallel. The scores are computed for the full T x T square
- * (the causal half is wasted) because one sgemm beats a triangle of dot
- * products by far; the masked half is zeroed after the softmax. */
+/* Attention per (batch, head) as small sgemms. Inside an OpenMP region
+ * OpenBLAS runs single-threaded, so the (batch, head) loop is what runs in
+ * parallel. The rows go in blocks of ATT_ROWS: a block's queries see only the
+ * keys up to its last row, so each product stops there, and of the T x T
+ * square only the blocks on or below the diagonal are computed (10 of 16 at
+ * T = 256; a full-square sgemm wasted the rest, a triangle of dot products is
+ * far slower than either). Inside a diagonal block the masked entries are
+ * computed and then zeroed after the softmax. */
+#define ATT_ROWS 64
 
-/* Row-wise causal softmax of the (T, T) scores, in place. */
-static void causal_softmax(float *p, int T) {
-    for (int t = 0; t < T; t++) {
+/* Causal softmax of rows t0 .. t1-1 of the (T, T) scores, in place; entries
+ * above the diagonal are set to 0 up to column `cols`. */
+static void causal_softmax(float *p, int T, int t0, int t1, int cols) {
+    for (int t = t0; t < t1; t++) {
         float *row = p + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
 #pragma omp simd reduction(max : mx)
         for (int u = 0; u <= t; u++) mx = row[u] > mx ? row[u] : mx;
@@ -142,7 +169,7 @@ static void causal_softmax(float *p, int T) {
         for (int u = 0; u <= t; u++) sum += (row[u] = ob_expf(row[u] - mx));
         float inv = 1.0f / sum;
         for (int u = 0; u <= t; u++) row[u] *= inv;
-        for (int u = t + 1; u < T; u++) row[u] = 0.0f;
+        for (int u = t + 1; u < cols; u++) row[u] = 0.0f;
     }
 }
 
@@ -158,12 +185,16 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
             const float *vg = v + (size_t)b * T * KD + (size_t)(h / rep) * hd;
             float *p = att + ((size_t)b * H + h) * T * T;
             float *oh = out + (size_t)b * T * QD + (size_t)h * hd;
-            /* S (T, T) = scale * Qh Kg^T; P = softmax(S); Oh (T, hd) = P Vg */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qh, QD, kg, KD,
-                        0.0f, p, T);
-            causal_softmax(p, T);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, vg, KD,
-                        0.0f, oh, QD);
+            for (int t0 = 0; t0 < T; t0 += ATT_ROWS) {
+                int t1 = t0 + ATT_ROWS < T ? t0 + ATT_ROWS : T, nr = t1 - t0;
+                float *pb = p + (size_t)t0 * T;
+                /* S (rows, t1) = scale * Qh Kg^T; P = softmax(S); Oh (rows, hd) = P Vg */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, t1, hd, scale,
+                            qh + (size_t)t0 * QD, QD, kg, KD, 0.0f, pb, T);
+                causal_softmax(p, T, t0, t1, T);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, t1, 1.0f, pb, T, vg,
+                            KD, 0.0f, oh + (size_t)t0 * QD, QD);
+            }
         }
 }
 
@@ -172,6 +203,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
                         int T, int H, int KV, int hd) {
     int QD = H * hd, KD = KV * hd, rep = H / KV;
     float scale = 1.0f / sqrtf((float)hd);
+    int nblk = (T + ATT_ROWS - 1) / ATT_ROWS;
     /* One task per (batch, kv head): the query heads sharing a kv head all add
      * into its dk/dv, so they run in a fixed order inside the task. */
 #pragma omp parallel for collapse(2) schedule(static)
@@ -187,26 +219,34 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
                 const float *doh = dout + (size_t)b * T * QD + (size_t)h * hd;
                 const float *qh = q + (size_t)b * T * QD + (size_t)h * hd;
                 float *dqh = dq + (size_t)b * T * QD + (size_t)h * hd;
-                float first = h == g * rep ? 0.0f : 1.0f; /* set on the first head, then add */
-                /* dP = dOh Vg^T; dVg += P^T dOh */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, doh, QD, vg,
-                            KD, 0.0f, dp, T);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, doh, QD,
-                            first, dvg, KD);
-                /* dS = scale * P (dP - rowsum(P dP)); masked entries have P = 0. */
-                for (int t = 0; t < T; t++) {
-                    const float *pr = p + (size_t)t * T;
-                    float *dr = dp + (size_t)t * T, s = 0.0f;
+                /* The last row block reaches every key: it goes first and sets
+                 * dKg and dVg on the first head; everything else adds. */
+                for (int blk = nblk - 1; blk >= 0; blk--) {
+                    int t0 = blk * ATT_ROWS, t1 = t0 + ATT_ROWS < T ? t0 + ATT_ROWS : T;
+                    int nr = t1 - t0;
+                    float first = h == g * rep && blk == nblk - 1 ? 0.0f : 1.0f;
+                    const float *pb = p + (size_t)t0 * T;
+                    float *dpb = dp + (size_t)t0 * T;
+                    /* dP (rows, t1) = dOh Vg^T; dVg (t1, hd) += P^T dOh */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, t1, hd, 1.0f,
+                                doh + (size_t)t0 * QD, QD, vg, KD, 0.0f, dpb, T);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, hd, nr, 1.0f, pb, T,
+                                doh + (size_t)t0 * QD, QD, first, dvg, KD);
+                    /* dS = scale * P (dP - rowsum(P dP)); masked entries have P = 0. */
+                    for (int t = t0; t < t1; t++) {
+                        const float *pr = p + (size_t)t * T;
+                        float *dr = dp + (size_t)t * T, s = 0.0f;
 #pragma omp simd reduction(+ : s)
-                    for (int u = 0; u <= t; u++) s += pr[u] * dr[u];
-                    for (int u = 0; u <= t; u++) dr[u] = scale * pr[u] * (dr[u] - s);
-                    for (int u = t + 1; u < T; u++) dr[u] = 0.0f;
+                        for (int u = 0; u <= t; u++) s += pr[u] * dr[u];
+                        for (int u = 0; u <= t; u++) dr[u] = scale * pr[u] * (dr[u] - s);
+                        for (int u = t + 1; u < t1; u++) dr[u] = 0.0f;
+                    }
+                    /* dQh (rows, hd) = dS Kg; dKg (t1, hd) += dS^T Qh */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, t1, 1.0f, dpb, T,
+                                kg, KD, 0.0f, dqh + (size_t)t0 * QD, QD);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, hd, nr, 1.0f, dpb, T,
+                                qh + (size_t)t0 * QD, QD, first, dkg, KD);
                 }
-                /* dQh = dS Kg; dKg += dS^T Qh */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, kg,
-                            KD, 0.0f, dqh, QD);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, qh, QD,
-                            first, dkg, KD);
             }
         }
 }

@@ -11,6 +11,16 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The precision of matmul_forward and matmul_backward: fp32 (sgemm), or bf16
+ * inputs with fp32 accumulation (model/gemm_bf16.h); everything else, the
+ * weights, gradients and optimizer state stay fp32. One setting per process,
+ * made by the command line before any work starts. */
+typedef enum { OB_PREC_FP32, OB_PREC_BF16 } ObPrecision;
+/* Returns the precision now in effect: OB_PREC_FP32 when bf16 was asked for
+ * on a CPU without AVX512_BF16. */
+ObPrecision ops_set_precision(ObPrecision p);
+ObPrecision ops_precision(void);
+
 /* out (N, OC) = inp (N, C) @ w (OC, C)^T, plus beta * out. */
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, float beta);
 /* dinp (N, C) = dout (N, OC) @ w + beta * dinp; dw (OC, C) += dout^T @ inp.
