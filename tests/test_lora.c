@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "model/checkpoint.h"
+#include "model/gemm_bf16.h"
 #include "model/llama.h"
 #include "model/lora.h"
 #include "util/fileio.h"
@@ -257,6 +258,20 @@ static void test_frozen_equals_fp32(void) {
     frozen_equals_fp32(GGML_TYPE_F32);
 }
 
+/* Under --precision bf16 a frozen BF16 matrix goes to the bf16 GEMM as
+ * stored; its fp32 copy holds the same (bf16-exact) values, which the GEMM
+ * rounds to themselves, so both paths give the same bits. */
+static void test_frozen_native_bf16(void) {
+    if (!gemm_bf16_supported()) {
+        printf("  skip: this CPU has no AVX512_BF16\n");
+        return;
+    }
+    ObPrecision old = ops_precision();
+    CHECK(ops_set_precision(OB_PREC_BF16) == OB_PREC_BF16, "bf16 precision");
+    frozen_equals_fp32(GGML_TYPE_BF16);
+    ops_set_precision(old);
+}
+
 /* fp32 base + adapter == the adapter merged into the weights; the adapter
  * file round-trips; a frozen model's merged GGUF equals base + adapter up
  * to BF16 rounding of the merged matrices. */
@@ -452,6 +467,7 @@ int main(void) {
     RUN(test_model_lora_grads_fp32);
     RUN(test_model_lora_grads_frozen);
     RUN(test_frozen_equals_fp32);
+    RUN(test_frozen_native_bf16);
     RUN(test_merge_equals_adapter);
     RUN(test_bad_adapters);
     if (access("tools/llamacpp/node_modules/node-llama-cpp/package.json", F_OK) == 0 &&

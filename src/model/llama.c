@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/gemm_bf16.h"
 #include "model/ops.h"
 #include "util/rng.h"
 
@@ -91,12 +92,25 @@ static void kind_dims(const LlamaConfig *c, int kind, int *OC, int *IC) {
 }
 
 /* The two places a weight matrix meets a GEMM. A frozen matrix arrives here
- * converted to fp32; a native BF16 kernel would take m->frozen's matrix
- * instead, in these two functions only. */
+ * converted to fp32, or as stored when it is BF16 and the run is bf16. */
+/* A frozen BF16 matrix under --precision bf16 goes to the bf16 GEMM as it is
+ * stored (no fp32 copy); the fp32 path rounds nothing, as with fp32 weights. */
+static const uint16_t *frozen_bf16(const Llama *m, int kind, int l) {
+    if (!m->frozen || ops_precision() != OB_PREC_BF16) return NULL;
+    const FrozenMat *fm =
+        kind == LLAMA_OUTPUT ? &m->frozen->output : &m->frozen->mats[(size_t)l * MAT_N + kind];
+    return fm->type == GGML_TYPE_BF16 ? fm->data : NULL;
+}
+
 static void weight_matmul_forward(const Llama *m, int kind, int l, float *out, const float *inp,
                                   int N, float beta) {
     int OC, IC;
     kind_dims(&m->cfg, kind, &OC, &IC);
+    const uint16_t *wb = frozen_bf16(m, kind, l);
+    if (wb) {
+        matmul_forward_wb(out, inp, wb, N, IC, OC, beta);
+        return;
+    }
     const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
     matmul_forward(out, inp, W, N, IC, OC, beta);
 }
@@ -105,6 +119,11 @@ static void weight_matmul_backward(const Llama *m, int kind, int l, float *dinp,
                                    const float *dout, const float *inp, int N, float beta) {
     int OC, IC;
     kind_dims(&m->cfg, kind, &OC, &IC);
+    const uint16_t *wb = dw ? NULL : frozen_bf16(m, kind, l);
+    if (wb) {
+        if (dinp) matmul_backward_wb(dinp, dout, wb, N, IC, OC, beta);
+        return;
+    }
     const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
     matmul_backward(dinp, dw, dout, inp, W, N, IC, OC, beta);
 }
