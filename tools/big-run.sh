@@ -13,6 +13,7 @@
 #
 # usage: sh tools/big-run.sh [DIR]   (default /tmp/obliviate-7b)
 # env:   STEPS (2) SEQ (64) BATCH (1) BLOCKS (2) RANK (16) MERGE (1) OB (build/obliviate)
+#        PRECISION (fp32; bf16: the BF16 weights go to the bf16 GEMM as stored)
 #        UNLEARN=1 also runs `obliviate unlearn --lora-rank` end to end (1 step per training stage)
 # Needs python3 (for the tokenizer's training text) and ~16 GiB of free memory.
 set -eu
@@ -20,6 +21,7 @@ OB=${OB:-build/obliviate}
 D=${1:-/tmp/obliviate-7b}
 STEPS=${STEPS:-2} SEQ=${SEQ:-64} BATCH=${BATCH:-1} BLOCKS=${BLOCKS:-2} RANK=${RANK:-16}
 MERGE=${MERGE:-1}
+PRECISION=${PRECISION:-fp32}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 [ -x "$OB" ] || { echo "big-run: build $OB first (make)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "big-run: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
@@ -68,12 +70,12 @@ wall() { awk '/Elapsed \(wall clock\)/ { n = split($8, p, ":"); s = 0;
     for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$D/$1.err"; }
 field() { sed -n "s/.*\"$2\":\([0-9.e+-]*\).*/\1/p" "$D/$1.json"; }
 
-lora="--lora-rank $RANK"
+lora="--lora-rank $RANK --precision $PRECISION"
 rm -f "$D"/reinf.gguf* "$D"/unl.gguf*
 run reinforce $OB reinforce -m "$D/llama7b.gguf" -o "$D/reinf.gguf" $lora --steps "$STEPS" \
     --batch "$BATCH" --seq "$SEQ" --warmup 1 --log-every 1 "$D/target.txt"
 run labels $OB labels --base "$D/llama7b.gguf" --reinforced "$D/reinf.gguf" -o "$D/labels.bin" \
-    --block "$SEQ" --batch 1 --alpha 5 --soft-k 32 --target "$D/target.txt"
+    --block "$SEQ" --batch 1 --alpha 5 --soft-k 32 --precision "$PRECISION" --target "$D/target.txt"
 merge=""
 [ "$MERGE" = 1 ] && merge="--merge $D/unlearned-merged.gguf"
 run finetune $OB train --labels "$D/labels.bin" -m "$D/llama7b.gguf" -o "$D/unl.gguf" $lora \
@@ -103,4 +105,4 @@ done
 [ "$MERGE" = 1 ] && echo "(finetune's wall time includes writing the merged model," \
     "$(field finetune seconds) s of it training)"
 echo "(labels: $blocks blocks of $SEQ, two forward passes each; tokens/s counts both passes;" \
-    "reinforce/finetune: $STEPS steps of $BATCH x $SEQ; threads: $(nproc))"
+    "reinforce/finetune: $STEPS steps of $BATCH x $SEQ; threads: $(nproc); precision $PRECISION)"
