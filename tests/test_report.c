@@ -348,6 +348,26 @@ static void test_write(void) {
     report_free(&r);
 }
 
+/* A line chart whose one point is so large that a tick step vanishes next
+ * to it (2e39 + 1 == 2e39) ends, with a bounded number of ticks (found by
+ * fuzz_trainlog as a hang). */
+static void test_line_chart_degenerate_axis(void) {
+    const double xs[] = {2, 2}, ys[] = {2e39, 2e39}, xs2[] = {1, 1e300}, ys2[] = {-1e300, 1e300};
+    SvgSeries s[] = {{"loss", xs, ys, 2, 0}, {"wide", xs2, ys2, 2, 1}};
+    for (int k = 0; k < 2; k++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&buf, &len);
+        SvgLineChart c = {"t", "step", "loss", s + k, 1, "c"};
+        svg_line_chart(out, &c);
+        fclose(out);
+        long lines = 0;
+        for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+        CHECK(len > 0 && lines < 600 && strstr(buf, "</svg>"), "chart %d: %ld lines", k, lines);
+        free(buf);
+    }
+}
+
 int main(void) {
     if (tmpdir_make()) return 1;
     RUN(test_escape);
@@ -358,6 +378,7 @@ int main(void) {
     RUN(test_bad_shapes);
     RUN(test_logs);
     RUN(test_write);
+    RUN(test_line_chart_degenerate_axis);
     tmpdir_remove();
     return check_main_end("report");
 }

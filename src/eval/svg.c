@@ -161,6 +161,23 @@ void svg_bar_chart(FILE *out, const SvgBarChart *c) {
     fputs("</svg>\n", out);
 }
 
+/* Widens an axis [lo, hi] with tick step *step so that hi > lo even where the
+ * step vanishes next to the values (one point at 2e39: lo + 1 == lo), and
+ * returns the number of steps, at most 100, so a tick loop always ends. */
+static int axis_ticks(double *lo, double *hi, double *step) {
+    if (!(*hi > *lo)) *hi = *lo + *step;
+    if (!(*hi > *lo)) {
+        *step = fmax(fabs(*lo), 1.0);
+        *hi = *lo + *step;
+    }
+    double n = floor((*hi - *lo) / *step + 1e-6);
+    if (!(n <= 100)) { /* rounding left too many steps: fewer, wider ones */
+        *step = (*hi - *lo) / 100;
+        n = 100;
+    }
+    return (int)n;
+}
+
 void svg_line_chart(FILE *out, const SvgLineChart *c) {
     const double W = 760, H = 320, L = 64, R = 20, top = 56, bottom = 48;
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -181,10 +198,9 @@ void svg_line_chart(FILE *out, const SvgLineChart *c) {
     double xs = svg_nice_step(x1 - x0, 6), ys = svg_nice_step(y1 - y0, 5);
     x0 = floor(x0 / xs) * xs, x1 = ceil(x1 / xs) * xs;
     y0 = floor(y0 / ys) * ys, y1 = ceil(y1 / ys) * ys;
-    if (x1 <= x0) x1 = x0 + xs;
-    if (y1 <= y0) y1 = y0 + ys;
-    for (double t = y0; t <= y1 + ys * 1e-6; t += ys) {
-        double y = top + ph * (1 - (t - y0) / (y1 - y0));
+    int nx = axis_ticks(&x0, &x1, &xs), ny = axis_ticks(&y0, &y1, &ys);
+    for (int i = 0; i <= ny; i++) {
+        double t = y0 + i * ys, y = top + ph * (1 - (t - y0) / (y1 - y0));
         char lab[32];
         tick_label(lab, sizeof lab, t);
         fprintf(out,
@@ -193,8 +209,8 @@ void svg_line_chart(FILE *out, const SvgLineChart *c) {
                 " text-anchor=\"end\" fill=\"#555\">%s</text>\n",
                 L, y, L + pw, y, L - 6, y + 4, lab);
     }
-    for (double t = x0; t <= x1 + xs * 1e-6; t += xs) {
-        double x = L + pw * (t - x0) / (x1 - x0);
+    for (int i = 0; i <= nx; i++) {
+        double t = x0 + i * xs, x = L + pw * (t - x0) / (x1 - x0);
         char lab[32];
         tick_label(lab, sizeof lab, t);
         fprintf(out,
