@@ -76,6 +76,26 @@ static void test_matmul(void) {
     free(c.inp), free(c.w), free(c.out), free(c.R), free(dinp), free(dw), free(dinp0);
 }
 
+/* A tall weight (the vocabulary head) has its dw computed in blocks of rows; OC = 5000 makes
+ * two full blocks and a ragged one. dw accumulates into what it holds (beta 1), checked
+ * element by element against a double-precision sum. */
+static void test_matmul_tall_dw(void) {
+    int N = 9, C = 5, OC = 5000;
+    float *inp = randn((size_t)N * C, 1), *dout = randn((size_t)N * OC, 1);
+    float *dw = randn((size_t)OC * C, 1), *dw0 = malloc(sizeof(float) * OC * C);
+    memcpy(dw0, dw, sizeof(float) * OC * C);
+    matmul_backward(NULL, dw, dout, inp, NULL, N, C, OC, 0.0f);
+    double worst = 0;
+    for (int o = 0; o < OC; o++)
+        for (int c = 0; c < C; c++) {
+            double want = dw0[(size_t)o * C + c];
+            for (int n = 0; n < N; n++) want += (double)dout[(size_t)n * OC + o] * inp[n * C + c];
+            worst = fmax(worst, fabs(want - dw[(size_t)o * C + c]));
+        }
+    CHECK(worst < 1e-4, "tall dw differs from the direct sum by %g", worst);
+    free(inp), free(dout), free(dw), free(dw0);
+}
+
 /* ---- embedding ---- */
 static void test_embedding(void) {
     int N = 6, C = 4, V = 5;
@@ -387,6 +407,7 @@ static void test_model_tied(void) {
 int main(void) {
     ob_rng_seed(&rng, 1234);
     RUN(test_matmul);
+    RUN(test_matmul_tall_dw);
     RUN(test_embedding);
     RUN(test_rmsnorm);
     RUN(test_rope);

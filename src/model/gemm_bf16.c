@@ -59,13 +59,71 @@ static inline uint32_t op_get(const Operand *o, long idx) {
     return o->f ? f32_to_bf16(o->f[idx]) : o->h[idx];
 }
 
+/* The 16 pairs (k, k+1) from k = 2 * p0 of one k-contiguous row starting at
+ * element `row`, rem = values left in the block (odd k and past-the-end are 0). */
+BF16_TARGET static inline __m512i load_pairs(const Operand *o, long row, int rem) {
+    if (o->f) {
+        const float *src = o->f + row;
+        __mmask16 mlo = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
+        __mmask16 mhi = rem >= 32 ? 0xffff : rem > 16 ? (__mmask16)((1u << (rem - 16)) - 1) : 0;
+        return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(mhi, src + 16),
+                                            _mm512_maskz_loadu_ps(mlo, src));
+    }
+    __mmask32 m = rem >= 32 ? 0xffffffffu : (__mmask32)((1u << rem) - 1);
+    return _mm512_maskz_loadu_epi16(m, o->h + row);
+}
+
+/* r[i] element j -> r[j] element i, for 16 x 16 32-bit values: pairs
+ * interleaved within 128-bit lanes, then quads, then the lanes themselves. */
+BF16_TARGET static inline void transpose16(__m512i r[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) { /* u[g + e]: rows g..g+3 of column 4 L + e, lane L */
+        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512i v = _mm512_shuffle_i32x4(u[e], u[4 + e], 0x88);
+        __m512i w = _mm512_shuffle_i32x4(u[e], u[4 + e], 0xdd);
+        __m512i x = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0x88);
+        __m512i y = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], 0xdd);
+        r[e] = _mm512_shuffle_i32x4(v, x, 0x88);
+        r[8 + e] = _mm512_shuffle_i32x4(v, x, 0xdd);
+        r[4 + e] = _mm512_shuffle_i32x4(w, y, 0x88);
+        r[12 + e] = _mm512_shuffle_i32x4(w, y, 0xdd);
+    }
+}
+
 /* Packs rows x0 .. x0+w-1 and k0 .. k0+kc-1 of o into dst as (kc+1)/2 groups
  * of w pairs: dst[p * w + x] holds (x, k0 + 2p) in its low half and
  * (x, k0 + 2p + 1) in its high half. Rows past the end and the odd k are 0.
  * The two layouts obliviate passes (k contiguous, or x contiguous) convert
- * 16 values per instruction; any other stride goes element by element. */
+ * 16 values per instruction; any other stride goes element by element.
+ * k-contiguous rows (the weights in out = x W^T) are loaded 16 rows at a
+ * time and transposed in registers when w allows (B panels): storing pair by
+ * pair cost the bf16 forward twice its arithmetic at 64 rows of a 7B layer. */
 BF16_TARGET static void pack_panel(uint32_t *dst, int w, const Operand *o, int x0, int k0, int kc) {
     int kp = (kc + 1) / 2, nx = o->nx - x0 < w ? o->nx - x0 : w;
+    if (o->sk == 1 && w % 16 == 0) {
+        for (int xg = 0; xg < w; xg += 16)
+            for (int p0 = 0; p0 < kp; p0 += 16) {
+                int np = kp - p0 < 16 ? kp - p0 : 16;
+                __m512i r[16];
+                for (int x = 0; x < 16; x++)
+                    r[x] = xg + x < nx ? load_pairs(o, (long)(x0 + xg + x) * o->sx + k0 + 2 * p0,
+                                                    kc - 2 * p0)
+                                       : _mm512_setzero_si512();
+                transpose16(r);
+                for (int i = 0; i < np; i++)
+                    _mm512_storeu_si512(dst + (size_t)(p0 + i) * w + xg, r[i]);
+            }
+        return;
+    }
     if (o->sk == 1) {
         for (int x = 0; x < w; x++) {
             if (x >= nx) {
@@ -74,22 +132,9 @@ BF16_TARGET static void pack_panel(uint32_t *dst, int w, const Operand *o, int x
             }
             long row = (long)(x0 + x) * o->sx + k0;
             for (int p0 = 0; p0 < kp; p0 += 16) {
-                int rem = kc - 2 * p0, np = kp - p0 < 16 ? kp - p0 : 16;
-                __m512i v;
-                if (o->f) {
-                    const float *src = o->f + row + 2 * p0;
-                    __mmask16 mlo = rem >= 16 ? 0xffff : (__mmask16)((1u << rem) - 1);
-                    __mmask16 mhi = rem >= 32  ? 0xffff
-                                    : rem > 16 ? (__mmask16)((1u << (rem - 16)) - 1)
-                                               : 0;
-                    v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(mhi, src + 16),
-                                                     _mm512_maskz_loadu_ps(mlo, src));
-                } else {
-                    __mmask32 m = rem >= 32 ? 0xffffffffu : (__mmask32)((1u << rem) - 1);
-                    v = _mm512_maskz_loadu_epi16(m, o->h + row + 2 * p0);
-                }
+                int np = kp - p0 < 16 ? kp - p0 : 16;
                 uint32_t pairs[16];
-                _mm512_storeu_si512(pairs, v);
+                _mm512_storeu_si512(pairs, load_pairs(o, row + 2 * p0, kc - 2 * p0));
                 for (int i = 0; i < np; i++) dst[(size_t)(p0 + i) * w + x] = pairs[i];
             }
         }
