@@ -12,6 +12,11 @@
 # measurement that many times, alternating the implementations, and reports
 # medians (on a shared machine the load moves between runs). The yardsticks
 # are skipped, saying so, when PyTorch or node-llama-cpp is missing.
+# PyTorch runs twice per mode: as installed, and with glibc's malloc told
+# to keep freed memory (KEEP below). PyTorch frees and re-allocates its
+# activations every step; glibc returns big blocks to the kernel, and the
+# page faults of taking them back cost PyTorch 2-3x on this VM. A PyTorch
+# user who knows this (or uses jemalloc/tcmalloc) gets the second figure.
 set -u
 OB=build/obliviate
 THREADS=${THREADS:-2}
@@ -40,15 +45,16 @@ else
 fi
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-torch() { # args mode -> tok/s or -
+KEEP="MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736"
+torch() { # args mode [keep] -> tok/s or -
     [ $torch_ok = 1 ] || { echo -; return; }
-    LD_LIBRARY_PATH=$BLAS /usr/bin/python3 bench/torch_bench.py $1 --threads "$THREADS" \
-        --steps "$STEPS" --mode "$2" 2>/dev/null | field tok_s || echo -
+    env ${3:+$KEEP} LD_LIBRARY_PATH=$BLAS /usr/bin/python3 bench/torch_bench.py $1 \
+        --threads "$THREADS" --steps "$STEPS" --mode "$2" 2>/dev/null | field tok_s || echo -
 }
 
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-train="| shape | obliviate fp32 tok/s | PyTorch fp32 tok/s | ratio | obliviate bf16 tok/s | PyTorch bf16 tok/s | ratio | sgemm GFLOP/s | fp32 training GFLOP/s (of sgemm) | bf16 GEMM GFLOP/s | bf16 training GFLOP/s (of bf16 GEMM) | peak RSS MB (fp32) | 16 B/param + activations MB | rest MB |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+train="| shape | obliviate fp32 tok/s | PyTorch fp32 tok/s | ratio | PyTorch fp32, memory kept | ratio | obliviate bf16 tok/s | PyTorch bf16 tok/s | ratio | PyTorch bf16, memory kept | ratio | sgemm GFLOP/s | fp32 training GFLOP/s (of sgemm) | bf16 GEMM GFLOP/s | bf16 training GFLOP/s (of bf16 GEMM) | peak RSS MB (fp32) | 16 B/param + activations MB | rest MB |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 fwd="| shape | tokens | obliviate fp32 tok/s | obliviate bf16 tok/s | llama.cpp tok/s ($THREADS threads) | llama.cpp tok/s (1 thread) | fp32 ratio | bf16 ratio |
 |---|---|---|---|---|---|---|---|"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -56,16 +62,18 @@ while read -r dim layers heads ffn vocab; do
     shape="--dim $dim --layers $layers --heads $heads --ffn $ffn --vocab $vocab"
     name="d$dim L$layers H$heads ff$ffn V$vocab"
     echo "bench: $name: training" >&2
-    T32= P32= T16= P16= SG= BG= G32= G16=
+    T32= P32= K32= T16= P16= K16= SG= BG= G32= G16=
     r=0
     while [ $r -lt "$REPEAT" ]; do
         r=$((r + 1))
         o32=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision fp32 2>/dev/null) ||
             { echo "bench: obliviate bench failed" >&2; exit 1; }
         P32="$P32 $(torch "$shape --batch 8 --seq 256" fp32)"
+        K32="$K32 $(torch "$shape --batch 8 --seq 256" fp32 keep)"
         o16=$($OB bench $shape --batch 8 --seq 256 --steps "$STEPS" --threads "$THREADS" --precision bf16 2>/dev/null) ||
             { echo "bench: obliviate bench failed" >&2; exit 1; }
         P16="$P16 $(torch "$shape --batch 8 --seq 256" bf16)"
+        K16="$K16 $(torch "$shape --batch 8 --seq 256" bf16 keep)"
         T32="$T32 $(echo "$o32" | field tok_s)" SG="$SG $(echo "$o32" | field sgemm_gflops)"
         G32="$G32 $(echo "$o32" | field gflops)"
         case "$o16" in *'"precision":"bf16"'*) # else a CPU without bf16
@@ -74,12 +82,13 @@ while read -r dim layers heads ffn vocab; do
         esac
     done
     t32=$(echo $T32 | med) p32=$(echo $P32 | med) t16=$(echo $T16 | med) p16=$(echo $P16 | med)
+    k32=$(echo $K32 | med) k16=$(echo $K16 | med)
     sg=$(echo $SG | med) bg=$(echo $BG | med) g32=$(echo $G32 | med) g16=$(echo $G16 | med)
     rss=$(echo "$o32" | field peak_rss_mb)
     mem=$(awk -v w="$(echo "$o32" | field weights_grads_adam_mb)" -v a="$(echo "$o32" | field activations_mb)" \
         'BEGIN { printf "%.0f", w + a }')
     train="$train
-| $name | $(num "$t32") | $(num "$p32") | $(ratio "$t32" "$p32") | $(num "$t16") | $(num "$p16") | $(ratio "$t16" "$p16") | $(num "$sg") | $(num "$g32") ($(pct "$g32" "$sg")) | $(num "$bg") | $(num "$g16") ($(pct "$g16" "$bg")) | $(num "$rss") | $mem | $(awk -v r="$rss" -v m="$mem" 'BEGIN { printf "%+.0f", r - m }') |"
+| $name | $(num "$t32") | $(num "$p32") | $(ratio "$t32" "$p32") | $(num "$k32") | $(ratio "$t32" "$k32") | $(num "$t16") | $(num "$p16") | $(ratio "$t16" "$p16") | $(num "$k16") | $(ratio "$t16" "$k16") | $(num "$sg") | $(num "$g32") ($(pct "$g32" "$sg")) | $(num "$bg") | $(num "$g16") ($(pct "$g16" "$bg")) | $(num "$rss") | $mem | $(awk -v r="$rss" -v m="$mem" 'BEGIN { printf "%+.0f", r - m }') |"
 
     echo "bench: $name: forward, $PP tokens" >&2
     gguf=$tmp/d$dim.gguf
@@ -112,7 +121,8 @@ done <<EOF2
 EOF2
 report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps, medians of $REPEAT alternating runs, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
 
-Training, B8 x T256:
+Training, B8 x T256 (PyTorch with memory kept: run with $KEEP, so that glibc keeps the memory PyTorch
+frees every step instead of returning it to the kernel and faulting it back):
 
 $train
 
