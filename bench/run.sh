@@ -15,7 +15,7 @@
 # PyTorch runs twice per mode: as installed, and with glibc's malloc told
 # to keep freed memory (KEEP below). PyTorch frees and re-allocates its
 # activations every step; glibc returns big blocks to the kernel, and the
-# page faults of taking them back cost PyTorch 2-3x on this VM. A PyTorch
+# page faults of taking them back cost PyTorch 2.3-5.5x on this VM. A PyTorch
 # user who knows this (or uses jemalloc/tcmalloc) gets the second figure.
 set -u
 OB=build/obliviate
