@@ -42,9 +42,9 @@ void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C, beta,
                     dinp, C);
-    // dw in blocks of output rows: for a tall dw (the vocabulary head) OpenBLAS 0.3.21's threaded
-    // transposed product takes a work copy the size of dw (37 MB at V 32000, C 288 on two
-    // threads); blocks of 2048 rows keep that under 3 MB (sums then differ only in rounding).
+    /* dw in blocks of output rows: for a tall dw (the vocabulary head) OpenBLAS 0.3.21's threaded
+     * transposed product takes a work copy the size of dw (37 MB at V 32000, C 288 on two
+     * threads); blocks of 2048 rows keep that under 3 MB (sums then differ only in rounding). */
     for (int r = 0; dw && r < OC; r += MATMUL_DW_ROWS) {
         int n = OC - r < MATMUL_DW_ROWS ? OC - r : MATMUL_DW_ROWS;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, C, N, 1.0f, dout + r, OC, inp, C,
