@@ -5,7 +5,7 @@ BLAS_LIB ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 CFLAGS ?= -O3 -march=native -mprefer-vector-width=512
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -I$(BLAS_INC) -MMD -MP
 CFLAGS += $(BASE_CFLAGS) -fopenmp
-LDLIBS = -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -lcjson -lpcre2-8 -lm -fopenmp
+LDLIBS = -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas -ldnnl -lcjson -lpcre2-8 -lm -fopenmp
 
 LIB_SRC := $(sort $(wildcard src/util/*.c src/io/*.c src/text/*.c src/model/*.c src/train/*.c src/eval/*.c src/unlearn/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))

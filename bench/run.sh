@@ -1,8 +1,11 @@
 #!/bin/sh
 # make bench: in one run, on the same shapes (B8 x T256, THREADS threads):
+# - the machine: CPU, extensions, BLAS core (and the one OpenBLAS chose on
+#   its own), bf16 backend, and its measured fp32 / vdpbf16ps / AMX peaks;
 # - training (forward + backward + AdamW) tokens/s, obliviate fp32 and bf16
 #   against PyTorch fp32 and bf16 autocast, with obliviate's GFLOP/s (6NT)
-#   against the sgemm and bf16 GEMM rates measured in the same bench call;
+#   as shares of the chip's peak and of the sgemm and bf16 GEMM rates measured
+#   in the same bench call;
 # - peak RSS of fp32 training against 16 bytes/param + the activations
 #   (README, "Performance");
 # - batched forward (prompt processing, 512 tokens) of obliviate against
@@ -52,9 +55,20 @@ torch() { # args mode [keep] -> tok/s or -
         --threads "$THREADS" --steps "$STEPS" --mode "$2" 2>/dev/null | field tok_s || echo -
 }
 
-cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-train="| shape | obliviate fp32 tok/s | PyTorch fp32 tok/s | ratio | PyTorch fp32, memory kept | ratio | obliviate bf16 tok/s | PyTorch bf16 tok/s | ratio | PyTorch bf16, memory kept | ratio | sgemm GFLOP/s | fp32 training GFLOP/s (of sgemm) | bf16 GEMM GFLOP/s | bf16 training GFLOP/s (of bf16 GEMM) | peak RSS MB (fp32) | 16 B/param + activations MB | rest MB |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+sfield() { sed -E "s/.*\"$1\":\"([^\"]*)\".*/\1/"; }
+# The machine, once: CPU, extensions, BLAS core, bf16 backend, peaks.
+mach=$($OB bench --machine --threads "$THREADS" 2>/dev/null) || { echo "bench: obliviate bench --machine failed" >&2; exit 1; }
+cpu="$(echo "$mach" | sfield cpu) ($(echo "$mach" | sfield cpu_vendor) family $(echo "$mach" | field cpu_family) model $(echo "$mach" | field cpu_model))"
+core=$(echo "$mach" | sfield blas_core) core0=$(echo "$mach" | sfield blas_core_detected)
+pf32=$(echo "$mach" | field peak_fp32_gflops) pbf=$(echo "$mach" | field peak_bf16_gflops) pamx=$(echo "$mach" | field peak_amx_gflops)
+bfb=$(echo "$mach" | sfield bf16_backend) impl=$(echo "$mach" | sfield onednn_impl)
+case "$bfb:$impl" in onednn:*amx*) bfpk=$pamx bfunit="AMX" ;; *) bfpk=$pbf bfunit="vdpbf16ps" ;; esac
+torchnote=""
+[ "$core" != "$core0" ] && torchnote=" OpenBLAS chose $core0 on its own here and obliviate switched it to $core; PyTorch links the same OpenBLAS and runs $core0's kernels (its figures are slow for that reason)."
+train="| shape | obliviate fp32 tok/s | PyTorch fp32 as installed | PyTorch fp32, memory kept | ratio | obliviate bf16 tok/s | PyTorch bf16 as installed | PyTorch bf16, memory kept | ratio | obliviate bf16 / fp32 |
+|---|---|---|---|---|---|---|---|---|---|"
+chip="| shape | fp32 peak | sgemm (head) | fp32 training GFLOP/s: of peak, of sgemm | bf16 peak ($bfunit) | bf16 GEMM (head) | bf16 training GFLOP/s: of bf16 peak, of fp32 peak, of bf16 GEMM | peak RSS MB (fp32) | 16 B/param + activations MB | rest MB |
+|---|---|---|---|---|---|---|---|---|---|"
 fwd="| shape | tokens | obliviate fp32 tok/s | obliviate bf16 tok/s | llama.cpp tok/s ($THREADS threads) | llama.cpp tok/s (1 thread) | fp32 ratio | bf16 ratio |
 |---|---|---|---|---|---|---|---|"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -88,7 +102,9 @@ while read -r dim layers heads ffn vocab; do
     mem=$(awk -v w="$(echo "$o32" | field weights_grads_adam_mb)" -v a="$(echo "$o32" | field activations_mb)" \
         'BEGIN { printf "%.0f", w + a }')
     train="$train
-| $name | $(num "$t32") | $(num "$p32") | $(ratio "$t32" "$p32") | $(num "$k32") | $(ratio "$t32" "$k32") | $(num "$t16") | $(num "$p16") | $(ratio "$t16" "$p16") | $(num "$k16") | $(ratio "$t16" "$k16") | $(num "$sg") | $(num "$g32") ($(pct "$g32" "$sg")) | $(num "$bg") | $(num "$g16") ($(pct "$g16" "$bg")) | $(num "$rss") | $mem | $(awk -v r="$rss" -v m="$mem" 'BEGIN { printf "%+.0f", r - m }') |"
+| $name | $(num "$t32") | $(num "$p32") | $(num "$k32") | $(ratio "$t32" "$k32") | $(num "$t16") | $(num "$p16") | $(num "$k16") | $(ratio "$t16" "$k16") | $(ratio "$t16" "$t32") |"
+    chip="$chip
+| $name | $(num "$pf32") | $(num "$sg") | $(num "$g32"): $(pct "$g32" "$pf32"), $(pct "$g32" "$sg") | $(num "$bfpk") | $(num "$bg") | $(num "$g16"): $(pct "$g16" "$bfpk"), $(pct "$g16" "$pf32"), $(pct "$g16" "$bg") | $(num "$rss") | $mem | $(awk -v r="$rss" -v m="$mem" 'BEGIN { printf "%+.0f", r - m }') |"
 
     echo "bench: $name: forward, $PP tokens" >&2
     gguf=$tmp/d$dim.gguf
@@ -121,10 +137,21 @@ done <<EOF2
 EOF2
 report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps, medians of $REPEAT alternating runs, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
 
-Training, B8 x T256 (PyTorch with memory kept: run with $KEEP, so that glibc keeps the memory PyTorch
-frees every step instead of returning it to the kernel and faulting it back):
+Machine: $(echo "$mach" | sfield isa). BLAS: $(echo "$mach" | sfield blas), core $core (OpenBLAS chose $core0). bf16 GEMM
+backend: $bfb${impl:+ (oneDNN: $impl)}, $(echo "$mach" | sfield bf16_backend_reason) (own $(num "$(echo "$mach" | field bf16_own_gflops)"),
+oneDNN $(num "$(echo "$mach" | field bf16_onednn_gflops)") GFLOP/s). Measured peaks, $THREADS threads (register-only loops): fp32 FMA
+$(num "$pf32"), vdpbf16ps $(num "$pbf"), AMX $(num "$pamx") GFLOP/s.
+
+Training, B8 x T256; ratios against PyTorch in its best plain setup, memory kept (run with $KEEP, so
+that glibc keeps the memory PyTorch frees every step instead of returning it to the kernel and faulting it
+back).$torchnote
 
 $train
+
+The same runs against the chip: GFLOP/s counted as 6 x parameters x tokens, as shares of the measured
+peak of the unit the products run on, and of the output head's products measured alone in the same call.
+
+$chip
 
 Batched forward of one $PP-token sequence on the same GGUF file (obliviate computes the logits of every
 position, as label generation needs; llama.cpp those of the last one, as its prompt processing does;

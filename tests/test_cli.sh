@@ -105,6 +105,26 @@ for nobf in 0 1; do
     if grep -q avx512_bf16 /proc/cpuinfo && [ $nobf = 0 ]; then want=0; else want=1; fi
     [ "$n" = "$want" ] && ok "fallback said $n time(s)" || bad "fallback message $n times, want $want"
 done
+# The machine every figure is measured on, and a BLAS left on its generic
+# kernels by hand: bench --machine names the CPU, the BLAS core and the bf16
+# backend; OPENBLAS_CORETYPE=Prescott on a CPU with AVX2 is kept but said in
+# one line (util/blas.h; tests/test_blas.c forces the unasked-for fallback).
+check "bench --machine" $OB bench --machine --threads 1
+for f in cpu isa blas_core bf16_backend peak_fp32_gflops; do
+    [ -n "$(json "$T/out" "['$f']")" ] && [ "$(json "$T/out" "['$f']")" != undefined ] &&
+        ok "bench --machine: $f = $(json "$T/out" "['$f']")" || bad "bench --machine: no $f"
+done
+if grep -q avx2 /proc/cpuinfo; then
+    OPENBLAS_CORETYPE=Prescott $OB bench --machine --threads 1 >"$T/out" 2>"$T/err"
+    if [ "$(json "$T/out" "['blas_core']")" = Prescott ] && [ "$(wc -l <"$T/err")" -eq 1 ] &&
+        grep -q "OPENBLAS_CORETYPE=Prescott runs OpenBLAS's Prescott kernels" "$T/err"; then
+        ok "a generic core set by hand is kept and said in one line"
+    else
+        bad "OPENBLAS_CORETYPE=Prescott: core $(json "$T/out" "['blas_core']"), stderr: $(cat "$T/err")"
+    fi
+else
+    ok "no AVX2 here: OpenBLAS's generic kernels are this CPU's own (nothing to report)"
+fi
 for c in "tokenizer train" init train generate perplexity inspect bench; do
     $OB $c --help >"$T/out" 2>&1 && grep -q "example:" "$T/out" && ok "$c --help" || bad "$c --help"
 done

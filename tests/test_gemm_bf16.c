@@ -1,7 +1,9 @@
 /* The bf16 GEMM (model/gemm_bf16.h) and the bf16 matmul precision of ops:
- * against double-precision references on odd shapes for the three layouts a
- * linear layer uses, and a tiny training run in bf16 next to fp32. Skipped,
- * with the reason printed, on a CPU without AVX512_BF16. */
+ * every backend this machine has (the own AVX512_BF16 kernel; oneDNN, on AMX
+ * where the CPU has it) against double-precision references on odd shapes
+ * for the three layouts a linear layer uses, and a tiny training run in bf16
+ * next to fp32. Skipped, with the reason printed, on a CPU without
+ * AVX512_BF16. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,12 @@
 
 #include "check.h"
 #include "model/gemm_bf16.h"
+#include "model/gemm_onednn.h"
 #include "model/llama.h"
 #include "model/ops.h"
 #include "tiny.h"
 #include "train/trainer.h"
+#include "util/cpu.h"
 #include "util/rng.h"
 
 static ObRng rng;
@@ -247,6 +251,47 @@ static void test_fallback(void) {
     free(a), free(b), free(c), free(bh);
 }
 
+/* oneDNN's result is the same for the same thread count, run after run. */
+static void test_onednn_repeatable(void) {
+    int M = 300, N = 200, K = 1000;
+    float *a = randn((size_t)M * K), *b = randn((size_t)K * N);
+    float *c1 = malloc(sizeof(float) * M * N), *c2 = malloc(sizeof(float) * M * N);
+    gemm_bf16(M, N, K, a, K, 1, b, N, 1, 0.0f, c1, N);
+    gemm_bf16(M, N, K, a, K, 1, b, N, 1, 0.0f, c2, N);
+    CHECK(!memcmp(c1, c2, sizeof(float) * M * N), "two runs give different bits");
+    free(a), free(b), free(c1), free(c2);
+}
+
+/* The process's choice: both backends timed, the faster by 1.5x chosen. */
+static void test_choice(void) {
+    const GemmBf16Choice *ch = gemm_bf16_choice();
+    fprintf(stderr, "  chosen: %s (%s); own %.0f GFLOP/s, oneDNN %.0f GFLOP/s [%s], %d threads\n",
+            gemm_bf16_backend_name(ch->backend), ch->reason, ch->own_gflops, ch->onednn_gflops,
+            ch->onednn_impl, ch->threads);
+    CHECK(ch->backend != GEMM_BF16_NONE && ch->reason, "no backend chosen");
+    if (getenv("OBLIVIATE_BF16_GEMM")) return; /* set by hand: nothing was timed */
+    if (ch->onednn_impl[0]) {
+        CHECK(ch->own_gflops > 0 && ch->onednn_gflops > 0, "the choice did not time both");
+        CHECK((ch->backend == GEMM_BF16_ONEDNN) == (ch->onednn_gflops > 1.5 * ch->own_gflops),
+              "chose %s with own %.0f, oneDNN %.0f", gemm_bf16_backend_name(ch->backend),
+              ch->own_gflops, ch->onednn_gflops);
+    }
+}
+
+static void run_backend(GemmBf16Backend be) {
+    fprintf(stderr, "backend %s\n", gemm_bf16_backend_name(be));
+    if (gemm_bf16_use(be)) {
+        CHECK(0, "backend %s refused", gemm_bf16_backend_name(be));
+        return;
+    }
+    RUN(test_forward_layout);
+    RUN(test_backward_layouts);
+    RUN(test_general_strides);
+    RUN(test_bf16_weights);
+    if (be == GEMM_BF16_OWN) RUN(test_thread_count_same_bits);
+    if (be == GEMM_BF16_ONEDNN) RUN(test_onednn_repeatable);
+}
+
 int main(void) {
     ob_rng_seed(&rng, 42);
     if (!gemm_bf16_supported()) {
@@ -256,11 +301,19 @@ int main(void) {
         return check_main_end("gemm");
     }
     CHECK(ops_set_precision(OB_PREC_BF16) == OB_PREC_BF16, "bf16 not available");
-    RUN(test_forward_layout);
-    RUN(test_backward_layouts);
-    RUN(test_general_strides);
-    RUN(test_thread_count_same_bits);
-    RUN(test_bf16_weights);
+    run_backend(GEMM_BF16_OWN);
+    char impl[64];
+    unsigned amx = CPU_AMX_TILE | CPU_AMX_BF16;
+    if (gemm_onednn_available(impl, sizeof impl))
+        run_backend(GEMM_BF16_ONEDNN);
+    else
+        fprintf(stderr, "  oneDNN backend skipped: oneDNN has no CPU engine here\n");
+    if ((cpu_info()->isa & amx) != amx)
+        fprintf(stderr, "  AMX path skipped: this CPU lacks AMX-BF16 (oneDNN runs '%s')\n", impl);
+    else
+        CHECK(strstr(impl, "amx"), "an AMX CPU, but oneDNN runs '%s'", impl);
+    RUN(test_choice);
+    gemm_bf16_use(gemm_bf16_choice()->backend);
     ops_set_precision(OB_PREC_FP32);
     RUN(test_tiny_training);
     return check_main_end("gemm");

@@ -3,6 +3,7 @@
 # Run as root (CI, a fresh container) it installs them with apt-get instead.
 missing=""
 [ -f /usr/include/x86_64-linux-gnu/openblas-openmp/cblas.h ] || missing="$missing libopenblas-openmp-dev"
+[ -f /usr/include/oneapi/dnnl/dnnl.h ] || missing="$missing libdnnl-dev"
 [ -f /usr/include/cjson/cJSON.h ] || missing="$missing libcjson-dev"
 [ -f /usr/include/pcre2.h ] || missing="$missing libpcre2-dev"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"

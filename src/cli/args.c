@@ -11,6 +11,7 @@
 #endif
 
 #include "model/ops.h"
+#include "util/blas.h"
 #include "util/dist.h"
 
 int g_threads = 0;
@@ -175,5 +176,8 @@ int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_po
         return 2;
     }
     apply_threads();
+    /* A BLAS left on narrower kernels than the CPU has is said once. */
+    const BlasInfo *blas = blas_init();
+    if (blas->note[0]) fprintf(stderr, "obliviate %s: %s\n", cmd->name, blas->note);
     return apply_precision(cmd);
 }

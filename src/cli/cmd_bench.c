@@ -8,10 +8,67 @@
 #include "cli/commands.h"
 #include "model/checkpoint.h"
 #include "model/gemm_bf16.h"
+#include "model/gemm_onednn.h"
 #include "model/llama.h"
 #include "model/ops.h"
 #include "train/trainer.h"
+#include "util/blas.h"
+#include "util/cpu.h"
 #include "util/progress.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+char *openblas_get_config(void);
+
+static int threads_in_use(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* What every figure needs beside it: the CPU, its extensions, the BLAS and
+ * the core it runs, the bf16 backend and why, the thread count and the load;
+ * with peaks, the register-only peak of each unit for that thread count. */
+static void add_machine(cJSON *j, int peaks) {
+    const CpuInfo *cpu = cpu_info();
+    const BlasInfo *blas = blas_init();
+    const GemmBf16Choice *ch = gemm_bf16_choice();
+    char isa[256], cfg[128];
+    cpu_isa_string(cpu->isa, isa, sizeof isa);
+    snprintf(cfg, sizeof cfg, "%s", openblas_get_config());
+    char *sp = strchr(cfg, ' ');
+    if (sp && (sp = strchr(sp + 1, ' '))) *sp = 0; /* "OpenBLAS 0.3.21" */
+    int threads = threads_in_use();
+    double load[1] = {-1};
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load[0]) != 1) load[0] = -1;
+        fclose(f);
+    }
+    cJSON_AddStringToObject(j, "cpu", cpu->model_name);
+    cJSON_AddStringToObject(j, "cpu_vendor", cpu->vendor);
+    cJSON_AddNumberToObject(j, "cpu_family", cpu->family);
+    cJSON_AddNumberToObject(j, "cpu_model", cpu->model);
+    cJSON_AddStringToObject(j, "isa", isa);
+    cJSON_AddStringToObject(j, "blas", cfg);
+    cJSON_AddStringToObject(j, "blas_core", blas->core);
+    cJSON_AddStringToObject(j, "blas_core_detected", blas->detected);
+    if (blas->note[0]) cJSON_AddStringToObject(j, "blas_note", blas->note);
+    cJSON_AddStringToObject(j, "bf16_backend", gemm_bf16_backend_name(ch->backend));
+    cJSON_AddStringToObject(j, "bf16_backend_reason", ch->reason);
+    cJSON_AddStringToObject(j, "onednn_impl", ch->onednn_impl);
+    cJSON_AddNumberToObject(j, "bf16_own_gflops", ch->own_gflops);
+    cJSON_AddNumberToObject(j, "bf16_onednn_gflops", ch->onednn_gflops);
+    cJSON_AddNumberToObject(j, "threads", threads);
+    cJSON_AddNumberToObject(j, "load1", load[0]);
+    if (!peaks) return;
+    cJSON_AddNumberToObject(j, "peak_fp32_gflops", cpu_peak_fp32(threads));
+    cJSON_AddNumberToObject(j, "peak_bf16_gflops", cpu_peak_bf16(threads));
+    cJSON_AddNumberToObject(j, "peak_amx_gflops", cpu_peak_amx(threads));
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -104,7 +161,7 @@ int cmd_bench(int argc, char **argv) {
                      .norm_eps = 1e-5f,
                      .rope_base = 10000.0f,
                      .tied = 1};
-    int B = 8, T = 256, steps = 6, forward_only = 0;
+    int B = 8, T = 256, steps = 6, forward_only = 0, machine_only = 0;
     const char *model_path = NULL, *save_path = NULL;
     Opt opts[] = {
         {"--dim", OPT_INT, &c.dim, "embedding width (default 288)"},
@@ -122,6 +179,9 @@ int cmd_bench(int argc, char **argv) {
         {"--save", OPT_STR, &save_path,
          "write the random model (context --seq) with a filler vocabulary to this GGUF and stop, "
          "for timing llama.cpp on the same file"},
+        {"--machine", OPT_FLAG, &machine_only,
+         "print the machine (CPU, extensions, BLAS core, bf16 backend, threads) and its measured "
+         "fp32, bf16 and AMX peaks as one JSON line, and stop"},
         OPT_PRECISION,
         {NULL, 0, NULL, NULL},
     };
@@ -131,7 +191,9 @@ int cmd_bench(int argc, char **argv) {
                    "random tied model on random tokens; prints one JSON line with the median "
                    "step time, tokens/s, GFLOP/s (6 x params x tokens for training) and peak RSS, "
                    "and after training the GFLOP/s of the output head's matmuls alone in fp32 "
-                   "(sgemm) and bf16.",
+                   "(sgemm) and bf16, and the machine's register-only peaks: training GFLOP/s "
+                   "as a share of the chip, not only of a library. Every line names the machine "
+                   "(CPU, extensions, BLAS core, bf16 backend, threads, load).",
                    "obliviate bench --dim 128 --layers 4 --heads 4 --ffn 352 --vocab 4096 "
                    "--threads 2",
                    opts,
@@ -141,6 +203,12 @@ int cmd_bench(int argc, char **argv) {
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
     free(pos);
     if (rc) return rc == 1 ? 0 : rc;
+    if (machine_only) {
+        cJSON *j = cJSON_CreateObject();
+        add_machine(j, 1);
+        print_json(j);
+        return 0;
+    }
     if (!c.n_kv_heads) c.n_kv_heads = c.n_heads;
     c.head_dim = c.n_heads > 0 ? c.dim / c.n_heads : 0;
     c.ctx_len = T;
@@ -207,7 +275,6 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "vocab", c.vocab);
     cJSON_AddNumberToObject(j, "batch", B);
     cJSON_AddNumberToObject(j, "seq", T);
-    cJSON_AddNumberToObject(j, "threads", g_threads);
     cJSON_AddNumberToObject(j, "params", (double)m.n_params);
     cJSON_AddNumberToObject(j, "step_s_median", med);
     cJSON_AddNumberToObject(j, "tok_s", toks / med);
@@ -223,6 +290,21 @@ int cmd_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "bf16_gemm_gflops", bg);
         /* training's GFLOP/s as a fraction of its own precision's matmul rate */
         cJSON_AddNumberToObject(j, "gemm_fraction", gf / (bf16 ? bg : sg));
+    }
+    /* and of the chip: the peak of the unit this precision's products run on */
+    add_machine(j, !forward_only);
+    if (!forward_only) {
+        const char *unit = !bf16 ? "peak_fp32_gflops"
+                           : gemm_bf16_choice()->backend == GEMM_BF16_ONEDNN &&
+                                   strstr(gemm_bf16_choice()->onednn_impl, "amx")
+                               ? "peak_amx_gflops"
+                               : "peak_bf16_gflops";
+        double pk = cJSON_GetNumberValue(cJSON_GetObjectItem(j, unit));
+        cJSON_AddStringToObject(j, "peak_unit", unit);
+        cJSON_AddNumberToObject(j, "peak_fraction", pk > 0 ? gf / pk : -1);
+        cJSON_AddNumberToObject(
+            j, "fp32_peak_fraction",
+            gf / cJSON_GetNumberValue(cJSON_GetObjectItem(j, "peak_fp32_gflops")));
     }
     print_json(j);
     free(times), free(inp), free(tgt);

@@ -2,8 +2,16 @@
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "model/gemm_onednn.h"
+#include "util/blas.h"
+#include "util/progress.h"
 
 /* Blocking (BLIS-style). A micro-tile is MR x NR of C, kept in 24 zmm
  * accumulators. For each block of KC values of k, A is packed into panels of
@@ -219,7 +227,18 @@ static _Thread_local struct {
     size_t size;
 } scratch;
 
+/* oneDNN's rounded operands (to_bf16 below): slot 0 for A, 1 for B. */
+static _Thread_local struct {
+    uint16_t *p;
+    size_t n;
+} conv[2];
+
 void gemm_bf16_release(void) {
+    for (int i = 0; i < 2; i++) {
+        free(conv[i].p);
+        conv[i].p = NULL;
+        conv[i].n = 0;
+    }
     free(scratch.mem);
     scratch.mem = NULL;
     scratch.size = 0;
@@ -273,6 +292,7 @@ static int gemm_packed(int M, int N, int K, const Operand *A, const Operand *B, 
 static void gemm_f32(int M, int N, int K, const float *a, long rsa, long csa, const float *b,
                      long rsb, long csb, float beta, float *c, long ldc) {
     int ta = csa == 1 ? 0 : rsa == 1 ? 1 : -1, tb = csb == 1 ? 0 : rsb == 1 ? 1 : -1;
+    blas_init();
     if (ta >= 0 && tb >= 0) {
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     M, N, K, 1.0f, a, (int)(ta ? csa : rsa), b, (int)(tb ? csb : rsb), beta, c,
@@ -293,12 +313,153 @@ static void scale_c(int M, int N, float beta, float *c, long ldc) {
         for (int j = 0; j < N; j++) c[i * ldc + j] = beta != 0.0f ? beta * c[i * ldc + j] : 0.0f;
 }
 
+/* Operands for oneDNN, which takes bf16 in: an fp32 matrix (rows, cols)
+ * with one unit stride rounded (nearest even, as the packing does) into a
+ * dense copy of the same orientation, in a buffer the calling thread keeps
+ * (conv, above). NULL if neither stride is 1 or memory runs out. */
+
+BF16_TARGET static void round_row(uint16_t *dst, const float *src, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+    for (; i < n; i++) dst[i] = f32_to_bf16(src[i]);
+}
+
+static const uint16_t *to_bf16(int slot, const float *x, int rows, int cols, long rs, long cs,
+                               long *nrs, long *ncs) {
+    int outer, inner; /* lines of unit stride, and their length */
+    long ld;
+    if (cs == 1)
+        outer = rows, inner = cols, ld = rs, *nrs = cols, *ncs = 1;
+    else if (rs == 1)
+        outer = cols, inner = rows, ld = cs, *nrs = 1, *ncs = rows;
+    else
+        return NULL;
+    size_t need = (size_t)rows * cols;
+    if (conv[slot].n < need) {
+        uint16_t *p = aligned_alloc(64, (need * sizeof(uint16_t) + 63) & ~(size_t)63);
+        if (!p) return NULL;
+        free(conv[slot].p);
+        conv[slot].p = p;
+        conv[slot].n = need;
+    }
+    uint16_t *dst = conv[slot].p;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < outer; o++) round_row(dst + (size_t)o * inner, x + (size_t)o * ld, inner);
+    return dst;
+}
+
+/* The backend choice: made once per process, on the first bf16 product. */
+static GemmBf16Choice g_choice;
+static pthread_once_t g_choice_once = PTHREAD_ONCE_INIT;
+static int g_forced = -1; /* gemm_bf16_use, for tests */
+
+const char *gemm_bf16_backend_name(GemmBf16Backend b) {
+    return b == GEMM_BF16_ONEDNN ? "onednn" : b == GEMM_BF16_OWN ? "avx512_bf16" : "sgemm";
+}
+
+static int onednn_product(int M, int N, int K, const float *a, long rsa, long csa, const float *b,
+                          long rsb, long csb, float beta, float *c, long ldc) {
+    long ra, ca, rb, cb;
+    const uint16_t *ah = to_bf16(0, a, M, K, rsa, csa, &ra, &ca);
+    const uint16_t *bh = ah ? to_bf16(1, b, K, N, rsb, csb, &rb, &cb) : NULL;
+    return bh ? gemm_onednn_bf16(M, N, K, ah, ra, ca, bh, rb, cb, beta, c, ldc) : -1;
+}
+
+/* GFLOP/s of one backend on a product the size of a small model's layer
+ * (1024 rows, 768 outputs, 512 inputs; about 0.8 GFLOP): median of 3 after
+ * a warm-up. -1 when it fails. */
+static double time_backend(GemmBf16Backend be, const float *a, const float *b, float *c) {
+    enum { M = 1024, N = 768, K = 512 };
+    double t[3];
+    for (int r = -1; r < 3; r++) {
+        double t0 = ob_now();
+        Operand A = {a, NULL, K, 1, M}, B = {b, NULL, K, 1, N}; /* c = a @ b^T */
+        int rc = be == GEMM_BF16_ONEDNN ? onednn_product(M, N, K, a, K, 1, b, 1, K, 0.0f, c, N)
+                                        : gemm_packed(M, N, K, &A, &B, 0.0f, c, N);
+        if (rc) return -1.0;
+        if (r >= 0) t[r] = ob_now() - t0;
+    }
+    double lo = t[0] < t[1] ? t[0] : t[1], hi = t[0] < t[1] ? t[1] : t[0];
+    double med = t[2] < lo ? lo : t[2] > hi ? hi : t[2];
+    return 2.0 * M * N * K / med / 1e9;
+}
+
+/* oneDNN wins only by a clear margin (ONEDNN_MARGIN): the own kernel gives
+ * the same bits at any thread count, so near-ties go to it, and a margin
+ * this wide keeps the choice from flipping between runs on one machine (on
+ * AMX the two differ 4-8x; without it oneDNN has no reason to win). */
+#define ONEDNN_MARGIN 1.5
+
+static void choose(void) {
+    GemmBf16Choice *ch = &g_choice;
+#ifdef _OPENMP
+    ch->threads = omp_get_max_threads();
+#else
+    ch->threads = 1;
+#endif
+    if (!gemm_bf16_supported()) {
+        ch->backend = GEMM_BF16_NONE;
+        ch->reason = "this CPU lacks AVX512_BF16";
+        return;
+    }
+    int dnnl = gemm_onednn_available(ch->onednn_impl, sizeof ch->onednn_impl);
+    const char *env = getenv("OBLIVIATE_BF16_GEMM");
+    if (env && (!strcmp(env, "avx512_bf16") || (!strcmp(env, "onednn") && dnnl))) {
+        ch->backend = strcmp(env, "onednn") ? GEMM_BF16_OWN : GEMM_BF16_ONEDNN;
+        ch->reason = "set by OBLIVIATE_BF16_GEMM";
+        return;
+    }
+    ch->backend = GEMM_BF16_OWN;
+    if (!dnnl) {
+        ch->reason = "oneDNN has no CPU engine here";
+        return;
+    }
+    enum { M = 1024, N = 768, K = 512 };
+    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * N * K);
+    float *c = malloc(sizeof(float) * M * N);
+    if (a && b && c) {
+        for (int i = 0; i < M * K; i++) a[i] = (float)(i % 97 - 48) / 64.0f;
+        for (int i = 0; i < N * K; i++) b[i] = (float)(i % 89 - 44) / 64.0f;
+        ch->own_gflops = time_backend(GEMM_BF16_OWN, a, b, c);
+        ch->onednn_gflops = time_backend(GEMM_BF16_ONEDNN, a, b, c);
+    }
+    free(a), free(b), free(c);
+    if (ch->onednn_gflops > ONEDNN_MARGIN * ch->own_gflops && ch->own_gflops > 0) {
+        ch->backend = GEMM_BF16_ONEDNN;
+        ch->reason = "measured: oneDNN at least 1.5x the own kernel";
+    } else {
+        ch->reason = "measured: the own kernel within 1.5x of oneDNN (or oneDNN failed)";
+    }
+}
+
+const GemmBf16Choice *gemm_bf16_choice(void) {
+    pthread_once(&g_choice_once, choose);
+    return &g_choice;
+}
+
+int gemm_bf16_use(GemmBf16Backend b) {
+    if (b == GEMM_BF16_OWN && !gemm_bf16_supported()) return -1;
+    if (b == GEMM_BF16_ONEDNN && (!gemm_bf16_supported() || !gemm_onednn_available(NULL, 0)))
+        return -1;
+    g_forced = (int)b;
+    return 0;
+}
+
+static GemmBf16Backend backend(void) {
+    return g_forced >= 0 ? (GemmBf16Backend)g_forced : gemm_bf16_choice()->backend;
+}
+
 void gemm_bf16(int M, int N, int K, const float *a, long rsa, long csa, const float *b, long rsb,
                long csb, float beta, float *c, long ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) return scale_c(M, N, beta, c, ldc);
+    GemmBf16Backend be = backend();
+    if (be == GEMM_BF16_ONEDNN && !onednn_product(M, N, K, a, rsa, csa, b, rsb, csb, beta, c, ldc))
+        return;
     Operand A = {a, NULL, rsa, csa, M}, B = {b, NULL, csb, rsb, N};
-    if (gemm_bf16_supported() && !gemm_packed(M, N, K, &A, &B, beta, c, ldc)) return;
+    if (be != GEMM_BF16_NONE && !gemm_packed(M, N, K, &A, &B, beta, c, ldc)) return;
     gemm_f32(M, N, K, a, rsa, csa, b, rsb, csb, beta, c, ldc);
 }
 
@@ -306,8 +467,14 @@ void gemm_bf16_wb(int M, int N, int K, const float *a, long rsa, long csa, const
                   long rsb, long csb, float beta, float *c, long ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) return scale_c(M, N, beta, c, ldc);
+    GemmBf16Backend be = backend();
+    if (be == GEMM_BF16_ONEDNN) {
+        long ra, ca;
+        const uint16_t *ah = to_bf16(0, a, M, K, rsa, csa, &ra, &ca);
+        if (ah && !gemm_onednn_bf16(M, N, K, ah, ra, ca, b, rsb, csb, beta, c, ldc)) return;
+    }
     Operand A = {a, NULL, rsa, csa, M}, B = {NULL, b, csb, rsb, N};
-    if (gemm_bf16_supported() && !gemm_packed(M, N, K, &A, &B, beta, c, ldc)) return;
+    if (be != GEMM_BF16_NONE && !gemm_packed(M, N, K, &A, &B, beta, c, ldc)) return;
     /* No bf16 kernel: widen B to a dense fp32 copy (K, N) and use sgemm. If
      * even that allocation fails, widen one element at a time. */
     float *bf = malloc(sizeof(float) * (size_t)K * N);
@@ -325,6 +492,24 @@ void gemm_bf16_wb(int M, int N, int K, const float *a, long rsa, long csa, const
                 s += a[i * rsa + k * csa] * bf16_to_f32(b[k * rsb + j * csb]);
             c[i * ldc + j] = s + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0f);
         }
+}
+
+void matmul_backward_bf16(float *dinp, float *dw, const float *dout, const float *inp,
+                          const float *w, int N, int C, int OC, float beta) {
+    int done_dinp = !dinp, done_dw = !dw;
+    if (backend() == GEMM_BF16_ONEDNN && N > 0 && C > 0 && OC > 0) {
+        /* dout rounded once for both products: at a 32000-token head it is
+         * the largest operand of the step (N x 32000). dW = dout^T inp reads
+         * the same copy transposed. */
+        long rd, cd, rw, cw, ri, ci;
+        const uint16_t *dh = to_bf16(0, dout, N, OC, OC, 1, &rd, &cd), *wh, *ih;
+        if (dh && dinp && (wh = to_bf16(1, w, OC, C, C, 1, &rw, &cw)))
+            done_dinp = !gemm_onednn_bf16(N, C, OC, dh, rd, cd, wh, rw, cw, beta, dinp, C);
+        if (dh && dw && (ih = to_bf16(1, inp, N, C, C, 1, &ri, &ci)))
+            done_dw = !gemm_onednn_bf16(OC, C, N, dh, cd, rd, ih, ri, ci, 1.0f, dw, C);
+    }
+    if (!done_dinp) gemm_bf16(N, C, OC, dout, OC, 1, w, C, 1, beta, dinp, C);
+    if (!done_dw) gemm_bf16(OC, C, N, dout, 1, OC, inp, C, 1, 1.0f, dw, C);
 }
 
 void matmul_forward_wb(float *out, const float *inp, const uint16_t *w, int N, int C, int OC,

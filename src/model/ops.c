@@ -8,10 +8,12 @@
 #endif
 
 #include "model/gemm_bf16.h"
+#include "util/blas.h"
 
 static ObPrecision g_precision = OB_PREC_FP32;
 
 ObPrecision ops_set_precision(ObPrecision p) {
+    blas_init();
     g_precision = p == OB_PREC_BF16 && gemm_bf16_supported() ? OB_PREC_BF16 : OB_PREC_FP32;
     return g_precision;
 }
@@ -22,6 +24,7 @@ ObPrecision ops_precision(void) {
 
 void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
                     float beta) {
+    blas_init(); /* the right kernels before the first product (util/blas.h) */
     if (g_precision == OB_PREC_BF16) {
         gemm_bf16(N, OC, C, inp, C, 1, w, 1, C, beta, out, OC);
         return;
@@ -34,9 +37,9 @@ enum { MATMUL_DW_ROWS = 2048 };
 
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                      int N, int C, int OC, float beta) {
+    blas_init();
     if (g_precision == OB_PREC_BF16) {
-        if (dinp) gemm_bf16(N, C, OC, dout, OC, 1, w, C, 1, beta, dinp, C);
-        if (dw) gemm_bf16(OC, C, N, dout, 1, OC, inp, C, 1, 1.0f, dw, C);
+        matmul_backward_bf16(dinp, dw, dout, inp, w, N, C, OC, beta);
         return;
     }
     if (dinp)
@@ -184,6 +187,7 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
                        int B, int T, int H, int KV, int hd) {
     int QD = H * hd, KD = KV * hd, rep = H / KV;
     float scale = 1.0f / sqrtf((float)hd);
+    blas_init();
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
@@ -211,6 +215,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *datt, const floa
     int QD = H * hd, KD = KV * hd, rep = H / KV;
     float scale = 1.0f / sqrtf((float)hd);
     int nblk = (T + ATT_ROWS - 1) / ATT_ROWS;
+    blas_init();
     /* One task per (batch, kv head): the query heads sharing a kv head all add
      * into its dk/dv, so they run in a fixed order inside the task. */
 #pragma omp parallel for collapse(2) schedule(static)
