@@ -27,7 +27,8 @@ STEPS=${STEPS:-6}
 REPEAT=${REPEAT:-1}
 PP=${PP:-512}
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# OpenMP waits as users get it (libgomp: spin briefly, then sleep) unless set;
+# OMP_WAIT_POLICY=passive make bench is kinder to a machine shared with other work.
 field() { sed -E "s/.*\"$1\":([0-9.eE+-]+).*/\1/"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2fx", a / b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else printf "%.0f%%", 100 * a / b }'; }
@@ -135,7 +136,7 @@ done <<EOF2
 288 6 6 768 32000
 128 4 4 352 4096
 EOF2
-report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps, medians of $REPEAT alternating runs, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
+report="## $(date -u '+%Y-%m-%d %H:%M UTC') — $cpu, $(nproc) cores, $THREADS threads, median of $STEPS steps, medians of $REPEAT alternating runs, OMP_WAIT_POLICY ${OMP_WAIT_POLICY:-unset (libgomp default)}, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
 
 Machine: $(echo "$mach" | sfield isa). BLAS: $(echo "$mach" | sfield blas), core $core (OpenBLAS chose $core0). bf16 GEMM
 backend: $bfb${impl:+ (oneDNN: $impl)}, $(echo "$mach" | sfield bf16_backend_reason) (own $(num "$(echo "$mach" | field bf16_own_gflops)"),
