@@ -122,25 +122,19 @@ int cpu_amx_enable(void) {
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",       \
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm30", "xmm31", "cc"
 
-__attribute__((target("avx512f"))) static void loop_fma512(long n) {
-    __asm__ volatile(REP16(ZERO) "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
-                                 "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
-                                 "1:\n\t" REP16(FMA512) "dec %0\n\t"
-                                                        "jnz 1b\n\t"
-                     : "+r"(n)
-                     :
-                     : ZCLOBBER);
-}
-
-__attribute__((target("avx512f,avx512bf16"))) static void loop_dpbf16(long n) {
-    __asm__ volatile(REP16(ZERO) "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
-                                 "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
-                                 "1:\n\t" REP16(DPBF16) "dec %0\n\t"
-                                                        "jnz 1b\n\t"
-                     : "+r"(n)
-                     :
-                     : ZCLOBBER);
-}
+/* A loop of 16 independent `OP zmm30, zmm31, zmmI` per iteration. */
+#define ZMM_LOOP(name, isa, OP)                                                                    \
+    __attribute__((target(isa))) static void name(long n) {                                        \
+        __asm__ volatile(REP16(ZERO) "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"                        \
+                                     "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"                        \
+                                     "1:\n\t" REP16(OP) "dec %0\n\t"                               \
+                                                        "jnz 1b\n\t"                               \
+                         : "+r"(n)                                                                 \
+                         :                                                                         \
+                         : ZCLOBBER);                                                              \
+    }
+ZMM_LOOP(loop_fma512, "avx512f", FMA512)
+ZMM_LOOP(loop_dpbf16, "avx512f,avx512bf16", DPBF16)
 
 __attribute__((target("avx2,fma"))) static void loop_fma256(long n) {
     __asm__ volatile(REP12(YZERO) "vpxor %%ymm14, %%ymm14, %%ymm14\n\t"
