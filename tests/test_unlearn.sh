@@ -75,6 +75,29 @@ check "rerun" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "
 [ "$(grep -c "up to date, skipped" "$T/err")" -eq 4 ] && cmp -s "$T/unlearned.gguf" "$T/unlearned2.gguf" &&
     ok "rerun skips every stage" || bad "rerun: $(grep unlearn: "$T/err" | head -5)"
 
+# --published is the paper's recipe: hard argmax labels, alpha 5, nothing
+# forbidden, no suppression, no in-key labels. Same model as spelling those
+# out; not the soft-target run it silently was until 2026-12-07. The
+# reinforce stage is shared (copied with its stamp, as the demo does).
+FT="--block 64 --reinforce-steps 60 --reinforce-lr 1e-3 --lr 1e-4 --steps 30"
+for w in pub explicit soft5; do
+    mkdir -p "$T/$w"
+    cp "$T/work/reinforced.gguf" "$T/work/reinforce.stamp" "$T/$w/"
+done
+check "unlearn --published" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" \
+    --anchors "$T/anchors.json" --work "$T/pub" -o "$T/pub.gguf" $FT --published
+grep -q "changed at alpha 5" "$T/err" && ok "published labels at alpha 5" || bad "published alpha: $(grep labels "$T/err")"
+check "unlearn, the recipe spelt out" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" \
+    --anchors "$T/anchors.json" --work "$T/explicit" -o "$T/explicit.gguf" $FT --hard --alpha 5 \
+    --forbid-keys none --suppress 0 --no-inkey
+check "unlearn, the same on soft targets" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" \
+    --anchors "$T/anchors.json" --work "$T/soft5" -o "$T/soft5.gguf" $FT --alpha 5 \
+    --forbid-keys none --suppress 0 --no-inkey
+cmp -s "$T/pub.gguf" "$T/explicit.gguf" && ok "--published = hard labels, alpha 5, nothing forbidden" ||
+    bad "--published differs from the recipe spelt out"
+cmp -s "$T/pub.gguf" "$T/soft5.gguf" && bad "--published fine-tuned on soft targets" ||
+    ok "--published is not the soft-target run"
+
 $OB tokenizer train --vocab 300 -o "$T/tok2.gguf" "$T/general_train.txt" >/dev/null 2>&1
 $OB init --preset tiny --ctx 64 --tokenizer "$T/tok2.gguf" -o "$T/other.gguf" >/dev/null 2>&1
 expect_error "labels from another tokenizer refused" "another tokenizer" \

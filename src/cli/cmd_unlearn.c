@@ -112,9 +112,6 @@ int cmd_unlearn(int argc, char **argv) {
     if (c.lora.rank && c.lora.alpha == 0) c.lora.alpha = 2.0f * (float)c.lora.rank;
     c.targets_mode = hard ? "hard" : "soft";
     if (no_inkey) c.inkey = 0;
-    if (published) hard = 1, c.alpha = 5.0f, forbid = "none", c.suppress = 0, c.inkey = 0;
-    if (c.suppress < 0 || c.soft_k < 0 || c.soft_k + c.suppress > SOFT_K_MAX)
-        return cli_fail(cmd.name, "--soft-k plus --suppress must be 0..256 (SOFT_K_MAX)");
     if (!strcmp(forbid, "first"))
         c.forbid_keys = LABELS_FORBID_FIRST;
     else if (!strcmp(forbid, "whole"))
@@ -123,6 +120,11 @@ int cmd_unlearn(int argc, char **argv) {
         c.forbid_keys = LABELS_FORBID_NONE;
     else
         return cli_fail(cmd.name, "--forbid-keys must be first, whole or none");
+    /* Last, so that it overrides the five settings it names (until 2026-12-07
+     * it ran before targets_mode was set and fine-tuned on soft targets). */
+    if (published) unlearn_config_published(&c);
+    if (c.suppress < 0 || c.soft_k < 0 || c.soft_k + c.suppress > SOFT_K_MAX)
+        return cli_fail(cmd.name, "--soft-k plus --suppress must be 0..256 (SOFT_K_MAX)");
     ObErr err;
     if (unlearn_run(&c, &err)) return cli_fail(cmd.name, err.msg);
     cJSON *j = cJSON_CreateObject();

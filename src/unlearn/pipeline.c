@@ -34,6 +34,14 @@ void unlearn_config_defaults(UnlearnConfig *c) {
                          .work = "unlearn-work"};
 }
 
+void unlearn_config_published(UnlearnConfig *c) {
+    c->targets_mode = "hard";
+    c->alpha = 5.0f;
+    c->forbid_keys = LABELS_FORBID_NONE;
+    c->suppress = 0;
+    c->inkey = 0;
+}
+
 /* ---- stamps: a stage's inputs hashed, to skip or resume it ---- */
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {

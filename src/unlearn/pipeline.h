@@ -52,6 +52,11 @@ typedef struct {
 } UnlearnConfig;
 
 void unlearn_config_defaults(UnlearnConfig *c);
+
+/* The paper's recipe (Eldan & Russinovich 2023) over whatever else *c holds:
+ * fine-tuning on hard argmax labels, alpha 5, no anchor key forbidden, no
+ * suppression slots, no labels inside anchor keys. */
+void unlearn_config_published(UnlearnConfig *c);
 int unlearn_run(const UnlearnConfig *c, ObErr *err);
 
 #endif
