@@ -44,20 +44,8 @@ void unlearn_config_published(UnlearnConfig *c) {
 
 /* ---- stamps: a stage's inputs hashed, to skip or resume it ---- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
-static int hash_file(uint64_t *h, const char *path, ObErr *err) {
-    char *data;
-    size_t len;
-    if (ob_read_file(path, &data, &len, err)) return -1;
-    *h = fnv(*h, data, len);
-    free(data);
-    return 0;
-}
+#define fnv ob_fnv1a
+#define hash_file ob_hash_file /* streamed: a 7B base is hashed in 1 MiB */
 
 static void work_path(char *buf, size_t n, const UnlearnConfig *c, const char *name) {
     snprintf(buf, n, "%s/%s", c->work, name);
@@ -194,24 +182,9 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     return rc ? -1 : stamp_write(c, "labels", h, 1, err);
 }
 
-/* Copies src to dst atomically (under MPI on rank 0 only). */
+/* Copies src to dst atomically, streamed (under MPI on rank 0 only). */
 static int copy_file(const char *src, const char *dst, ObErr *err) {
-    if (dist_rank() != 0) return 0;
-    char *data;
-    size_t len;
-    if (ob_read_file(src, &data, &len, err)) return -1;
-    ObAtomicFile af;
-    int rc = ob_atomic_open(&af, dst, err);
-    if (!rc) {
-        if (fwrite(data, 1, len, af.fp) != len) {
-            ob_atomic_abort(&af);
-            rc = ob_errf(err, "%s: write failed", dst);
-        } else {
-            rc = ob_atomic_commit(&af, err);
-        }
-    }
-    free(data);
-    return rc;
+    return dist_rank() != 0 ? 0 : ob_copy_file(src, dst, err);
 }
 
 /* Step 5: BASE fine-tuned on the labels; the best held-out checkpoint wins
@@ -338,7 +311,7 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
         return ob_errf(err, "%s: cannot create work folder: %s", c->work, strerror(errno));
     if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
     /* Hashes chain: each stage's hash covers its inputs and the stages before. */
-    uint64_t h_base = 0xcbf29ce484222325ULL, h_tgt = h_base, h_anch = h_base;
+    uint64_t h_base = OB_FNV_OFFSET, h_tgt = h_base, h_anch = h_base;
     if (hash_file(&h_base, c->base, err) || hash_file(&h_anch, c->anchors, err)) return -1;
     for (int i = 0; i < c->n_targets; i++)
         if (hash_file(&h_tgt, c->targets[i], err)) return -1;

@@ -99,3 +99,60 @@ int ob_read_file(const char *path, char **data, size_t *len, ObErr *err) {
     *len = (size_t)size;
     return 0;
 }
+
+uint64_t ob_fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+enum { PIECE = 1 << 20 };
+
+/* Opens path for reading; it must be a regular file. */
+static FILE *open_regular(const char *path, ObErr *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ob_errf(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return ob_errf(err, "%s: not a regular file", path), NULL;
+    }
+    return fp;
+}
+
+int ob_hash_file(uint64_t *h, const char *path, ObErr *err) {
+    FILE *fp = open_regular(path, err);
+    if (!fp) return -1;
+    char *buf = ob_malloc(PIECE, path, err);
+    int rc = buf ? 0 : -1;
+    size_t n;
+    while (!rc && (n = fread(buf, 1, PIECE, fp)) > 0) *h = ob_fnv1a(*h, buf, n);
+    if (!rc && ferror(fp)) rc = ob_errf(err, "%s: read error", path);
+    free(buf);
+    fclose(fp);
+    return rc;
+}
+
+int ob_copy_file(const char *src, const char *dst, ObErr *err) {
+    FILE *fp = open_regular(src, err);
+    if (!fp) return -1;
+    char *buf = ob_malloc(PIECE, src, err);
+    ObAtomicFile af;
+    if (!buf || ob_atomic_open(&af, dst, err)) {
+        free(buf);
+        fclose(fp);
+        return -1;
+    }
+    int rc = 0;
+    size_t n;
+    while (!rc && (n = fread(buf, 1, PIECE, fp)) > 0)
+        if (fwrite(buf, 1, n, af.fp) != n) rc = ob_errf(err, "%s: write failed", dst);
+    if (!rc && ferror(fp)) rc = ob_errf(err, "%s: read error", src);
+    free(buf);
+    fclose(fp);
+    if (rc) {
+        ob_atomic_abort(&af);
+        return rc;
+    }
+    return ob_atomic_commit(&af, err);
+}
