@@ -24,6 +24,7 @@
 
 #include "text/tokenizer_spm.h"
 #include "util/fileio.h"
+#include "util/hash.h"
 
 #define EOT_TEXT "<|endoftext|>"
 #define SMALL_PIECE 64 /* longer pieces use the linked-list + heap merger */
@@ -150,9 +151,7 @@ static size_t next_cap(size_t cap, size_t need) {
 }
 
 static uint32_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return (uint32_t)(h ^ (h >> 32));
+    return ob_hash32(s, n);
 }
 
 /* Byte-string set: slots hold (hash << 32) | (index + 1), 0 = empty; the
@@ -1347,25 +1346,19 @@ int tok_train_files(Tokenizer *t, const char *const *paths, int n_paths, int voc
     return rc;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 uint64_t tok_vocab_hash(const Tokenizer *t) {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = OB_FNV_OFFSET;
     int32_t counts[2] = {t->n_vocab, t->n_merges};
-    h = fnv1a(h, counts, sizeof counts);
+    h = ob_fnv1a(h, counts, sizeof counts);
     for (int i = 0; i < t->n_vocab; i++) {
-        h = fnv1a(h, t->tokens[i], strlen(t->tokens[i]) + 1);
-        h = fnv1a(h, &t->types[i], sizeof t->types[i]);
+        h = ob_fnv1a(h, t->tokens[i], strlen(t->tokens[i]) + 1);
+        h = ob_fnv1a(h, &t->types[i], sizeof t->types[i]);
     }
-    for (int i = 0; i < t->n_merges; i++) h = fnv1a(h, t->merges[i], strlen(t->merges[i]) + 1);
+    for (int i = 0; i < t->n_merges; i++) h = ob_fnv1a(h, t->merges[i], strlen(t->merges[i]) + 1);
     if (t->kind != TOK_BPE || t->pre != TOK_PRE_GPT2) { /* older files keep their hash */
         int32_t kp[3] = {t->kind, t->pre, t->add_space_prefix};
-        h = fnv1a(h, kp, sizeof kp);
-        if (t->scores) h = fnv1a(h, t->scores, (size_t)t->n_vocab * sizeof *t->scores);
+        h = ob_fnv1a(h, kp, sizeof kp);
+        if (t->scores) h = ob_fnv1a(h, t->scores, (size_t)t->n_vocab * sizeof *t->scores);
     }
     return h;
 }

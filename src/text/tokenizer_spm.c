@@ -5,6 +5,7 @@
  * candidate is stale when either side has since been merged away or grown,
  * which its recorded byte length detects. O(n log n) per text. */
 #include "text/tokenizer_spm.h"
+#include "util/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,7 @@ struct SpmVocab {
 };
 
 static uint32_t hash(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return (uint32_t)(h ^ (h >> 32));
+    return ob_hash32(s, n);
 }
 
 int spm_find(const SpmVocab *v, const char *s, size_t n) {

@@ -13,6 +13,7 @@
 #include "text/tokenizer_gguf.h"
 #include "util/dist.h"
 #include "util/fileio.h"
+#include "util/hash.h"
 #include "util/progress.h"
 
 void train_config_defaults(TrainConfig *tc) {
@@ -404,10 +405,7 @@ static int check_config(const Llama *m, const TrainConfig *tc, ObErr *err) {
 /* FNV-1a of the weights' bytes: ranks compare it at checkpoints. */
 static uint64_t params_hash(const Llama *m) {
     Trainable t = trainable(m);
-    const unsigned char *p = (const unsigned char *)t.params;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < t.n * sizeof(float); i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
+    return ob_fnv1a(OB_FNV_OFFSET, t.params, t.n * sizeof(float));
 }
 
 /* Several ranks: rank 0's weights and (on resume) optimizer state go to

@@ -100,12 +100,6 @@ int ob_read_file(const char *path, char **data, size_t *len, ObErr *err) {
     return 0;
 }
 
-uint64_t ob_fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 enum { PIECE = 1 << 20 };
 
 /* Opens path for reading; it must be a regular file. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "util/err.h"
+#include "util/hash.h"
 
 typedef struct {
     FILE *fp;       /* write here */
@@ -28,11 +29,6 @@ void ob_atomic_abort(ObAtomicFile *af);
 /* Reads a whole file into a new NUL-terminated buffer the caller frees.
  * An empty file is allowed (returns a 0-length buffer). */
 int ob_read_file(const char *path, char **data, size_t *len, ObErr *err);
-
-/* FNV-1a (64-bit) of n bytes, continuing from h; a fresh hash starts from
- * OB_FNV_OFFSET. */
-#define OB_FNV_OFFSET 0xcbf29ce484222325ULL
-uint64_t ob_fnv1a(uint64_t h, const void *p, size_t n);
 
 /* Continues *h with a whole file's bytes, read in fixed 1 MiB pieces: memory
  * does not grow with the file (a 13.5 GB model is hashed in 1 MiB). */
