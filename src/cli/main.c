@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "util/dist.h"
+#include "util/log.h"
 
 static const struct {
     const char *name;
@@ -36,6 +37,12 @@ static void usage(FILE *out) {
         fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].help);
 }
 
+/* The library's progress and notes: on stderr, from rank 0 only. */
+static void log_to_stderr(void *ctx, const char *text) {
+    (void)ctx;
+    if (dist_rank() == 0) fputs(text, stderr);
+}
+
 /* Under mpirun (make MPI=1) every rank runs the command; only rank 0's
  * stdout is kept, so results print once. A rank that fails ends the whole
  * job: its message names the rank (cli_fail), then MPI_Abort. */
@@ -45,6 +52,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "obliviate: %s\n", err.msg);
         return 1;
     }
+    ob_log_set(log_to_stderr, NULL);
     if (dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) {
         fprintf(stderr, "obliviate: rank %d: cannot silence stdout\n", dist_rank());
         dist_abort(1);

@@ -25,6 +25,7 @@
 #include "text/tokenizer_spm.h"
 #include "util/fileio.h"
 #include "util/hash.h"
+#include "util/log.h"
 
 #define EOT_TEXT "<|endoftext|>"
 #define SMALL_PIECE 64 /* longer pieces use the linked-list + heap merger */
@@ -1227,7 +1228,7 @@ static int run_merges(Trainer *tr, size_t n_tok, int verbose, ObErr *err) {
         int64_t count = tr->pairs[pi].count;
         if (apply_merge(tr, pi, err) < 0) return -1;
         if (verbose && tr->n_merges % every == 0) {
-            fprintf(stderr, "tokenizer: merge %zu/%zu, pair count %lld\n", tr->n_merges, want,
+            ob_logf("tokenizer: merge %zu/%zu, pair count %lld\n", tr->n_merges, want,
                     (long long)count);
         }
     }
@@ -1306,8 +1307,7 @@ int tok_train_texts(Tokenizer *t, const char *const *texts, const size_t *lens, 
     PieceCount pc = {0};
     int rc = count_all_pieces(&pc, texts, lens, n_texts, err);
     if (rc == 0 && verbose) {
-        fprintf(stderr, "tokenizer: %zu pieces, %zu unique, %.2f s\n", pc.total, pc.n,
-                now_s() - t0);
+        ob_logf("tokenizer: %zu pieces, %zu unique, %.2f s\n", pc.total, pc.n, now_s() - t0);
     }
     if (rc == 0) rc = train(t, &pc, vocab_size, verbose, err);
     if (rc == 0) rc = build_impl(t, err);
@@ -1320,8 +1320,7 @@ int tok_train_texts(Tokenizer *t, const char *const *texts, const size_t *lens, 
         return -1;
     }
     if (verbose) {
-        fprintf(stderr, "tokenizer: %d merges, vocab %d, %.2f s\n", t->n_merges, t->n_vocab,
-                now_s() - t0);
+        ob_logf("tokenizer: %d merges, vocab %d, %.2f s\n", t->n_merges, t->n_vocab, now_s() - t0);
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "util/dist.h"
 #include "util/fileio.h"
 #include "util/hash.h"
+#include "util/log.h"
 #include "util/progress.h"
 
 void train_config_defaults(TrainConfig *tc) {
@@ -377,7 +378,7 @@ static int evaluate(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const
     res->val_loss = (float)loss;
     int better = loss < *best, lead = dist_rank() == 0;
     if (lead)
-        fprintf(stderr, "train: step %ld held-out loss %.4f%s\n", step, loss,
+        ob_logf("train: step %ld held-out loss %.4f%s\n", step, loss,
                 better && tc->best_path ? " (best so far, saved)" : "");
     if (log) fprintf(log, "{\"step\":%ld,\"val_loss\":%.6f}\n", step, loss);
     if (!better) return 0;
@@ -463,12 +464,11 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
     /* rank 0 reads the checkpoint; share_start sends it to every rank */
     int rc = resume && lead ? resume_state(tc->out_path, &opt, &step, &rng, &best, err) : 0;
     if (!rc && resume && lead)
-        fprintf(stderr, "train: resuming %s at step %ld%s\n", tc->out_path, step,
+        ob_logf("train: resuming %s at step %ld%s\n", tc->out_path, step,
                 dist_size() > 1 ? " (state sent to every rank)" : "");
     if (dist_size() > 1 && lead)
-        fprintf(stderr, "train: %d ranks, rows of each batch of %d split %d..%d per rank\n",
-                dist_size(), tc->batch, tc->batch / dist_size(),
-                (tc->batch + dist_size() - 1) / dist_size());
+        ob_logf("train: %d ranks, rows of each batch of %d split %d..%d per rank\n", dist_size(),
+                tc->batch, tc->batch / dist_size(), (tc->batch + dist_size() - 1) / dist_size());
     rc = share_start(m, &opt, &step, &rng, &best, rc, err);
     if (!rc) rc = loop_init(&ls, m, tc, resume ? step : -1, err);
     /* Each rank holds activations for its own rows only. */

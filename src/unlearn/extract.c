@@ -11,6 +11,7 @@
 
 #include "unlearn/anchors.h"
 #include "util/fileio.h"
+#include "util/log.h"
 #include "util/progress.h"
 #include "util/rng.h"
 
@@ -1240,12 +1241,12 @@ static int model_pass(Ctx *x, Llama *m, int which, const Stream *s, Need *need, 
         done += nb;
         i = j;
         if (x->c->verbose && (ob_now() - t_print > 2 || i == n_need)) {
-            fprintf(stderr, "\rextract: %s model: %d windows, %.0f s",
-                    which ? "reinforced" : "base", done, ob_now() - t0);
+            ob_logf("\rextract: %s model: %d windows, %.0f s", which ? "reinforced" : "base", done,
+                    ob_now() - t0);
             t_print = ob_now();
         }
     }
-    if (x->c->verbose) fprintf(stderr, "\n");
+    if (x->c->verbose) ob_logf("\n");
     free(inp);
     free(win);
     return 0;
@@ -1732,8 +1733,7 @@ static int run(Ctx *x, ExtractResult *r, ObErr *err) {
     for (int i = 0; i < n_scored; i++) classify(x, &x->cand[i]);
     r->seconds_count = ob_now() - t0;
     if (c->verbose)
-        fprintf(stderr,
-                "extract: %ld target words, %ld general words, %d candidates (%.1f s); "
+        ob_logf("extract: %ld target words, %ld general words, %d candidates (%.1f s); "
                 "model evidence for %d\n",
                 x->n_t, x->n_g, x->n_cand, r->seconds_count, n_scored);
     if (n_scored && model_evidence(x, n_scored, r, err)) return -1;

@@ -19,6 +19,7 @@
 #include "unlearn/translate.h"
 #include "util/dist.h"
 #include "util/fileio.h"
+#include "util/log.h"
 #include "util/progress.h"
 
 static_assert(sizeof(LabelsHeader) == 128, "LabelsHeader must be 128 bytes");
@@ -480,8 +481,8 @@ static void progress_line(Progress *p, uint64_t done, uint64_t total, double fwd
     double el = now - p->t0, tok_s = el > 0 ? fwd_tokens / el : 0;
     char eta[32];
     ob_format_duration(done ? el / (double)done * (double)(total - done) : 0, eta, sizeof eta);
-    fprintf(stderr, "%s: block %llu/%llu | %.0f tok/s | ETA %s\n", p->what,
-            (unsigned long long)done, (unsigned long long)total, tok_s, eta);
+    ob_logf("%s: block %llu/%llu | %.0f tok/s | ETA %s\n", p->what, (unsigned long long)done,
+            (unsigned long long)total, tok_s, eta);
     p->t_last = now;
 }
 

@@ -14,6 +14,7 @@
 #include "unlearn/labels.h"
 #include "util/dist.h"
 #include "util/fileio.h"
+#include "util/log.h"
 #include "util/progress.h"
 
 void unlearn_config_defaults(UnlearnConfig *c) {
@@ -80,7 +81,7 @@ static int stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, in
 /* ---- stages ---- */
 
 static void stage_banner(const char *stage, const char *what) {
-    if (dist_rank() == 0) fprintf(stderr, "unlearn: %s: %s\n", stage, what);
+    ob_logf("unlearn: %s: %s\n", stage, what);
 }
 
 /* The model a training stage starts from: BASE as it is, or (LoRA) BASE
@@ -134,7 +135,7 @@ static int stage_anchors(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     work_path(out, sizeof out, c, "anchors.json");
     AnchorDict d;
     if (anchors_load(&d, c->anchors, err)) return -1;
-    fprintf(stderr, "unlearn: %d anchors from %s\n", d.n, c->anchors);
+    ob_logf("unlearn: %d anchors from %s\n", d.n, c->anchors);
     int rc = dist_rank() == 0 ? anchors_save(&d, out, err) : 0;
     anchors_free(&d);
     return rc ? -1 : stamp_write(c, "anchors", h, 1, err);
@@ -171,8 +172,7 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     if (!rc && lc.block > base.cfg.ctx_len) lc.block = base.cfg.ctx_len;
     if (!rc) rc = labels_generate(&base, &reinf, &tok, &d, &ds, &lc, out, &st, err);
     if (!rc)
-        fprintf(stderr,
-                "unlearn: labels for %ld positions (%.1f%% changed at alpha %g), %.0f tok/s\n",
+        ob_logf("unlearn: labels for %ld positions (%.1f%% changed at alpha %g), %.0f tok/s\n",
                 st.labelled, 100.0 * st.changed[0] / (st.labelled ? st.labelled : 1), c->alpha,
                 st.tokens_per_s);
     dataset_free(&ds);
@@ -292,7 +292,7 @@ static int run_stage(const UnlearnConfig *c, const char *name, const char *outpu
     *seconds = ob_now() - t0;
     if (!rc) rc = dist_barrier(err); /* what rank 0 wrote is there for the next stage */
     if (rc) return ob_err_prefix(err, "stage %s", name);
-    fprintf(stderr, "unlearn: %s: done in %.1f s\n", name, *seconds);
+    ob_logf("unlearn: %s: done in %.1f s\n", name, *seconds);
     return 0;
 }
 
@@ -335,8 +335,7 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
         run_stage(c, "finetune", "unlearned.gguf", h4, stage_finetune, &t[3], err) ||
         publish(c, err))
         return -1;
-    fprintf(stderr,
-            "unlearn: stage seconds: reinforce %.1f, anchors %.1f, labels %.1f, "
+    ob_logf("unlearn: stage seconds: reinforce %.1f, anchors %.1f, labels %.1f, "
             "finetune %.1f; model written to %s\n",
             t[0], t[1], t[2], t[3], c->out);
     return 0;

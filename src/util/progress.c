@@ -1,4 +1,5 @@
 #include "util/progress.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -35,7 +36,7 @@ double progress_step(Progress *p, long step, double tokens, float loss, float lr
     double per_step = (now - p->t0) / (double)(step - p->start);
     char eta[32];
     ob_format_duration(per_step * (double)(p->total - step), eta, sizeof eta);
-    fprintf(stderr, "%s: step %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s\n", p->what, step,
+    ob_logf("%s: step %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s\n", p->what, step,
             p->total, loss, lr, tok_s, eta);
     p->t_last = now;
     p->tokens_since = 0;
