@@ -13,6 +13,7 @@
 #include "eval/choice.h"
 #include "eval/nextsent.h"
 #include "eval/relearn.h"
+#include "helpers.h"
 #include "tiny.h"
 #include "tmpdir.h"
 #include "train/trainer.h"
@@ -362,24 +363,6 @@ static void test_nextsent_items(void) {
 
 /* log P(ids[n_ctx..n) | before) from a plain llama_forward over the last
  * ctx_len tokens. */
-static double logp_by_hand(Llama *m, const int32_t *ids, int n, int n_ctx) {
-    ObErr err;
-    int off = n > m->cfg.ctx_len ? n - m->cfg.ctx_len : 0;
-    ids += off, n -= off, n_ctx -= off;
-    if (llama_alloc_batch(m, 1, n, &err)) return NAN;
-    llama_forward(m, ids, NULL, n, NULL);
-    int V = m->cfg.vocab;
-    double sum = 0;
-    for (int p = n_ctx; p < n; p++) {
-        const float *row = m->acts.logits + (size_t)(p - 1) * V;
-        double mx = row[0], z = 0;
-        for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
-        for (int v = 0; v < V; v++) z += exp(row[v] - mx);
-        sum += row[ids[p]] - mx - log(z);
-    }
-    return sum;
-}
-
 static int make_tokenizer(Tokenizer *tok, ObErr *err) {
     const char *t = "The cat sat on the mat. The dog ran in the park. Birds sing in the morning. "
                     "Question: Answer: yes no. A kettle of water boils on the stove.";

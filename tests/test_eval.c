@@ -10,6 +10,7 @@
 #include "check.h"
 #include "eval/familiarity.h"
 #include "eval/jsonl.h"
+#include "helpers.h"
 #include "tiny.h"
 #include "tmpdir.h"
 #include "train/trainer.h"
@@ -163,23 +164,6 @@ static char *make_text(size_t *len) {
     for (int i = 0; n + 200 < cap; i++) n += (size_t)sprintf(buf + n, "%s", lines[i % 6]);
     *len = n;
     return buf;
-}
-
-/* log P(continuation | prompt) from a plain llama_forward over the tokens. */
-static double logp_by_hand(Llama *m, const int32_t *ids, int n, int n_prompt) {
-    ObErr err;
-    if (llama_alloc_batch(m, 1, n, &err)) return NAN;
-    llama_forward(m, ids, NULL, n, NULL);
-    int V = m->cfg.vocab;
-    double sum = 0;
-    for (int p = n_prompt; p < n; p++) {
-        const float *row = m->acts.logits + (size_t)(p - 1) * V;
-        double mx = row[0], z = 0;
-        for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
-        for (int v = 0; v < V; v++) z += exp(row[v] - mx);
-        sum += row[ids[p]] - mx - log(z);
-    }
-    return sum;
 }
 
 static void test_familiarity(void) {

@@ -12,6 +12,7 @@
 #endif
 
 #include "check.h"
+#include "helpers.h"
 #include "model/gemm_bf16.h"
 #include "model/gemm_onednn.h"
 #include "model/llama.h"
@@ -22,12 +23,6 @@
 #include "util/rng.h"
 
 static ObRng rng;
-
-static float *randn(size_t n) {
-    float *x = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) x[i] = ob_rng_normal(&rng);
-    return x;
-}
 
 static double rb(float x) { /* x rounded to bf16, as a double */
     uint16_t h;
@@ -86,8 +81,9 @@ static const int shapes[][3] = {{1, 1, 1},     {13, 37, 29},    {12, 32, 2},
 static void test_forward_layout(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int N = shapes[s][0], OC = shapes[s][1], C = shapes[s][2];
-        float *inp = randn((size_t)N * C), *w = randn((size_t)OC * C);
-        float *out = randn((size_t)N * OC), *c0 = malloc(sizeof(float) * N * OC);
+        float *inp = test_randn(&rng, (size_t)N * C, 1.0f),
+              *w = test_randn(&rng, (size_t)OC * C, 1.0f);
+        float *out = test_randn(&rng, (size_t)N * OC, 1.0f), *c0 = malloc(sizeof(float) * N * OC);
         memcpy(c0, out, sizeof(float) * N * OC);
         float beta = s & 1 ? 1.0f : 0.0f;
         if (!beta) out[0] = NAN; /* beta = 0 must ignore the old contents */
@@ -101,9 +97,11 @@ static void test_forward_layout(void) {
 static void test_backward_layouts(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int N = shapes[s][2], OC = shapes[s][1], C = shapes[s][0];
-        float *inp = randn((size_t)N * C), *w = randn((size_t)OC * C),
-              *dout = randn((size_t)N * OC);
-        float *dinp = randn((size_t)N * C), *dw = randn((size_t)OC * C);
+        float *inp = test_randn(&rng, (size_t)N * C, 1.0f),
+              *w = test_randn(&rng, (size_t)OC * C, 1.0f),
+              *dout = test_randn(&rng, (size_t)N * OC, 1.0f);
+        float *dinp = test_randn(&rng, (size_t)N * C, 1.0f),
+              *dw = test_randn(&rng, (size_t)OC * C, 1.0f);
         float *dinp0 = malloc(sizeof(float) * N * C), *dw0 = malloc(sizeof(float) * OC * C);
         memcpy(dinp0, dinp, sizeof(float) * N * C);
         memcpy(dw0, dw, sizeof(float) * OC * C);
@@ -119,7 +117,8 @@ static void test_backward_layouts(void) {
  * take the element-by-element packing. */
 static void test_general_strides(void) {
     int M = 19, N = 35, K = 41;
-    float *a = randn((size_t)M * 2 * K), *b = randn((size_t)K * 3 * N);
+    float *a = test_randn(&rng, (size_t)M * 2 * K, 1.0f),
+          *b = test_randn(&rng, (size_t)K * 3 * N, 1.0f);
     float *c = calloc((size_t)M * N, sizeof(float));
     gemm_bf16(M, N, K, a, 2L * K, 2, b, 3L * N, 3, 0.0f, c, N);
     check_product("strided", c, NULL, 0.0f, M, N, K, a, 2L * K, 2, b, 3L * N, 3);
@@ -130,7 +129,7 @@ static void test_general_strides(void) {
 static void test_thread_count_same_bits(void) {
 #ifdef _OPENMP
     int M = 200, N = 300, K = 777, saved = omp_get_max_threads();
-    float *a = randn((size_t)M * K), *b = randn((size_t)K * N);
+    float *a = test_randn(&rng, (size_t)M * K, 1.0f), *b = test_randn(&rng, (size_t)K * N, 1.0f);
     float *c1 = malloc(sizeof(float) * M * N), *c3 = malloc(sizeof(float) * M * N);
     omp_set_num_threads(1);
     gemm_bf16(M, N, K, a, K, 1, b, N, 1, 0.0f, c1, N);
@@ -145,7 +144,8 @@ static void test_thread_count_same_bits(void) {
 /* Weights given in bf16 give the very bits of the same weights in fp32. */
 static void test_bf16_weights(void) {
     int N = 37, C = 131, OC = 45;
-    float *inp = randn((size_t)N * C), *w = randn((size_t)OC * C), *dout = randn((size_t)N * OC);
+    float *inp = test_randn(&rng, (size_t)N * C, 1.0f), *w = test_randn(&rng, (size_t)OC * C, 1.0f),
+          *dout = test_randn(&rng, (size_t)N * OC, 1.0f);
     uint16_t *wb = malloc(sizeof(uint16_t) * OC * C);
     bf16_from_f32(wb, w, (long)OC * C);
     float *o1 = calloc((size_t)N * OC, sizeof(float)), *o2 = calloc((size_t)N * OC, sizeof(float));
@@ -228,7 +228,8 @@ static void test_tiny_training(void) {
 static void test_fallback(void) {
     CHECK(ops_set_precision(OB_PREC_BF16) == OB_PREC_FP32, "bf16 selected without the kernels");
     int M = 13, N = 37, K = 29;
-    float *a = randn((size_t)M * K), *b = randn((size_t)K * N), *c = malloc(sizeof(float) * M * N);
+    float *a = test_randn(&rng, (size_t)M * K, 1.0f), *b = test_randn(&rng, (size_t)K * N, 1.0f),
+          *c = malloc(sizeof(float) * M * N);
     uint16_t *bh = malloc(sizeof(uint16_t) * K * N);
     bf16_from_f32(bh, b, (long)K * N);
     for (int pass = 0; pass < 2; pass++) {
@@ -254,7 +255,7 @@ static void test_fallback(void) {
 /* oneDNN's result is the same for the same thread count, run after run. */
 static void test_onednn_repeatable(void) {
     int M = 300, N = 200, K = 1000;
-    float *a = randn((size_t)M * K), *b = randn((size_t)K * N);
+    float *a = test_randn(&rng, (size_t)M * K, 1.0f), *b = test_randn(&rng, (size_t)K * N, 1.0f);
     float *c1 = malloc(sizeof(float) * M * N), *c2 = malloc(sizeof(float) * M * N);
     gemm_bf16(M, N, K, a, K, 1, b, N, 1, 0.0f, c1, N);
     gemm_bf16(M, N, K, a, K, 1, b, N, 1, 0.0f, c2, N);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
 #include "model/hf.h"
@@ -42,16 +43,6 @@ static char *path(const char *name) {
     char *p = buf[k++ % 8];
     snprintf(p, 512, "%s/%s", tmpdir, name);
     return p;
-}
-
-static cJSON *read_json(const char *file) {
-    char *text;
-    size_t len;
-    ObErr err;
-    if (ob_read_file(file, &text, &len, &err)) return NULL;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    return j;
 }
 
 /* Every tensor of every safetensors file in a equals the one of that name in b. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "text/tokenizer.h"
 #include "text/tokenizer_gguf.h"
 #include "util/fileio.h"
@@ -19,16 +20,6 @@
 #define N_STRINGS 1200
 
 static char tmpdir[] = "/tmp/obliviate-llamatok-XXXXXX";
-
-static cJSON *read_json(const char *file) {
-    char *text;
-    size_t len;
-    ObErr err;
-    if (ob_read_file(file, &text, &len, &err)) return NULL;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    return j;
-}
 
 /* ---- a small vocabulary for unit tests ---- */
 
@@ -70,21 +61,6 @@ static int build_small(Tokenizer *t, ObErr *err) {
                  .add_bos = 1,
                  .add_space_prefix = 1};
     return tok_build(t, &s, err);
-}
-
-static int encode_is(const Tokenizer *t, const char *text, const int32_t *want, size_t n_want) {
-    int32_t *ids;
-    size_t n;
-    ObErr err;
-    if (tok_encode(t, text, strlen(text), &ids, &n, &err)) return 0;
-    int same = n == n_want && !memcmp(ids, want, n * sizeof *ids);
-    if (!same) {
-        fprintf(stderr, "  \"%s\" ->", text);
-        for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
-        fputc('\n', stderr);
-    }
-    free(ids);
-    return same;
 }
 
 /* ids: 259 ▁, 260 a, 261 b, 262 c, 263 ▁a, 264 ab, 265 ▁ab, 266 bc, 267 abc, 268 é */

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "model/checkpoint.h"
 #include "model/gemm_bf16.h"
 #include "model/llama.h"
@@ -34,39 +35,6 @@ static char *path(const char *name) {
     return p;
 }
 
-static float *randn(size_t n, float std) {
-    float *x = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) x[i] = std * ob_rng_normal(&rng);
-    return x;
-}
-
-static double dotd(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-typedef double (*LossFn)(void *ctx);
-
-/* Worst |numeric - analytic| over (a sample of) x, relative to max |grad|. */
-static double grad_check(LossFn fn, void *ctx, float *x, const float *grad, size_t n,
-                         size_t max_checks, float h) {
-    double gmax = 1e-8, worst = 0;
-    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
-    size_t step = n > max_checks ? n / max_checks : 1;
-    for (size_t i = 0; i < n; i += step) {
-        float saved = x[i];
-        x[i] = saved + h;
-        double lp = fn(ctx);
-        x[i] = saved - h;
-        double lm = fn(ctx);
-        x[i] = saved;
-        double err = fabs((lp - lm) / (2.0 * (double)h) - grad[i]) / gmax;
-        if (err > worst) worst = err;
-    }
-    return worst;
-}
-
 /* ---- the op ---- */
 typedef struct {
     int N, IC, OC, r;
@@ -78,14 +46,16 @@ static double lora_loss(void *p) {
     LoraCtx *c = p;
     memcpy(c->out, c->base, sizeof(float) * c->N * c->OC);
     lora_forward(c->out, c->mid, c->inp, c->A, c->B, c->N, c->IC, c->OC, c->r, c->scale);
-    return dotd(c->out, c->R, (size_t)c->N * c->OC);
+    return test_dot(c->out, c->R, (size_t)c->N * c->OC);
 }
 
 static void test_lora_op_grads(void) {
     LoraCtx c = {5, 7, 6, 3, 2.5f, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-    c.inp = randn(35, 1), c.A = randn(21, 1), c.B = randn(18, 1), c.base = randn(30, 1);
-    c.out = malloc(30 * 4), c.mid = malloc(15 * 4), c.R = randn(30, 1);
-    float *dinp = randn(35, 1), *dinp0 = malloc(35 * 4), *dA = calloc(21, 4), *dB = calloc(18, 4);
+    c.inp = test_randn(&rng, 35, 1), c.A = test_randn(&rng, 21, 1), c.B = test_randn(&rng, 18, 1),
+    c.base = test_randn(&rng, 30, 1);
+    c.out = malloc(30 * 4), c.mid = malloc(15 * 4), c.R = test_randn(&rng, 30, 1);
+    float *dinp = test_randn(&rng, 35, 1), *dinp0 = malloc(35 * 4), *dA = calloc(21, 4),
+          *dB = calloc(18, 4);
     float *dmid = malloc(15 * 4);
     memcpy(dinp0, dinp, 35 * 4);
     lora_loss(&c);
@@ -95,7 +65,7 @@ static void test_lora_op_grads(void) {
     CHECK(grad_check(lora_loss, &c, c.A, dA, 21, 100, 1e-2f) < 2e-2, "dA");
     CHECK(grad_check(lora_loss, &c, c.B, dB, 18, 100, 1e-2f) < 2e-2, "dB");
     /* merging: W + scale B A applied to inp equals W inp + the adapter */
-    float *W = randn(42, 1), *y1 = calloc(30, 4), *y2 = calloc(30, 4);
+    float *W = test_randn(&rng, 42, 1), *y1 = calloc(30, 4), *y2 = calloc(30, 4);
     matmul_forward(y1, c.inp, W, c.N, c.IC, c.OC, 0.0f);
     lora_forward(y1, c.mid, c.inp, c.A, c.B, c.N, c.IC, c.OC, c.r, c.scale);
     lora_merge_matrix(W, c.A, c.B, c.IC, c.OC, c.r, c.scale);
@@ -355,16 +325,6 @@ static void test_bad_adapters(void) {
 }
 
 /* ---- llama.cpp ---- */
-
-static cJSON *read_json(const char *file) {
-    char *text;
-    size_t len;
-    ObErr err;
-    if (ob_read_file(file, &text, &len, &err)) return NULL;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    return j;
-}
 
 /* Worst |our log-softmax - llama.cpp's| over rows of logits (T, V). */
 static double llamacpp_diff(const char *gguf, const char *lora, const char *csv,

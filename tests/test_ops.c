@@ -6,49 +6,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "model/llama.h"
 #include "model/ops.h"
 #include "util/rng.h"
 
 static ObRng rng;
-
-static float *randn(size_t n, float std) {
-    float *x = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) x[i] = std * ob_rng_normal(&rng);
-    return x;
-}
-
-static double dotd(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-/* The op under test: recomputes out from the current inputs; loss = out . R. */
-typedef double (*LossFn)(void *ctx);
-
-/* Compares grad (analytic) with central differences of fn on every element
- * of x (or a sample of `max_checks`). Returns the worst relative error,
- * measured against the largest gradient magnitude so tiny entries don't
- * dominate. */
-static double grad_check(LossFn fn, void *ctx, float *x, const float *grad, size_t n,
-                         size_t max_checks, float h) {
-    double gmax = 1e-8, worst = 0;
-    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
-    size_t step = n > max_checks ? n / max_checks : 1;
-    for (size_t i = 0; i < n; i += step) {
-        float saved = x[i];
-        x[i] = saved + h;
-        double lp = fn(ctx);
-        x[i] = saved - h;
-        double lm = fn(ctx);
-        x[i] = saved;
-        double num = (lp - lm) / (2.0 * (double)h);
-        double err = fabs(num - grad[i]) / gmax;
-        if (err > worst) worst = err;
-    }
-    return worst;
-}
 
 #define TOL 2e-2
 
@@ -61,13 +24,14 @@ typedef struct {
 static double matmul_loss(void *p) {
     MatmulCtx *c = p;
     matmul_forward(c->out, c->inp, c->w, c->N, c->C, c->OC, 0.0f);
-    return dotd(c->out, c->R, (size_t)c->N * c->OC);
+    return test_dot(c->out, c->R, (size_t)c->N * c->OC);
 }
 
 static void test_matmul(void) {
     MatmulCtx c = {5, 7, 6, NULL, NULL, NULL, NULL};
-    c.inp = randn(35, 1), c.w = randn(42, 1), c.out = randn(30, 1), c.R = randn(30, 1);
-    float *dinp = randn(35, 1), *dw = calloc(42, 4), *dinp0 = malloc(35 * 4);
+    c.inp = test_randn(&rng, 35, 1), c.w = test_randn(&rng, 42, 1), c.out = test_randn(&rng, 30, 1),
+    c.R = test_randn(&rng, 30, 1);
+    float *dinp = test_randn(&rng, 35, 1), *dw = calloc(42, 4), *dinp0 = malloc(35 * 4);
     memcpy(dinp0, dinp, 35 * 4);
     matmul_backward(dinp, dw, c.R, c.inp, c.w, c.N, c.C, c.OC, 1.0f);
     for (int i = 0; i < 35; i++) dinp[i] -= dinp0[i]; /* beta = 1 accumulates */
@@ -81,8 +45,8 @@ static void test_matmul(void) {
  * element by element against a double-precision sum. */
 static void test_matmul_tall_dw(void) {
     int N = 9, C = 5, OC = 5000;
-    float *inp = randn((size_t)N * C, 1), *dout = randn((size_t)N * OC, 1);
-    float *dw = randn((size_t)OC * C, 1), *dw0 = malloc(sizeof(float) * OC * C);
+    float *inp = test_randn(&rng, (size_t)N * C, 1), *dout = test_randn(&rng, (size_t)N * OC, 1);
+    float *dw = test_randn(&rng, (size_t)OC * C, 1), *dw0 = malloc(sizeof(float) * OC * C);
     memcpy(dw0, dw, sizeof(float) * OC * C);
     matmul_backward(NULL, dw, dout, inp, NULL, N, C, OC, 0.0f);
     double worst = 0;
@@ -100,7 +64,8 @@ static void test_matmul_tall_dw(void) {
 static void test_embedding(void) {
     int N = 6, C = 4, V = 5;
     int32_t tok[6] = {1, 3, 1, 0, 4, 1};
-    float *table = randn(V * C, 1), *out = malloc(sizeof(float) * N * C), *R = randn(N * C, 1);
+    float *table = test_randn(&rng, V * C, 1), *out = malloc(sizeof(float) * N * C),
+          *R = test_randn(&rng, N * C, 1);
     float *dt = calloc(V * C, 4);
     embedding_forward(out, tok, table, N, C);
     embedding_backward(dt, R, tok, N, C);
@@ -127,13 +92,14 @@ typedef struct {
 static double norm_loss(void *p) {
     NormCtx *c = p;
     rmsnorm_forward(c->out, c->rstd, c->inp, c->w, c->N, c->C, 1e-5f);
-    return dotd(c->out, c->R, (size_t)c->N * c->C);
+    return test_dot(c->out, c->R, (size_t)c->N * c->C);
 }
 
 static void test_rmsnorm(void) {
     NormCtx c = {4, 9, NULL, NULL, NULL, NULL, NULL};
-    c.inp = randn(36, 1), c.w = randn(9, 1), c.out = malloc(36 * 4), c.rstd = malloc(16);
-    c.R = randn(36, 1);
+    c.inp = test_randn(&rng, 36, 1), c.w = test_randn(&rng, 9, 1), c.out = malloc(36 * 4),
+    c.rstd = malloc(16);
+    c.R = test_randn(&rng, 36, 1);
     float *dinp = calloc(36, 4), *dw = calloc(9, 4);
     norm_loss(&c);
     rmsnorm_backward(dinp, dw, c.R, c.inp, c.w, c.rstd, c.N, c.C);
@@ -153,13 +119,13 @@ static double rope_loss(void *p) {
     size_t n = (size_t)c->B * c->T * c->nh * c->hd;
     memcpy(c->work, c->x, n * 4);
     rope_forward(c->work, c->cs, c->sn, c->B, c->T, c->nh, c->hd);
-    return dotd(c->work, c->R, n);
+    return test_dot(c->work, c->R, n);
 }
 
 static void test_rope(void) {
     RopeCtx c = {2, 5, 3, 6, NULL, NULL, NULL, NULL, NULL};
     size_t n = 2 * 5 * 3 * 6;
-    c.x = randn(n, 1), c.work = malloc(n * 4), c.R = randn(n, 1);
+    c.x = test_randn(&rng, n, 1), c.work = malloc(n * 4), c.R = test_randn(&rng, n, 1);
     c.cs = malloc(5 * 3 * 4), c.sn = malloc(5 * 3 * 4);
     rope_tables(c.cs, c.sn, 5, 6, 10000.0f, 0);
     float *dx = malloc(n * 4);
@@ -182,13 +148,14 @@ typedef struct {
 static double att_loss(void *p) {
     AttCtx *c = p;
     attention_forward(c->out, c->att, c->q, c->k, c->v, c->B, c->T, c->H, c->KV, c->hd);
-    return dotd(c->out, c->R, (size_t)c->B * c->T * c->H * c->hd);
+    return test_dot(c->out, c->R, (size_t)c->B * c->T * c->H * c->hd);
 }
 
 static void test_attention_case(int B, int T, int H, int KV, int hd) {
     AttCtx c = {B, T, H, KV, hd, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t nq = (size_t)B * T * H * hd, nk = (size_t)B * T * KV * hd, na = (size_t)B * H * T * T;
-    c.q = randn(nq, 1), c.k = randn(nk, 1), c.v = randn(nk, 1), c.R = randn(nq, 1);
+    c.q = test_randn(&rng, nq, 1), c.k = test_randn(&rng, nk, 1), c.v = test_randn(&rng, nk, 1),
+    c.R = test_randn(&rng, nq, 1);
     c.out = malloc(nq * 4), c.att = calloc(na, 4);
     float *dq = malloc(nq * 4), *dk = malloc(nk * 4), *dv = malloc(nk * 4);
     float *datt = calloc(na, 4);
@@ -208,7 +175,7 @@ static void test_attention_case(int B, int T, int H, int KV, int hd) {
                 double s[512], mx = -1e300, sum = 0;
                 for (int u = 0; u <= t; u++) {
                     const float *kv = c.k + ((size_t)b * T + u) * KV * hd + (size_t)g * hd;
-                    s[u] = dotd(qv, kv, hd) / sqrt((double)hd);
+                    s[u] = test_dot(qv, kv, hd) / sqrt((double)hd);
                     mx = fmax(mx, s[u]);
                 }
                 for (int u = 0; u <= t; u++) sum += (s[u] = exp(s[u] - mx));
@@ -247,12 +214,13 @@ typedef struct {
 static double swi_loss(void *p) {
     SwiCtx *c = p;
     swiglu_forward(c->out, c->g, c->u, c->n);
-    return dotd(c->out, c->R, c->n);
+    return test_dot(c->out, c->R, c->n);
 }
 
 static void test_swiglu(void) {
     SwiCtx c = {40, NULL, NULL, NULL, NULL};
-    c.g = randn(40, 2), c.u = randn(40, 1), c.out = malloc(160), c.R = randn(40, 1);
+    c.g = test_randn(&rng, 40, 2), c.u = test_randn(&rng, 40, 1), c.out = malloc(160),
+    c.R = test_randn(&rng, 40, 1);
     float *dg = malloc(160), *du = malloc(160);
     swiglu_backward(dg, du, c.R, c.g, c.u, c.n);
     CHECK(grad_check(swi_loss, &c, c.g, dg, 40, 40, 1e-2f) < TOL, "dgate");
@@ -278,7 +246,7 @@ static double ce_loss(void *p) {
 static void test_crossentropy(void) {
     int32_t tgt[5] = {3, -1, 0, 10, 3};
     CeCtx c = {5, 11, NULL, NULL, NULL, tgt};
-    c.logits = randn(55, 3), c.losses = malloc(20), c.lse = malloc(20);
+    c.logits = test_randn(&rng, 55, 3), c.losses = malloc(20), c.lse = malloc(20);
     float *d = malloc(55 * 4);
     ce_loss(&c);
     crossentropy_backward(d, c.logits, c.lse, tgt, 0.5f, 5, 11);
@@ -321,7 +289,7 @@ static void test_soft_crossentropy(void) {
     float rest[N] = {0.2f, 0.1f, 0.3f, 0.7f};
     SoftCtx c = {N,
                  V,
-                 randn(N * V, 2),
+                 test_randn(&rng, N * V, 2),
                  malloc(4 * N),
                  malloc(4 * N),
                  malloc(4 * N),

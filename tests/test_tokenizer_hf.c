@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "text/tokenizer_gguf.h"
 #include "text/tokenizer_hf.h"
 
@@ -53,21 +54,6 @@ static char *make_json(int pre) {
                           "\"abc\":261},\"merges\":[\"1 2\",[\"12\",\"3\"],\"123 4\",\"a b\","
                           "\"ab c\"]}}");
     return s;
-}
-
-static int encode_is(const Tokenizer *t, const char *text, const int32_t *want, size_t n_want) {
-    int32_t *ids;
-    size_t n;
-    ObErr err;
-    if (tok_encode(t, text, strlen(text), &ids, &n, &err)) return 0;
-    int same = n == n_want && !memcmp(ids, want, n * sizeof *ids);
-    if (!same) {
-        fprintf(stderr, "  \"%s\" ->", text);
-        for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
-        fputc('\n', stderr);
-    }
-    free(ids);
-    return same;
 }
 
 static void test_pre_tokenizers(void) {
