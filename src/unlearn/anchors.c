@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/fileio.h"
+#include "util/strindex.h"
 #include "util/utf8.h"
 
 /* ---- small helpers --------------------------------------------------- */
@@ -120,30 +121,15 @@ typedef struct {
 typedef struct {
     Entry *e;
     int n, cap;
-    int32_t *slots; /* entry index + 1; 0 = empty */
-    size_t n_slots; /* a power of two, more than twice n */
+    StrIndex idx; /* key -> entry */
 } Merge;
 
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+static const char *merge_key_of(const void *ctx, int32_t i) {
+    return ((const Merge *)ctx)->e[i].key;
 }
 
 static int merge_find(const Merge *m, const char *key) {
-    if (!m->n_slots) return -1;
-    size_t mask = m->n_slots - 1;
-    for (size_t h = str_hash(key) & mask;; h = (h + 1) & mask) {
-        int32_t v = m->slots[h];
-        if (!v) return -1;
-        if (!strcmp(m->e[v - 1].key, key)) return v - 1;
-    }
-}
-
-static void merge_place(int32_t *slots, size_t mask, const char *key, int32_t v) {
-    size_t h = str_hash(key) & mask;
-    while (slots[h]) h = (h + 1) & mask;
-    slots[h] = v;
+    return strindex_find(&m->idx, key, merge_key_of, m);
 }
 
 static void merge_free(Merge *m) {
@@ -153,7 +139,7 @@ static void merge_free(Merge *m) {
         free(m->e[i].values);
     }
     free(m->e);
-    free(m->slots);
+    strindex_free(&m->idx);
     memset(m, 0, sizeof *m);
 }
 
@@ -164,15 +150,7 @@ static int merge_key(Merge *m, char *key, ObErr *err) {
         free(key);
         return k;
     }
-    if ((size_t)(m->n + 1) * 2 >= m->n_slots) {
-        size_t ns = m->n_slots ? m->n_slots * 2 : 64;
-        int32_t *slots = ob_calloc(ns, sizeof *slots, "anchor key table", err);
-        if (!slots) return free(key), -1;
-        for (int i = 0; i < m->n; i++) merge_place(slots, ns - 1, m->e[i].key, i + 1);
-        free(m->slots);
-        m->slots = slots;
-        m->n_slots = ns;
-    }
+    if (strindex_reserve(&m->idx, m->n, m->n + 1, merge_key_of, m, err)) return free(key), -1;
     if (m->n == m->cap) {
         int cap = m->cap ? m->cap * 2 : 64;
         Entry *e = realloc(m->e, (size_t)cap * sizeof *e);
@@ -181,7 +159,7 @@ static int merge_key(Merge *m, char *key, ObErr *err) {
         m->cap = cap;
     }
     m->e[m->n] = (Entry){key, NULL, 0, 0};
-    merge_place(m->slots, m->n_slots - 1, key, m->n + 1);
+    strindex_put(&m->idx, key, m->n);
     return m->n++;
 }
 

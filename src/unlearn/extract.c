@@ -11,9 +11,11 @@
 
 #include "unlearn/anchors.h"
 #include "util/fileio.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/progress.h"
 #include "util/rng.h"
+#include "util/strindex.h"
 
 #define MAX_WORD 96      /* longer "words" (no spaces for pages) are not counted */
 #define PRON_WINDOW 12   /* words after a name in which pronouns count */
@@ -178,57 +180,6 @@ static const char *const place_name_list[] = {
     "Upton",    "Walton",     "Wareham",   "Weston",  "Whitby",   "Wickham",   "Winslow",
     "Woodford", "Wyndham",    "Yardley",   NULL};
 
-/* ---- a string -> index table ----------------------------------------- */
-
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-typedef struct {
-    int32_t *slots; /* index + 1; 0 = empty */
-    size_t n_slots; /* a power of two, at least twice the entries */
-} StrIndex;
-
-/* keys(i) gives the key of entry i. */
-typedef const char *(*KeyOf)(const void *ctx, int32_t i);
-
-static int32_t sidx_find(const StrIndex *x, const char *key, KeyOf kf, const void *ctx) {
-    if (!x->n_slots) return -1;
-    size_t mask = x->n_slots - 1;
-    for (size_t h = str_hash(key) & mask;; h = (h + 1) & mask) {
-        int32_t v = x->slots[h];
-        if (!v) return -1;
-        if (!strcmp(kf(ctx, v - 1), key)) return v - 1;
-    }
-}
-
-/* Makes room for n entries (rehashing the n_old there are). */
-static int sidx_reserve(StrIndex *x, int32_t n_old, int32_t n, KeyOf kf, const void *ctx,
-                        ObErr *err) {
-    if (x->n_slots >= 2 * (size_t)n + 2) return 0;
-    size_t ns = x->n_slots ? x->n_slots : 1024;
-    while (ns < 2 * (size_t)n + 2) ns *= 2;
-    int32_t *s = ob_calloc(ns, sizeof *s, "word table", err);
-    if (!s) return -1;
-    for (int32_t i = 0; i < n_old; i++) {
-        size_t h = str_hash(kf(ctx, i)) & (ns - 1);
-        while (s[h]) h = (h + 1) & (ns - 1);
-        s[h] = i + 1;
-    }
-    free(x->slots);
-    x->slots = s;
-    x->n_slots = ns;
-    return 0;
-}
-
-static void sidx_put(StrIndex *x, const char *key, int32_t i) {
-    size_t mask = x->n_slots - 1, h = str_hash(key) & mask;
-    while (x->slots[h]) h = (h + 1) & mask;
-    x->slots[h] = i + 1;
-}
-
 /* ---- words ----------------------------------------------------------- */
 
 enum { W_OTHER, W_CAP, W_LOW, W_ALLCAPS };
@@ -307,7 +258,7 @@ static const char *phrase_key(const void *ctx, int32_t i) {
 }
 
 static int32_t word_find(const Tables *t, const char *fold) {
-    return sidx_find(&t->idx, fold, went_key, t);
+    return strindex_find(&t->idx, fold, went_key, t);
 }
 
 static int32_t word_get(Tables *t, const char *fold, ObErr *err) {
@@ -320,18 +271,18 @@ static int32_t word_get(Tables *t, const char *fold, ObErr *err) {
         t->w = w;
         t->cap = cap;
     }
-    if (sidx_reserve(&t->idx, t->n, t->n + 1, went_key, t, err)) return -1;
+    if (strindex_reserve(&t->idx, t->n, t->n + 1, went_key, t, err)) return -1;
     WordEnt *e = &t->w[t->n];
     memset(e, 0, sizeof *e);
     e->fold = strdup(fold);
     if (!e->fold) return ob_errf(err, "out of memory"), -1;
     e->first_occ = e->last_occ = -1;
-    sidx_put(&t->idx, fold, t->n);
+    strindex_put(&t->idx, fold, t->n);
     return t->n++;
 }
 
 static int32_t phrase_find(const Tables *t, const char *text) {
-    return sidx_find(&t->ph_idx, text, phrase_key, t);
+    return strindex_find(&t->ph_idx, text, phrase_key, t);
 }
 
 static int32_t phrase_get(Tables *t, const char *text, ObErr *err) {
@@ -344,12 +295,12 @@ static int32_t phrase_get(Tables *t, const char *text, ObErr *err) {
         t->ph = p;
         t->cap_ph = cap;
     }
-    if (sidx_reserve(&t->ph_idx, t->n_ph, t->n_ph + 1, phrase_key, t, err)) return -1;
+    if (strindex_reserve(&t->ph_idx, t->n_ph, t->n_ph + 1, phrase_key, t, err)) return -1;
     Phrase *p = &t->ph[t->n_ph];
     memset(p, 0, sizeof *p);
     p->text = strdup(text);
     if (!p->text) return ob_errf(err, "out of memory"), -1;
-    sidx_put(&t->ph_idx, text, t->n_ph);
+    strindex_put(&t->ph_idx, text, t->n_ph);
     return t->n_ph++;
 }
 
@@ -363,8 +314,8 @@ static void tables_free(Tables *t, int n_values) {
     for (int32_t i = 0; i < t->n_ph; i++) free(t->ph[i].text), free(t->ph[i].occ);
     free(t->w);
     free(t->ph);
-    free(t->idx.slots);
-    free(t->ph_idx.slots);
+    strindex_free(&t->idx);
+    strindex_free(&t->ph_idx);
     memset(t, 0, sizeof *t);
 }
 
@@ -1036,7 +987,9 @@ static void pool_free(Pool *p) {
 static int pool_draw(Pool *p, uint64_t seed, const char *what, int n, int exclusive,
                      const char **out) {
     ObRng r;
-    ob_rng_seed(&r, seed ^ str_hash(what));
+    /* The offset these draws have always been seeded with: a digit short of
+     * FNV's own (14695981039346656037), kept so dictionaries stay the same. */
+    ob_rng_seed(&r, seed ^ ob_fnv1a(1469598103934665603ULL, what, strlen(what)));
     int got = 0;
     int *pick = malloc((size_t)(n ? n : 1) * sizeof *pick);
     if (!pick) return 0;
