@@ -39,7 +39,7 @@ deps:
 
 TEST_SH := tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_eval_choice.sh \
 	tests/test_eval_mem_cli.sh tests/test_unlearn.sh tests/test_report.sh tests/test_kill_resume.sh \
-	tests/test_bad_input.sh tests/test_hf.sh tests/test_lora.sh
+	tests/test_bad_input.sh tests/test_hf.sh tests/test_lora.sh tests/test_own_model.sh
 
 test: deps all $(TEST_BIN)
 	@sh tools/llamacpp/setup.sh || true
@@ -136,7 +136,7 @@ clean:
 	rm -rf build build-san build-fuzz build-vg build-mpi
 
 # make MPI=1: the same sources built with mpicc and OB_MPI into build-mpi/,
-# so the plain build never needs MPI (README "Running on several machines").
+# so the plain build never needs MPI (docs/mpi.md).
 MPICC ?= mpicc
 MPI_LIB_OBJ := $(LIB_SRC:%.c=build-mpi/obj/%.o)
 MPI_CLI_OBJ := $(CLI_SRC:%.c=build-mpi/obj/%.o)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# What bad input gets (README "What bad input gets"): every row of that table
+# What bad input gets (docs/bad-input.md): every row of that table
 # run here -- a one-line error and exit 1 (2 for a bad command line), never a
 # crash -- and the atomic writes: a full disk (RLIMIT_FSIZE: writes fail with
 # EFBIG, which works as root too) or an unwritable folder is a one-line error
