@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "util/cpu.h"
 
@@ -13,7 +16,8 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static char g_impl[64];
 
-/* One primitive per product shape, strides and beta: a training step has a
+/* One primitive per product shape, strides, beta and thread count (oneDNN
+ * fixes its work split when it creates a primitive): a training step has a
  * dozen distinct shapes, generation a few more per prompt length. The
  * oldest entry makes room when the table is full. */
 enum { CACHE_SLOTS = 64 };
@@ -21,6 +25,7 @@ typedef struct {
     int M, N, K;
     long rsa, csa, rsb, csb, ldc;
     float beta;
+    int threads;
 } Key;
 static struct {
     Key key;
@@ -76,7 +81,7 @@ static void engine_init(void) {
         return;
     }
     /* The implementation a typical layer product gets, for reports. */
-    Key k = {256, 256, 256, 256, 1, 1, 256, 256, 0.0f};
+    Key k = {256, 256, 256, 256, 1, 1, 256, 256, 0.0f, 1};
     dnnl_primitive_t p;
     dnnl_memory_desc_t ad, bd, cd;
     if (!make_primitive(&k, &p, &ad, &bd, &cd, g_impl, sizeof g_impl)) dnnl_primitive_destroy(p);
@@ -90,13 +95,19 @@ int gemm_onednn_available(char *impl, size_t n) {
 
 static int key_eq(const Key *a, const Key *b) {
     return a->M == b->M && a->N == b->N && a->K == b->K && a->rsa == b->rsa && a->csa == b->csa &&
-           a->rsb == b->rsb && a->csb == b->csb && a->ldc == b->ldc && a->beta == b->beta;
+           a->rsb == b->rsb && a->csb == b->csb && a->ldc == b->ldc && a->beta == b->beta &&
+           a->threads == b->threads;
 }
 
 int gemm_onednn_bf16(int M, int N, int K, const uint16_t *a, long rsa, long csa, const uint16_t *b,
                      long rsb, long csb, float beta, float *c, long ldc) {
     if (!gemm_onednn_available(NULL, 0) || M <= 0 || N <= 0 || K <= 0) return -1;
-    Key key = {M, N, K, rsa, csa, rsb, csb, ldc, beta};
+#ifdef _OPENMP
+    int threads = omp_get_max_threads();
+#else
+    int threads = 1;
+#endif
+    Key key = {M, N, K, rsa, csa, rsb, csb, ldc, beta, threads};
     pthread_mutex_lock(&g_lock);
     int slot = -1;
     for (int i = 0; i < CACHE_SLOTS && slot < 0; i++)
