@@ -313,11 +313,6 @@ static void scale_c(int M, int N, float beta, float *c, long ldc) {
         for (int j = 0; j < N; j++) c[i * ldc + j] = beta != 0.0f ? beta * c[i * ldc + j] : 0.0f;
 }
 
-/* Operands for oneDNN, which takes bf16 in: an fp32 matrix (rows, cols)
- * with one unit stride rounded (nearest even, as the packing does) into a
- * dense copy of the same orientation, in a buffer the calling thread keeps
- * (conv, above). NULL if neither stride is 1 or memory runs out. */
-
 BF16_TARGET static void round_row(uint16_t *dst, const float *src, long n) {
     long i = 0;
     for (; i + 16 <= n; i += 16)
@@ -326,6 +321,10 @@ BF16_TARGET static void round_row(uint16_t *dst, const float *src, long n) {
     for (; i < n; i++) dst[i] = f32_to_bf16(src[i]);
 }
 
+/* Operands for oneDNN, which takes bf16 in: an fp32 matrix (rows, cols)
+ * with one unit stride rounded (nearest even, as the packing does) into a
+ * dense copy of the same orientation, in a buffer the calling thread keeps
+ * (conv, above). NULL if neither stride is 1 or memory runs out. */
 static const uint16_t *to_bf16(int slot, const float *x, int rows, int cols, long rs, long cs,
                                long *nrs, long *ncs) {
     int outer, inner; /* lines of unit stride, and their length */
