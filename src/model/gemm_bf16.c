@@ -412,7 +412,8 @@ static void choose(void) {
     }
     ch->backend = GEMM_BF16_OWN;
     if (!dnnl) {
-        ch->reason = "oneDNN has no CPU engine here";
+        ch->reason = env ? "oneDNN has no CPU engine here (OBLIVIATE_BF16_GEMM not followed)"
+                         : "oneDNN has no CPU engine here";
         return;
     }
     enum { M = 1024, N = 768, K = 512 };
@@ -425,12 +426,17 @@ static void choose(void) {
         ch->onednn_gflops = time_backend(GEMM_BF16_ONEDNN, a, b, c);
     }
     free(a), free(b), free(c);
-    if (ch->onednn_gflops > ONEDNN_MARGIN * ch->own_gflops && ch->own_gflops > 0) {
-        ch->backend = GEMM_BF16_ONEDNN;
-        ch->reason = "measured: oneDNN at least 1.5x the own kernel";
-    } else {
-        ch->reason = "measured: the own kernel within 1.5x of oneDNN (or oneDNN failed)";
-    }
+    int won = ch->onednn_gflops > ONEDNN_MARGIN * ch->own_gflops && ch->own_gflops > 0;
+    ch->backend = won ? GEMM_BF16_ONEDNN : GEMM_BF16_OWN;
+    /* a value of OBLIVIATE_BF16_GEMM that could not be followed is said too */
+    if (env)
+        ch->reason = won ? "measured: oneDNN at least 1.5x the own kernel (OBLIVIATE_BF16_GEMM "
+                           "not followed: expected avx512_bf16, or onednn where it runs)"
+                         : "measured: the own kernel within 1.5x of oneDNN (OBLIVIATE_BF16_GEMM "
+                           "not followed: expected avx512_bf16, or onednn where it runs)";
+    else
+        ch->reason = won ? "measured: oneDNN at least 1.5x the own kernel"
+                         : "measured: the own kernel within 1.5x of oneDNN (or oneDNN failed)";
 }
 
 const GemmBf16Choice *gemm_bf16_choice(void) {
