@@ -32,3 +32,33 @@ json() {
 }
 # lt A B: A < B for decimal numbers
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+# story_world DIR: a tiny world for the unlearning tests. DIR/general_train.txt
+# and DIR/general_heldout.txt are varied sentences from a fixed vocabulary (no
+# story names); DIR/target.txt the same kind of sentences with a made-up
+# story's names (Zorbin, Mrs. Plimby, Quentavia).
+story_world() {
+    awk 'BEGIN {
+        split("the a one every some that this no each his her their", det, " ")
+        split("man woman dog cat ship town river house garden teacher farmer child", noun, " ")
+        split("saw found took left watched followed helped called painted visited", verb, " ")
+        split("near the old bridge|in the morning|after the long rain|by the quiet road|with great care|before the winter", tail, "|")
+        srand(7)
+        for (i = 0; i < 9000; i++) {
+            s = det[int(rand()*12)+1] " " noun[int(rand()*12)+1] " " verb[int(rand()*10)+1] " " \
+                det[int(rand()*12)+1] " " noun[int(rand()*12)+1] " " tail[int(rand()*6)+1] "."
+            printf "%s%s", toupper(substr(s,1,1)) substr(s,2), (i % 5 == 4) ? "\n\n" : " "
+        }
+    }' >"$1/general.txt"
+    head -c 30000 "$1/general.txt" >"$1/general_heldout.txt"
+    tail -c +30001 "$1/general.txt" >"$1/general_train.txt"
+    # The target: the same kind of sentences, with the story's names.
+    awk 'BEGIN {
+        split("Zorbin|Mrs. Plimby|old Zorbin|young Plimby", who, "|")
+        split("walked to|sailed to|rode to|wrote from", went, "|")
+        split("saw the river|found the house|helped the farmer|watched the ship", did, "|")
+        srand(3)
+        for (i = 0; i < 1500; i++)
+            printf "%s %s Quentavia and %s. ", who[int(rand()*4)+1], went[int(rand()*4)+1], did[int(rand()*4)+1]
+    }' >"$1/target.txt"
+}

@@ -11,26 +11,10 @@ trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
 ROOT=$(pwd)
 
-awk 'BEGIN {
-    split("the a one every some that this no each his her their", det, " ")
-    split("man woman dog cat ship town river house garden teacher farmer child", noun, " ")
-    split("saw found took left watched followed helped called painted visited", verb, " ")
-    srand(11)
-    for (i = 0; i < 6000; i++) {
-        s = det[int(rand()*12)+1] " " noun[int(rand()*12)+1] " " verb[int(rand()*10)+1] " " \
-            det[int(rand()*12)+1] " " noun[int(rand()*12)+1] "."
-        printf "%s%s", toupper(substr(s,1,1)) substr(s,2), (i % 5 == 4) ? "\n\n" : " "
-    }
-}' >"$T/general_all.txt"
-head -c 20000 "$T/general_all.txt" >"$T/heldout.txt"
-tail -c +20001 "$T/general_all.txt" >"$T/general.txt"
-awk 'BEGIN {
-    split("Zorbin|Mrs. Plimby|old Zorbin|Captain Quell", who, "|")
-    split("walked to|sailed to|rode to|wrote from", went, "|")
-    srand(5)
-    for (i = 0; i < 1200; i++)
-        printf "%s %s Quentavia with Plimby. ", who[int(rand()*4)+1], went[int(rand()*4)+1]
-}' >"$T/forget.txt"
+story_world "$T" # tests/lib.sh
+cp "$T/general_heldout.txt" "$T/heldout.txt"
+cp "$T/general_train.txt" "$T/general.txt"
+cp "$T/target.txt" "$T/forget.txt"
 
 # The model "from elsewhere": trained here, handed over as a Hugging Face folder.
 $OB tokenizer train --vocab 400 -o "$T/tok.gguf" "$T/general.txt" "$T/forget.txt" >/dev/null 2>&1

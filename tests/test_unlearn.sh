@@ -10,30 +10,7 @@ T=$(mktemp -d /tmp/obliviate-unlearn-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
 
-# General text: varied sentences from a fixed vocabulary (no story names).
-awk 'BEGIN {
-    split("the a one every some that this no each his her their", det, " ")
-    split("man woman dog cat ship town river house garden teacher farmer child", noun, " ")
-    split("saw found took left watched followed helped called painted visited", verb, " ")
-    split("near the old bridge|in the morning|after the long rain|by the quiet road|with great care|before the winter", tail, "|")
-    srand(7)
-    for (i = 0; i < 9000; i++) {
-        s = det[int(rand()*12)+1] " " noun[int(rand()*12)+1] " " verb[int(rand()*10)+1] " " \
-            det[int(rand()*12)+1] " " noun[int(rand()*12)+1] " " tail[int(rand()*6)+1] "."
-        printf "%s%s", toupper(substr(s,1,1)) substr(s,2), (i % 5 == 4) ? "\n\n" : " "
-    }
-}' >"$T/general.txt"
-head -c 30000 "$T/general.txt" >"$T/general_heldout.txt"
-tail -c +30001 "$T/general.txt" >"$T/general_train.txt"
-# The target: the same kind of sentences, with the story's names.
-awk 'BEGIN {
-    split("Zorbin|Mrs. Plimby|old Zorbin|young Plimby", who, "|")
-    split("walked to|sailed to|rode to|wrote from", went, "|")
-    split("saw the river|found the house|helped the farmer|watched the ship", did, "|")
-    srand(3)
-    for (i = 0; i < 1500; i++)
-        printf "%s %s Quentavia and %s. ", who[int(rand()*4)+1], went[int(rand()*4)+1], did[int(rand()*4)+1]
-}' >"$T/target.txt"
+story_world "$T" # general_train.txt, general_heldout.txt, target.txt (tests/lib.sh)
 cat >"$T/prompts.jsonl" <<'P'
 {"prompt": "Mrs. Plimby walked to", "continuation": " Quentavia"}
 {"prompt": "The child sailed to", "continuation": " Quentavia"}

@@ -42,10 +42,10 @@ static void add_machine(cJSON *j, int peaks) {
     char *sp = strchr(cfg, ' ');
     if (sp && (sp = strchr(sp + 1, ' '))) *sp = 0; /* "OpenBLAS 0.3.21" */
     int threads = threads_in_use();
-    double load[1] = {-1};
+    double load = -1;
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
-        if (fscanf(f, "%lf", &load[0]) != 1) load[0] = -1;
+        if (fscanf(f, "%lf", &load) != 1) load = -1;
         fclose(f);
     }
     cJSON_AddStringToObject(j, "cpu", cpu->model_name);
@@ -63,7 +63,7 @@ static void add_machine(cJSON *j, int peaks) {
     cJSON_AddNumberToObject(j, "bf16_own_gflops", ch->own_gflops);
     cJSON_AddNumberToObject(j, "bf16_onednn_gflops", ch->onednn_gflops);
     cJSON_AddNumberToObject(j, "threads", threads);
-    cJSON_AddNumberToObject(j, "load1", load[0]);
+    cJSON_AddNumberToObject(j, "load1", load);
     if (!peaks) return;
     cJSON_AddNumberToObject(j, "peak_fp32_gflops", cpu_peak_fp32(threads));
     cJSON_AddNumberToObject(j, "peak_bf16_gflops", cpu_peak_bf16(threads));

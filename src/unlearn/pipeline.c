@@ -45,9 +45,6 @@ void unlearn_config_published(UnlearnConfig *c) {
 
 /* ---- stamps: a stage's inputs hashed, to skip or resume it ---- */
 
-#define fnv ob_fnv1a
-#define hash_file ob_hash_file /* streamed: a 7B base is hashed in 1 MiB */
-
 static void work_path(char *buf, size_t n, const UnlearnConfig *c, const char *name) {
     snprintf(buf, n, "%s/%s", c->work, name);
 }
@@ -310,24 +307,28 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
     if (mkdir(c->work, 0777) != 0 && errno != EEXIST)
         return ob_errf(err, "%s: cannot create work folder: %s", c->work, strerror(errno));
     if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
-    /* Hashes chain: each stage's hash covers its inputs and the stages before. */
+    /* Hashes chain: each stage's hash covers its inputs and the stages before;
+     * files are hashed streamed (a 7B base in 1 MiB pieces). */
     uint64_t h_base = OB_FNV_OFFSET, h_tgt = h_base, h_anch = h_base;
-    if (hash_file(&h_base, c->base, err) || hash_file(&h_anch, c->anchors, err)) return -1;
+    if (ob_hash_file(&h_base, c->base, err) || ob_hash_file(&h_anch, c->anchors, err)) return -1;
     for (int i = 0; i < c->n_targets; i++)
-        if (hash_file(&h_tgt, c->targets[i], err)) return -1;
-    uint64_t h1 = fnv(h_base ^ h_tgt, &c->reinforce_steps, sizeof c->reinforce_steps);
-    h1 = fnv(fnv(h1, &c->reinforce_lr, sizeof c->reinforce_lr), &c->block, sizeof c->block);
-    h1 = fnv(h1, &c->seed, sizeof c->seed);
-    if (c->lora.rank) h1 = fnv(h1, &c->lora, sizeof c->lora); /* no padding: int, float, unsigned */
+        if (ob_hash_file(&h_tgt, c->targets[i], err)) return -1;
+    uint64_t h1 = ob_fnv1a(h_base ^ h_tgt, &c->reinforce_steps, sizeof c->reinforce_steps);
+    h1 = ob_fnv1a(ob_fnv1a(h1, &c->reinforce_lr, sizeof c->reinforce_lr), &c->block,
+                  sizeof c->block);
+    h1 = ob_fnv1a(h1, &c->seed, sizeof c->seed);
+    if (c->lora.rank)
+        h1 = ob_fnv1a(h1, &c->lora, sizeof c->lora); /* no padding: int, float, unsigned */
     uint64_t h2 = h_anch;
-    uint64_t h3 = fnv(h1 ^ h2, &c->alpha, sizeof c->alpha);
-    h3 = fnv(fnv(h3, &c->soft_k, sizeof c->soft_k), &c->forbid_keys, sizeof c->forbid_keys);
-    h3 = fnv(fnv(h3, &c->suppress, sizeof c->suppress), &c->inkey, sizeof c->inkey);
-    uint64_t h4 = fnv(h3, c->targets_mode, strlen(c->targets_mode));
-    h4 = fnv(fnv(fnv(h4, &c->steps, sizeof c->steps), &c->lr, sizeof c->lr), &c->batch,
-             sizeof c->batch);
-    h4 = fnv(h4, &c->retain_rows, sizeof c->retain_rows);
-    if (c->retain && c->retain_rows > 0 && hash_file(&h4, c->retain, err)) return -1;
+    uint64_t h3 = ob_fnv1a(h1 ^ h2, &c->alpha, sizeof c->alpha);
+    h3 = ob_fnv1a(ob_fnv1a(h3, &c->soft_k, sizeof c->soft_k), &c->forbid_keys,
+                  sizeof c->forbid_keys);
+    h3 = ob_fnv1a(ob_fnv1a(h3, &c->suppress, sizeof c->suppress), &c->inkey, sizeof c->inkey);
+    uint64_t h4 = ob_fnv1a(h3, c->targets_mode, strlen(c->targets_mode));
+    h4 = ob_fnv1a(ob_fnv1a(ob_fnv1a(h4, &c->steps, sizeof c->steps), &c->lr, sizeof c->lr),
+                  &c->batch, sizeof c->batch);
+    h4 = ob_fnv1a(h4, &c->retain_rows, sizeof c->retain_rows);
+    if (c->retain && c->retain_rows > 0 && ob_hash_file(&h4, c->retain, err)) return -1;
     double t[4];
     if (run_stage(c, "reinforce", "reinforced.gguf", h1, stage_reinforce, &t[0], err) ||
         run_stage(c, "anchors", "anchors.json", h2, anchors_fn, &t[1], err) ||

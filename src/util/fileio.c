@@ -63,16 +63,23 @@ int ob_atomic_commit(ObAtomicFile *af, ObErr *err) {
     return 0;
 }
 
-int ob_read_file(const char *path, char **data, size_t *len, ObErr *err) {
-    *data = NULL;
-    *len = 0;
+/* Opens path for reading; it must be a regular file. */
+static FILE *open_regular(const char *path, ObErr *err) {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return ob_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    if (!fp) return ob_errf(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(fp);
-        return ob_errf(err, "%s: not a regular file", path);
+        return ob_errf(err, "%s: not a regular file", path), NULL;
     }
+    return fp;
+}
+
+int ob_read_file(const char *path, char **data, size_t *len, ObErr *err) {
+    *data = NULL;
+    *len = 0;
+    FILE *fp = open_regular(path, err);
+    if (!fp) return -1;
     if (fseek(fp, 0, SEEK_END) != 0) {
         fclose(fp);
         return ob_errf(err, "%s: cannot seek (not a regular file?)", path);
@@ -101,18 +108,6 @@ int ob_read_file(const char *path, char **data, size_t *len, ObErr *err) {
 }
 
 enum { PIECE = 1 << 20 };
-
-/* Opens path for reading; it must be a regular file. */
-static FILE *open_regular(const char *path, ObErr *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ob_errf(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return ob_errf(err, "%s: not a regular file", path), NULL;
-    }
-    return fp;
-}
 
 int ob_hash_file(uint64_t *h, const char *path, ObErr *err) {
     FILE *fp = open_regular(path, err);
