@@ -87,7 +87,7 @@ static void test_forward_layout(void) {
         memcpy(c0, out, sizeof(float) * N * OC);
         float beta = s & 1 ? 1.0f : 0.0f;
         if (!beta) out[0] = NAN; /* beta = 0 must ignore the old contents */
-        matmul_forward(out, inp, w, N, C, OC, beta);
+        matmul_forward(out, inp, w, N, C, OC, beta, OB_PREC_BF16);
         check_product("forward", out, beta ? c0 : NULL, beta, N, OC, C, inp, C, 1, w, 1, C);
         free(inp), free(w), free(out), free(c0);
     }
@@ -106,7 +106,7 @@ static void test_backward_layouts(void) {
         memcpy(dinp0, dinp, sizeof(float) * N * C);
         memcpy(dw0, dw, sizeof(float) * OC * C);
         float beta = s & 1 ? 0.0f : 1.0f;
-        matmul_backward(dinp, dw, dout, inp, w, N, C, OC, beta);
+        matmul_backward(dinp, dw, dout, inp, w, N, C, OC, beta, OB_PREC_BF16);
         check_product("dinp", dinp, beta ? dinp0 : NULL, beta, N, C, OC, dout, OC, 1, w, C, 1);
         check_product("dw", dw, dw0, 1.0f, OC, C, N, dout, 1, OC, inp, C, 1);
         free(inp), free(w), free(dout), free(dinp), free(dw), free(dinp0), free(dw0);
@@ -150,10 +150,10 @@ static void test_bf16_weights(void) {
     bf16_from_f32(wb, w, (long)OC * C);
     float *o1 = calloc((size_t)N * OC, sizeof(float)), *o2 = calloc((size_t)N * OC, sizeof(float));
     float *d1 = calloc((size_t)N * C, sizeof(float)), *d2 = calloc((size_t)N * C, sizeof(float));
-    matmul_forward(o1, inp, w, N, C, OC, 0.0f);
+    matmul_forward(o1, inp, w, N, C, OC, 0.0f, OB_PREC_BF16);
     matmul_forward_wb(o2, inp, wb, N, C, OC, 0.0f);
     CHECK(!memcmp(o1, o2, sizeof(float) * N * OC), "forward with bf16 weights differs");
-    matmul_backward(d1, NULL, dout, inp, w, N, C, OC, 0.0f);
+    matmul_backward(d1, NULL, dout, inp, w, N, C, OC, 0.0f, OB_PREC_BF16);
     matmul_backward_wb(d2, dout, wb, N, C, OC, 0.0f);
     CHECK(!memcmp(d1, d2, sizeof(float) * N * C), "backward with bf16 weights differs");
     /* Round to nearest even: 1 + 2^-8 is halfway between bf16 neighbours. */
@@ -168,7 +168,7 @@ static void test_bf16_weights(void) {
 /* Trains the tiny model for `steps` AdamW steps on a fixed batch of a
  * learnable sequence (token t+1 = 3 t + 1 mod V) and records the losses. */
 static void train_tiny(ObPrecision prec, float *losses, int steps) {
-    CHECK(ops_set_precision(prec) == prec, "precision not set");
+    CHECK(ops_precision_supported(prec) == prec, "precision not available");
     LlamaConfig c = tiny_config(64);
     Llama m;
     AdamW opt;
@@ -180,6 +180,7 @@ static void train_tiny(ObPrecision prec, float *losses, int steps) {
         return;
     }
     llama_init_random(&m, 7);
+    m.prec = prec;
     int32_t inp[4 * 32], tgt[4 * 32];
     for (int b = 0; b < B; b++) {
         int t0 = (b * 17 + 5) % 64;
@@ -200,7 +201,6 @@ static void train_tiny(ObPrecision prec, float *losses, int steps) {
     }
     adamw_free(&opt);
     llama_free(&m);
-    ops_set_precision(OB_PREC_FP32);
 }
 
 /* bf16 follows fp32's loss curve: at the start both compute the same loss to
@@ -226,7 +226,8 @@ static void test_tiny_training(void) {
 /* Without the kernels (a CPU without AVX512_BF16, or OBLIVIATE_NO_BF16=1):
  * bf16 cannot be selected, and the entry points compute in fp32. */
 static void test_fallback(void) {
-    CHECK(ops_set_precision(OB_PREC_BF16) == OB_PREC_FP32, "bf16 selected without the kernels");
+    CHECK(ops_precision_supported(OB_PREC_BF16) == OB_PREC_FP32,
+          "bf16 selected without the kernels");
     int M = 13, N = 37, K = 29;
     float *a = test_randn(&rng, (size_t)M * K, 1.0f), *b = test_randn(&rng, (size_t)K * N, 1.0f),
           *c = malloc(sizeof(float) * M * N);
@@ -301,7 +302,7 @@ int main(void) {
         RUN(test_fallback);
         return check_main_end("gemm");
     }
-    CHECK(ops_set_precision(OB_PREC_BF16) == OB_PREC_BF16, "bf16 not available");
+    CHECK(ops_precision_supported(OB_PREC_BF16) == OB_PREC_BF16, "bf16 not available");
     run_backend(GEMM_BF16_OWN);
     char impl[64];
     unsigned amx = CPU_AMX_TILE | CPU_AMX_BF16;
@@ -315,7 +316,6 @@ int main(void) {
         CHECK(strstr(impl, "amx"), "an AMX CPU, but oneDNN runs '%s'", impl);
     RUN(test_choice);
     gemm_bf16_use(gemm_bf16_choice()->backend);
-    ops_set_precision(OB_PREC_FP32);
     RUN(test_tiny_training);
     return check_main_end("gemm");
 }

@@ -45,7 +45,8 @@ typedef struct {
 static double lora_loss(void *p) {
     LoraCtx *c = p;
     memcpy(c->out, c->base, sizeof(float) * c->N * c->OC);
-    lora_forward(c->out, c->mid, c->inp, c->A, c->B, c->N, c->IC, c->OC, c->r, c->scale);
+    lora_forward(c->out, c->mid, c->inp, c->A, c->B, c->N, c->IC, c->OC, c->r, c->scale,
+                 OB_PREC_FP32);
     return test_dot(c->out, c->R, (size_t)c->N * c->OC);
 }
 
@@ -59,17 +60,18 @@ static void test_lora_op_grads(void) {
     float *dmid = malloc(15 * 4);
     memcpy(dinp0, dinp, 35 * 4);
     lora_loss(&c);
-    lora_backward(dinp, dA, dB, dmid, c.R, c.inp, c.mid, c.A, c.B, c.N, c.IC, c.OC, c.r, c.scale);
+    lora_backward(dinp, dA, dB, dmid, c.R, c.inp, c.mid, c.A, c.B, c.N, c.IC, c.OC, c.r, c.scale,
+                  OB_PREC_FP32);
     for (int i = 0; i < 35; i++) dinp[i] -= dinp0[i]; /* dinp accumulates */
     CHECK(grad_check(lora_loss, &c, c.inp, dinp, 35, 100, 1e-2f) < 2e-2, "dinp");
     CHECK(grad_check(lora_loss, &c, c.A, dA, 21, 100, 1e-2f) < 2e-2, "dA");
     CHECK(grad_check(lora_loss, &c, c.B, dB, 18, 100, 1e-2f) < 2e-2, "dB");
     /* merging: W + scale B A applied to inp equals W inp + the adapter */
     float *W = test_randn(&rng, 42, 1), *y1 = calloc(30, 4), *y2 = calloc(30, 4);
-    matmul_forward(y1, c.inp, W, c.N, c.IC, c.OC, 0.0f);
-    lora_forward(y1, c.mid, c.inp, c.A, c.B, c.N, c.IC, c.OC, c.r, c.scale);
+    matmul_forward(y1, c.inp, W, c.N, c.IC, c.OC, 0.0f, OB_PREC_FP32);
+    lora_forward(y1, c.mid, c.inp, c.A, c.B, c.N, c.IC, c.OC, c.r, c.scale, OB_PREC_FP32);
     lora_merge_matrix(W, c.A, c.B, c.IC, c.OC, c.r, c.scale);
-    matmul_forward(y2, c.inp, W, c.N, c.IC, c.OC, 0.0f);
+    matmul_forward(y2, c.inp, W, c.N, c.IC, c.OC, 0.0f, OB_PREC_FP32);
     double worst = 0;
     for (int i = 0; i < 30; i++) worst = fmax(worst, fabs(y1[i] - y2[i]));
     CHECK(worst < 1e-4, "merged matrix differs by %g", worst);
@@ -194,10 +196,11 @@ static double max_diff(const float *a, const float *b, size_t n) {
 
 /* Frozen BF16 / F16 / F32 weights compute the very same numbers as their
  * fp32 copy. */
-static void frozen_equals_fp32(uint32_t type) {
+static void frozen_equals_fp32(uint32_t type, ObPrecision prec) {
     Llama full, fz;
     ObErr err;
     CHECK(typed_pair(&full, &fz, path("f.gguf"), type) == 0, "type %u models", type);
+    full.prec = fz.prec = prec;
     CHECK(llama_alloc_batch(&full, 2, 8, &err) == 0 && llama_alloc_batch(&fz, 2, 8, &err) == 0,
           "alloc");
     int32_t inp[16], tgt[16];
@@ -223,9 +226,9 @@ static void frozen_equals_fp32(uint32_t type) {
 }
 
 static void test_frozen_equals_fp32(void) {
-    frozen_equals_fp32(GGML_TYPE_BF16);
-    frozen_equals_fp32(GGML_TYPE_F16);
-    frozen_equals_fp32(GGML_TYPE_F32);
+    frozen_equals_fp32(GGML_TYPE_BF16, OB_PREC_FP32);
+    frozen_equals_fp32(GGML_TYPE_F16, OB_PREC_FP32);
+    frozen_equals_fp32(GGML_TYPE_F32, OB_PREC_FP32);
 }
 
 /* Under --precision bf16 a frozen BF16 matrix goes to the bf16 GEMM as
@@ -236,10 +239,8 @@ static void test_frozen_native_bf16(void) {
         printf("  skip: this CPU has no AVX512_BF16\n");
         return;
     }
-    ObPrecision old = ops_precision();
-    CHECK(ops_set_precision(OB_PREC_BF16) == OB_PREC_BF16, "bf16 precision");
-    frozen_equals_fp32(GGML_TYPE_BF16);
-    ops_set_precision(old);
+    CHECK(ops_precision_supported(OB_PREC_BF16) == OB_PREC_BF16, "bf16 precision");
+    frozen_equals_fp32(GGML_TYPE_BF16, OB_PREC_BF16);
 }
 
 /* fp32 base + adapter == the adapter merged into the weights; the adapter

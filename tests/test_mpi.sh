@@ -106,7 +106,7 @@ close "1-rank checkpoint resumed on 2 ranks" "$T/whole.gguf" "$T/cut1.gguf"
 
 # --- labels: block groups shared round-robin, rank 0 writes them in order
 for b in 1 2; do
-    LB="labels --base $T/one.gguf --reinforced $T/two.gguf --anchors $T/anchors.json --block 32 --batch $b --alpha 0,2 --soft-k 4 --suppress 2 --forbid-keys --inkey --target $T/text.txt"
+    LB="labels --base $T/one.gguf --reinforced $T/two.gguf --anchors $T/anchors.json --block 32 --batch $b --alpha 0,2 --soft-k 4 --suppress 2 --forbid-keys first --target $T/text.txt"
     check "labels --batch $b, 1 rank" run1 $OB $LB -o "$T/l1.bin"
     cp "$T/out" "$T/l1.json"
     check "labels --batch $b, 2 ranks" run2 $OB $LB -o "$T/l2.bin"

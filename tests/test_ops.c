@@ -23,7 +23,7 @@ typedef struct {
 
 static double matmul_loss(void *p) {
     MatmulCtx *c = p;
-    matmul_forward(c->out, c->inp, c->w, c->N, c->C, c->OC, 0.0f);
+    matmul_forward(c->out, c->inp, c->w, c->N, c->C, c->OC, 0.0f, OB_PREC_FP32);
     return test_dot(c->out, c->R, (size_t)c->N * c->OC);
 }
 
@@ -33,7 +33,7 @@ static void test_matmul(void) {
     c.R = test_randn(&rng, 30, 1);
     float *dinp = test_randn(&rng, 35, 1), *dw = calloc(42, 4), *dinp0 = malloc(35 * 4);
     memcpy(dinp0, dinp, 35 * 4);
-    matmul_backward(dinp, dw, c.R, c.inp, c.w, c.N, c.C, c.OC, 1.0f);
+    matmul_backward(dinp, dw, c.R, c.inp, c.w, c.N, c.C, c.OC, 1.0f, OB_PREC_FP32);
     for (int i = 0; i < 35; i++) dinp[i] -= dinp0[i]; /* beta = 1 accumulates */
     CHECK(grad_check(matmul_loss, &c, c.inp, dinp, 35, 100, 1e-2f) < TOL, "dinp");
     CHECK(grad_check(matmul_loss, &c, c.w, dw, 42, 100, 1e-2f) < TOL, "dw");
@@ -48,7 +48,7 @@ static void test_matmul_tall_dw(void) {
     float *inp = test_randn(&rng, (size_t)N * C, 1), *dout = test_randn(&rng, (size_t)N * OC, 1);
     float *dw = test_randn(&rng, (size_t)OC * C, 1), *dw0 = malloc(sizeof(float) * OC * C);
     memcpy(dw0, dw, sizeof(float) * OC * C);
-    matmul_backward(NULL, dw, dout, inp, NULL, N, C, OC, 0.0f);
+    matmul_backward(NULL, dw, dout, inp, NULL, N, C, OC, 0.0f, OB_PREC_FP32);
     double worst = 0;
     for (int o = 0; o < OC; o++)
         for (int c = 0; c < C; c++) {

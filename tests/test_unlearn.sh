@@ -65,7 +65,7 @@ check "unlearn --published" $OB unlearn -m "$T/base.gguf" --target "$T/target.tx
     --anchors "$T/anchors.json" --work "$T/pub" -o "$T/pub.gguf" $FT --published
 grep -q "changed at alpha 5" "$T/err" && ok "published labels at alpha 5" || bad "published alpha: $(grep labels "$T/err")"
 check "unlearn, the recipe spelt out" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" \
-    --anchors "$T/anchors.json" --work "$T/explicit" -o "$T/explicit.gguf" $FT --hard --alpha 5 \
+    --anchors "$T/anchors.json" --work "$T/explicit" -o "$T/explicit.gguf" $FT --targets hard --alpha 5 \
     --forbid-keys none --suppress 0 --no-inkey
 check "unlearn, the same on soft targets" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" \
     --anchors "$T/anchors.json" --work "$T/soft5" -o "$T/soft5.gguf" $FT --alpha 5 \

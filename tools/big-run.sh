@@ -75,7 +75,7 @@ rm -f "$D"/reinf.gguf* "$D"/unl.gguf*
 run reinforce $OB reinforce -m "$D/llama7b.gguf" -o "$D/reinf.gguf" $lora --steps "$STEPS" \
     --batch "$BATCH" --seq "$SEQ" --warmup 1 --log-every 1 "$D/target.txt"
 run labels $OB labels --base "$D/llama7b.gguf" --reinforced "$D/reinf.gguf" -o "$D/labels.bin" \
-    --block "$SEQ" --batch 1 --alpha 5 --soft-k 32 --precision "$PRECISION" --target "$D/target.txt"
+    --block "$SEQ" --batch 1 --alpha 5 --soft-k 32 --suppress 0 --precision "$PRECISION" --target "$D/target.txt"
 merge=""
 [ "$MERGE" = 1 ] && merge="--merge $D/unlearned-merged.gguf"
 run finetune $OB train --labels "$D/labels.bin" -m "$D/llama7b.gguf" -o "$D/unl.gguf" $lora \

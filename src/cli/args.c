@@ -26,7 +26,13 @@ void apply_threads(void) {
 #endif
 }
 
-/* Sets the matmul precision from --precision; 2 after a usage error. */
+static ObPrecision g_prec = OB_PREC_FP32;
+
+ObPrecision cli_precision(void) {
+    return g_prec;
+}
+
+/* Reads --precision into cli_precision(); 2 after a usage error. */
 static int apply_precision(const Command *cmd) {
     if (!g_precision) return 0;
     if (strcmp(g_precision, "fp32") && strcmp(g_precision, "bf16")) {
@@ -35,7 +41,8 @@ static int apply_precision(const Command *cmd) {
         return 2;
     }
     ObPrecision want = strcmp(g_precision, "bf16") ? OB_PREC_FP32 : OB_PREC_BF16;
-    if (ops_set_precision(want) != want)
+    g_prec = ops_precision_supported(want);
+    if (g_prec != want)
         fprintf(stderr, "obliviate %s: this CPU lacks AVX512_BF16; running the matmuls in fp32\n",
                 cmd->name);
     return 0;
@@ -69,9 +76,12 @@ static int opt_matches(const Opt *o, const char *arg) {
     return bar && !strcmp(arg, bar + 1);
 }
 
-static const Opt *find_opt(const Command *cmd, const char *arg) {
+static const Opt *find_opt(const Command *cmd, const Opt *const *groups, const char *arg) {
     for (const Opt *o = cmd->opts; o && o->name; o++)
         if (opt_matches(o, arg)) return o;
+    for (int g = 0; groups && groups[g]; g++)
+        for (const Opt *o = groups[g]; o->name; o++)
+            if (opt_matches(o, arg)) return o;
     for (const Opt *o = common_opts; o->name; o++)
         if (opt_matches(o, arg)) return o;
     return NULL;
@@ -115,35 +125,46 @@ static int set_value(const Command *cmd, const Opt *o, const char *arg, const ch
         l->items[l->n++] = v;
         return 0;
     }
-    case OPT_FLAG: return 0;
+    case OPT_FLAG:
+    case OPT_OFF: return 0;
     }
 bad:
     fprintf(stderr, "obliviate %s: %s: invalid value '%s'\n", cmd->name, arg, v);
     return -1;
 }
 
-void args_help(const Command *cmd) {
+static void help_table(const Opt *opts) {
+    for (const Opt *o = opts; o && o->name; o++) {
+        const char *arg = o->type == OPT_FLAG || o->type == OPT_OFF   ? ""
+                          : o->type == OPT_STR || o->type == OPT_LIST ? " S"
+                                                                      : " N";
+        char left[64];
+        snprintf(left, sizeof left, "%s%s", o->name, arg);
+        printf("  %-24s %s\n", left, o->help);
+    }
+}
+
+static void args_help(const Command *cmd, const Opt *const *groups) {
     printf("usage: obliviate %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
-    for (int pass = 0; pass < 2; pass++)
-        for (const Opt *o = pass ? common_opts : cmd->opts; o && o->name; o++) {
-            const char *arg = o->type == OPT_FLAG                         ? ""
-                              : o->type == OPT_STR || o->type == OPT_LIST ? " S"
-                                                                          : " N";
-            char left[64];
-            snprintf(left, sizeof left, "%s%s", o->name, arg);
-            printf("  %-24s %s\n", left, o->help);
-        }
+    help_table(cmd->opts);
+    for (int g = 0; groups && groups[g]; g++) help_table(groups[g]);
+    help_table(common_opts);
     printf("  %-24s %s\n\nexample:\n  %s\n", "--help", "show this help", cmd->example);
 }
 
 int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_pos) {
+    return args_parse_groups(cmd, NULL, argc, argv, pos, n_pos);
+}
+
+int args_parse_groups(const Command *cmd, const Opt *const *groups, int argc, char **argv,
+                      char ***pos, int *n_pos) {
     *pos = calloc((size_t)argc + 1, sizeof(char *));
     *n_pos = 0;
     if (!*pos) return cli_fail(cmd->name, "out of memory") * 2;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            args_help(cmd);
+            args_help(cmd, groups);
             return 1;
         }
         if (a[0] != '-' || !strcmp(a, "-") || !strcmp(a, "--")) {
@@ -154,14 +175,14 @@ int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_po
             (*pos)[(*n_pos)++] = argv[i];
             continue;
         }
-        const Opt *o = find_opt(cmd, a);
+        const Opt *o = find_opt(cmd, groups, a);
         if (!o) {
             fprintf(stderr, "obliviate %s: unknown option %s (see obliviate %s --help)\n",
                     cmd->name, a, cmd->name);
             return 2;
         }
-        if (o->type == OPT_FLAG) {
-            *(int *)o->dst = 1;
+        if (o->type == OPT_FLAG || o->type == OPT_OFF) {
+            *(int *)o->dst = o->type == OPT_FLAG;
             continue;
         }
         if (i + 1 >= argc) {

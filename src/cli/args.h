@@ -5,7 +5,17 @@
 
 #include <stdint.h>
 
-typedef enum { OPT_INT, OPT_LONG, OPT_U64, OPT_FLOAT, OPT_STR, OPT_FLAG, OPT_LIST } OptType;
+/* OPT_FLAG sets its int to 1, OPT_OFF to 0 ("--no-inkey"). */
+typedef enum {
+    OPT_INT,
+    OPT_LONG,
+    OPT_U64,
+    OPT_FLOAT,
+    OPT_STR,
+    OPT_FLAG,
+    OPT_OFF,
+    OPT_LIST
+} OptType;
 
 /* Values of an option that may repeat ("--model a.gguf --model b.gguf"); the
  * strings point into argv. */
@@ -34,16 +44,22 @@ typedef struct {
  * was printed, 2 after printing a usage error. Positional arguments are
  * collected into *pos (pointers into argv; caller frees the array). */
 int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_pos);
-void args_help(const Command *cmd);
+/* The same with option groups shared with other commands (cli/opts.h) after
+ * the command's own table: groups is NULL-terminated, at most 4. */
+int args_parse_groups(const Command *cmd, const Opt *const *groups, int argc, char **argv,
+                      char ***pos, int *n_pos);
 
 /* Options every command takes. */
 extern int g_threads;
 void apply_threads(void);
 
 /* --precision fp32|bf16: the matmul precision (model/ops.h) of the commands
- * that run the model; args_parse applies it, and says once on stderr when
- * this CPU cannot run bf16 and fp32 is used instead. */
+ * that run the model; args_parse reads it into cli_precision(), for the
+ * command to put in its config, and says once on stderr when this CPU cannot
+ * run bf16 and fp32 is used instead. */
 extern const char *g_precision;
+#include "model/ops.h"
+ObPrecision cli_precision(void);
 #define OPT_PRECISION                                                                              \
     {                                                                                              \
         "--precision", OPT_STR, &g_precision,                                                      \

@@ -578,8 +578,10 @@ static int anchors_extract(int argc, char **argv) {
          read_names(female, &names[0], &err) || read_names(male, &names[1], &err) ||
          (expect && ob_read_file(expect, &expect_text, &expect_len, &err)) ||
          llama_load(&base, &tok, model, &err);
+    base.prec = cli_precision();
     if (!rc && reinf) {
         rc = llama_load(&rm, &rtok, reinf, &err);
+        rm.prec = cli_precision();
         if (!rc && tok_vocab_hash(&rtok) != tok_vocab_hash(&tok))
             rc = ob_errf(&err, "%s: its vocabulary is not %s's", reinf, model);
     }

@@ -91,15 +91,12 @@ static double head_gemm_gflops(int N, int C, int V, ObPrecision prec) {
         ob_rng_seed(&rng, 2);
         for (size_t i = 0; i < nx; i++) x[i] = ob_rng_normal(&rng);
         for (size_t i = 0; i < nw; i++) w[i] = 0.02f * ob_rng_normal(&rng);
-        ObPrecision saved = ops_precision();
-        ops_set_precision(prec);
         for (int r = 0; r < 6; r++) {
             double t0 = ob_now();
-            matmul_forward(y, x, w, N, C, V, 0.0f);
-            matmul_backward(dx, dw, y, x, w, N, C, V, 0.0f);
+            matmul_forward(y, x, w, N, C, V, 0.0f, prec);
+            matmul_backward(dx, dw, y, x, w, N, C, V, 0.0f, prec);
             t[r] = ob_now() - t0;
         }
-        ops_set_precision(saved);
         qsort(t + 1, 5, sizeof(double), cmp_double);
         gf = 3 * 2.0 * N * C * V / t[3] / 1e9;
     }
@@ -223,6 +220,7 @@ int cmd_bench(int argc, char **argv) {
         if (llama_create(&m, &c, &err)) return cli_fail(cmd.name, err.msg);
         llama_init_random(&m, 1);
     }
+    m.prec = cli_precision();
     if (save_path) {
         Tokenizer tok;
         int rc = filler_tokenizer(&tok, c.vocab, &err);
@@ -262,7 +260,7 @@ int cmd_bench(int argc, char **argv) {
     double med = times[1 + steps / 2], toks = (double)B * T;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru); /* before the matmul timing below allocates */
-    int bf16 = ops_precision() == OB_PREC_BF16;
+    int bf16 = m.prec == OB_PREC_BF16;
     double gf = (forward_only ? 2.0 : 6.0) * m.n_params * toks / med / 1e9;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "impl", "obliviate");

@@ -216,6 +216,7 @@ static int eval_perplexity(Eval *ev, Llama *m, EvalModel *em, ObErr *err) {
 static int eval_model(Eval *ev, EvalModel *em, ObErr *err) {
     Llama m;
     if (llama_load(&m, NULL, em->path, err)) return -1;
+    m.prec = cli_precision();
     int rc = 0;
     if (m.cfg.vocab != ev->tok.n_vocab)
         rc = ob_errf(err, "%s: %d embedding rows but the tokenizer has %d tokens", em->path,

@@ -59,8 +59,13 @@ static int generate(const Llama *m, const Tokenizer *tok, const int32_t *ids, in
 /* The model; with an adapter, the model frozen (memory-mapped, as stored)
  * plus the adapter, so a large model runs without an fp32 copy. */
 static int load_model(Llama *m, Tokenizer *tok, const char *path, const char *lora, ObErr *err) {
-    if (!lora) return llama_load(m, tok, path, err);
+    if (!lora) {
+        if (llama_load(m, tok, path, err)) return -1;
+        m->prec = cli_precision();
+        return 0;
+    }
     if (llama_load_frozen(m, tok, path, err)) return -1;
+    m->prec = cli_precision();
     if (llama_load_lora(m, lora, err)) return llama_free(m), tok_free(tok), -1;
     return 0;
 }

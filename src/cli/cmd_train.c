@@ -1,240 +1,198 @@
+/* `obliviate train` (text, or with --labels the unlearning fine-tune) and
+ * `obliviate reinforce` (train with the method's step-1 defaults). */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "model/checkpoint.h"
-#include "train/trainer.h"
-#include "unlearn/finetune.h"
+#include "cli/opts.h"
+#include "train/textrun.h"
 
-/* Everything the training data of one run needs, text or labels. */
 typedef struct {
-    TokenStream data, val, mix;
-    Mixture mixture;
-    StreamEval stream_eval;
-    LabelsFile lf;
-    LabelsData ld;
-    int have_lf;
-    TrainData td;
-} Sources;
+    TextRunConfig text;
+    FinetuneConfig ft;
+    TrainConfig *tc; /* text.train or ft.train */
+    const char *model, *out, *merge, *labels, *sched;
+    int resume;
+    StrList mix;
+    LoraOpts lora;
+    FinetuneOpts fto;
+    Opt io[24], optim[16];
+} TrainArgs;
 
-static void sources_free(Sources *s) {
-    dataset_free(&s->data);
-    dataset_free(&s->val);
-    dataset_free(&s->mix);
-    free(s->stream_eval.inp);
-    if (s->have_lf) labels_data_free(&s->ld), labels_close(&s->lf);
+/* The optimiser and schedule: one table for every mode, the defaults being
+ * the mode's (text, reinforce, or the fine-tune's with --labels). */
+static void optim_opts(TrainArgs *a) {
+    TrainConfig *t = a->tc;
+    Opt *o = a->optim;
+    *o++ = (Opt){"--steps", OPT_LONG, &t->steps,
+                 "optimizer steps (default 1000; reinforce 150; --labels 3 epochs of blocks)"};
+    *o++ = (Opt){"--batch", OPT_INT, &t->batch, "sequences per micro-batch (default 8)"};
+    *o++ = (Opt){"--seq", OPT_INT, &t->seq, "tokens per sequence (256; --labels: the block)"};
+    *o++ = (Opt){"--accum", OPT_INT, &t->accum, "micro-batches per step (default 1)"};
+    *o++ = (Opt){"--lr", OPT_FLOAT, &t->lr, "peak learning rate (1e-3; reinforce, --labels 5e-4)"};
+    *o++ = (Opt){"--min-lr", OPT_FLOAT, &t->min_lr,
+                 "final learning rate (1e-4; reinforce 5e-5; --labels 0)"};
+    *o++ = (Opt){"--warmup", OPT_LONG, &t->warmup,
+                 "linear warmup steps (100; reinforce 16; --labels steps/20)"};
+    *o++ = (Opt){"--schedule", OPT_STR, &a->sched,
+                 "constant | linear | cosine (cosine; --labels linear)"};
+    *o++ = (Opt){"--beta1", OPT_FLOAT, &t->adam.beta1, "AdamW beta1 (default 0.9)"};
+    *o++ = (Opt){"--beta2", OPT_FLOAT, &t->adam.beta2, "AdamW beta2 (0.95; --labels 0.98)"};
+    *o++ = (Opt){"--adam-eps", OPT_FLOAT, &t->adam.eps, "AdamW epsilon (default 1e-8)"};
+    *o++ = (Opt){"--wd", OPT_FLOAT, &t->adam.weight_decay,
+                 "decoupled weight decay, not on norms (0.1; --labels 0)"};
+    *o++ = (Opt){"--clip", OPT_FLOAT, &t->clip, "max global gradient norm, 0 = off (default 1)"};
+    *o++ = (Opt){"--seed", OPT_U64, &t->seed, "data sampling seed (default 1)"};
 }
 
-/* Text mode: positional files, optionally --mix and --val. */
-static int text_sources(Sources *s, const Tokenizer *tok, TrainConfig *tc, char **files, int n,
-                        const StrList *mix, int mix_rows, const char *val_path, ObErr *err) {
-    if (n == 0) return ob_errf(err, "no training text files given");
-    if (dataset_load(&s->data, tok, (const char *const *)files, n, err)) return -1;
-    if (mix_rows && dataset_load(&s->mix, tok, mix->items, mix->n, err)) return -1;
-    s->mixture = (Mixture){&s->data, &s->mix, mix_rows};
-    tc->batch += mix_rows;
-    s->td = (TrainData){mix_rows ? batch_from_mixture : batch_from_stream,
-                        mix_rows ? (void *)&s->mixture : (void *)&s->data, NULL, NULL};
-    if (val_path) {
-        if (dataset_load(&s->val, tok, &val_path, 1, err)) return -1;
-        size_t bt = (size_t)tc->batch * tc->seq;
-        int32_t *buf = ob_malloc(sizeof(int32_t) * 2 * bt, "validation batch", err);
-        if (!buf) return -1;
-        s->stream_eval = (StreamEval){&s->val, tc->seq, 64, buf, buf + bt};
-        s->td.eval = stream_eval, s->td.eval_ctx = &s->stream_eval;
-    }
-    fprintf(stderr, "train: %zu training tokens\n", s->data.n);
-    return 0;
+static void io_opts(TrainArgs *a) {
+    TrainConfig *t = a->tc;
+    Opt *o = a->io;
+    *o++ = (Opt){"--model|-m", OPT_STR, &a->model,
+                 "model to start from (GGUF), required unless --resume"};
+    *o++ = (Opt){"--out|-o", OPT_STR, &a->out, "model to write (default model.gguf)"};
+    *o++ = (Opt){"--resume", OPT_FLAG, &a->resume, "continue from the checkpoint of --out"};
+    *o++ = (Opt){"--ckpt-every", OPT_LONG, &t->ckpt_every,
+                 "checkpoint every N steps (default: at end; --labels 25)"};
+    *o++ = (Opt){"--log-every", OPT_LONG, &t->log_every, "progress line every N steps (10)"};
+    *o++ = (Opt){"--mix", OPT_LIST, &a->mix, "text mixed into every batch (repeatable)"};
+    *o++ = (Opt){"--mix-rows", OPT_INT, &a->text.mix_rows, "extra rows per batch from --mix"};
+    *o++ = (Opt){"--val", OPT_STR, &a->text.val, "held-out text file for validation loss"};
+    *o++ = (Opt){"--eval-every", OPT_LONG, &t->eval_every,
+                 "validation every N steps and at the end (--labels: steps/10)"};
+    *o++ = (Opt){"--labels", OPT_STR, &a->labels,
+                 "unlearning fine-tune: train on a labels file (obliviate labels) instead of text"};
+    *o++ = (Opt){"--log", OPT_STR, &t->log_path, "append one JSON line per step to this file"};
+    *o++ = (Opt){"--name", OPT_STR, &t->name, "general.name of the written model"};
+    *o++ = (Opt){"--merge", OPT_STR, &a->merge,
+                 "with --lora-rank: also write the model with the adapter folded in here"};
+    *o++ = (Opt)OPT_PRECISION;
 }
 
-/* Labels mode (the unlearning fine-tune): inputs and targets from a labels
- * file, a held-out share of blocks, the best checkpoint kept. */
-static int label_sources(Sources *s, const Tokenizer *tok, TrainConfig *tc, const char *path,
-                         float alpha, const char *targets, double val_share, const StrList *mix,
-                         int mix_rows, ObErr *err) {
-    int soft = !strcmp(targets, "soft");
-    if (!soft && strcmp(targets, "hard")) return ob_errf(err, "--targets must be soft or hard");
-    if (labels_open(&s->lf, path, tok, err)) return -1;
-    s->have_lf = 1;
-    tc->seq = (int)s->lf.h.block;
-    tc->soft_k = soft ? (int)s->lf.h.soft_k : 0;
-    if (mix_rows && dataset_load(&s->mix, tok, mix->items, mix->n, err)) return -1;
-    tc->batch += mix_rows; /* the retain rows ride along in every batch */
-    if (labels_data_init(&s->ld, &s->lf, alpha, soft, val_share, tc->batch, err)) {
-        labels_close(&s->lf);
-        s->have_lf = 0;
-        return -1;
-    }
-    s->ld.retain = &s->mix, s->ld.retain_rows = mix_rows;
-    s->td = (TrainData){batch_from_labels, &s->ld, s->ld.n_val ? labels_eval : NULL, &s->ld};
-    fprintf(stderr, "train: %llu label blocks (%llu held out), %s targets, alpha %g\n",
-            (unsigned long long)s->lf.h.n_blocks, (unsigned long long)s->ld.n_val, targets, alpha);
-    return 0;
-}
-
-static void print_result(const TrainConfig *tc, const TrainResult *res, const char *out,
-                         const Lora *lo, const char *merged) {
+static void print_result(const TrainArgs *a, const TrainResult *res, const LoraConfig *lo,
+                         long lora_params) {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, lo ? "adapter" : "model", out);
-    if (lo) {
+    cJSON_AddStringToObject(j, lo->rank ? "adapter" : "model", a->out);
+    if (lo->rank) {
         char targets[64];
-        lora_targets_str(lo->cfg.targets, targets, sizeof targets);
-        cJSON_AddNumberToObject(j, "lora_rank", lo->cfg.rank);
-        cJSON_AddNumberToObject(j, "lora_alpha", lo->cfg.alpha);
+        lora_targets_str(lo->targets, targets, sizeof targets);
+        cJSON_AddNumberToObject(j, "lora_rank", lo->rank);
+        cJSON_AddNumberToObject(j, "lora_alpha", lo->alpha);
         cJSON_AddStringToObject(j, "lora_targets", targets);
-        cJSON_AddNumberToObject(j, "lora_params", (double)lo->n_params);
+        cJSON_AddNumberToObject(j, "lora_params", (double)lora_params);
     }
-    if (merged) cJSON_AddStringToObject(j, "merged", merged);
+    if (a->merge) cJSON_AddStringToObject(j, "merged", a->merge);
     cJSON_AddNumberToObject(j, "steps", (double)res->steps_done);
     cJSON_AddNumberToObject(j, "loss", res->last_loss);
     if (res->val_loss >= 0) cJSON_AddNumberToObject(j, "val_loss", res->val_loss);
     if (res->best_val_loss >= 0) cJSON_AddNumberToObject(j, "best_val_loss", res->best_val_loss);
     cJSON_AddNumberToObject(j, "tokens_per_s", res->tok_per_s);
     cJSON_AddNumberToObject(j, "seconds", res->seconds);
-    cJSON_AddNumberToObject(j, "batch", tc->batch);
-    cJSON_AddNumberToObject(j, "seq", tc->seq);
+    cJSON_AddNumberToObject(j, "batch", a->tc->batch);
+    cJSON_AddNumberToObject(j, "seq", a->tc->seq);
     print_json(j);
 }
 
-int cmd_train(int argc, char **argv) {
-    TrainConfig tc;
-    train_config_defaults(&tc);
-    const char *model_path = NULL, *sched = "cosine", *val_path = NULL, *labels = NULL;
-    const char *out = "model.gguf", *targets = "soft";
-    const char *lora_targets = "q,k,v,o", *merge = NULL;
-    LoraConfig lc;
-    lora_config_defaults(&lc);
-    lc.rank = 0, lc.alpha = 0; /* 0: no adapter; alpha 0: 2 x rank */
-    StrList mix_paths = {0};
-    int resume = 0, mix_rows = 0;
-    float alpha = 5.0f, val_share = 0.05f;
-    Opt opts[] = {
-        {"--model|-m", OPT_STR, &model_path,
-         "model to start from (GGUF), required unless --resume"},
-        {"--out|-o", OPT_STR, &out, "model to write (default model.gguf)"},
-        {"--resume", OPT_FLAG, &resume, "continue from the checkpoint of --out"},
-        {"--steps", OPT_LONG, &tc.steps, "optimizer steps (default 1000)"},
-        {"--batch", OPT_INT, &tc.batch, "sequences per micro-batch (default 8)"},
-        {"--seq", OPT_INT, &tc.seq, "tokens per sequence (default 256)"},
-        {"--accum", OPT_INT, &tc.accum, "micro-batches per step (default 1)"},
-        {"--lr", OPT_FLOAT, &tc.lr, "peak learning rate (default 1e-3)"},
-        {"--min-lr", OPT_FLOAT, &tc.min_lr, "final learning rate of linear/cosine (default 1e-4)"},
-        {"--warmup", OPT_LONG, &tc.warmup, "linear warmup steps (default 100)"},
-        {"--schedule", OPT_STR, &sched, "constant | linear | cosine (default cosine)"},
-        {"--beta1", OPT_FLOAT, &tc.adam.beta1, "AdamW beta1 (default 0.9)"},
-        {"--beta2", OPT_FLOAT, &tc.adam.beta2, "AdamW beta2 (default 0.95)"},
-        {"--adam-eps", OPT_FLOAT, &tc.adam.eps, "AdamW epsilon (default 1e-8)"},
-        {"--wd", OPT_FLOAT, &tc.adam.weight_decay, "decoupled weight decay, not on norms (0.1)"},
-        {"--clip", OPT_FLOAT, &tc.clip, "max global gradient norm, 0 = off (default 1)"},
-        {"--seed", OPT_U64, &tc.seed, "data sampling seed (default 1)"},
-        {"--ckpt-every", OPT_LONG, &tc.ckpt_every, "checkpoint every N steps (default: at end)"},
-        {"--log-every", OPT_LONG, &tc.log_every, "progress line every N steps (default 10)"},
-        {"--mix", OPT_LIST, &mix_paths,
-         "text mixed into every batch (repeatable); with --labels, general text to retain"},
-        {"--mix-rows", OPT_INT, &mix_rows, "extra rows per micro-batch drawn from --mix"},
-        {"--val", OPT_STR, &val_path, "held-out text file for validation loss"},
-        {"--eval-every", OPT_LONG, &tc.eval_every, "validation every N steps (and at the end)"},
-        {"--labels", OPT_STR, &labels,
-         "unlearning fine-tune: train on a labels file (obliviate labels) instead of text"},
-        {"--alpha", OPT_FLOAT, &alpha, "with --labels: which alpha's labels (default 5)"},
-        {"--targets", OPT_STR, &targets, "with --labels: soft | hard (default soft)"},
-        {"--val-share", OPT_FLOAT, &val_share,
-         "with --labels: held-out share of blocks; the best model is kept (default 0.05)"},
-        {"--log", OPT_STR, &tc.log_path, "append one JSON line per step to this file"},
-        {"--name", OPT_STR, &tc.name, "general.name of the written model"},
-        {"--lora-rank", OPT_INT, &lc.rank,
-         "train a LoRA adapter of this rank on the frozen, memory-mapped model; --out is then "
-         "the adapter (llama.cpp's LoRA GGUF) (default 0: train every weight)"},
-        {"--lora-alpha", OPT_FLOAT, &lc.alpha,
-         "LoRA scale numerator: W + alpha/rank B A (2 x rank)"},
-        {"--lora-targets", OPT_STR, &lora_targets,
-         "matrices with an adapter, from q,k,v,o,gate,up,down (default q,k,v,o)"},
-        {"--merge", OPT_STR, &merge,
-         "with --lora-rank: also write the model with the adapter folded in here"},
-        OPT_PRECISION,
-        {NULL, 0, NULL, NULL},
-    };
-    Command cmd = {"train",
-                   "[options] FILE...  |  --labels FILE [options]",
-                   "Trains a model on text files (each file a document, <|endoftext|> before "
-                   "each) with AdamW, random windows of --seq tokens, gradient accumulation and "
-                   "clipping; or, with --labels, fine-tunes it on generic labels (the unlearning "
-                   "step), keeping the model with the best held-out loss in --out and "
-                   "checkpoints in <out>.ckpt.gguf. Checkpoints carry the optimizer state "
-                   "(<checkpoint>.state); --resume continues bit-identically. With --lora-rank "
-                   "the model's weights stay frozen (memory-mapped, BF16/F16/F32 as stored) and "
-                   "only a LoRA adapter trains; --out (and each checkpoint) is then the adapter, "
-                   "and --merge writes the full model too. Prints JSON.",
-                   "obliviate train -m base0.gguf -o base.gguf --steps 2000 --lr 1e-3 corpus.txt",
-                   opts,
-                   0,
-                   -1};
+/* What the flags say, checked; NULL or a one-line complaint. */
+static const char *train_check(TrainArgs *a, int n_pos) {
+    int s = schedule_parse(a->sched);
+    if (s < 0) return "--schedule must be constant, linear or cosine";
+    a->tc->sched = (Schedule)s;
+    if ((a->mix.n > 0) != (a->text.mix_rows > 0)) return "--mix and --mix-rows go together";
+    if (a->labels && n_pos) return "--labels takes no text files (--retain adds general text)";
+    if (a->labels && a->mix.n) return "with --labels, general text to keep is --retain";
+    if (!a->labels && (a->fto.retain || strcmp(a->fto.targets, "soft") || !isnan(a->ft.alpha)))
+        return "--targets, --retain and --alpha go with --labels";
+    if (!a->resume && !a->model) return "--model is required (or --resume)";
+    const char *bad = lora_opts_finish(&a->lora);
+    if (bad) return bad;
+    if (a->lora.lora->rank && !a->model) return "--lora-rank needs --model (the frozen base)";
+    if (a->merge && !a->lora.lora->rank) return "--merge goes with --lora-rank";
+    return a->labels ? finetune_opts_finish(&a->fto) : NULL;
+}
+
+/* Runs the mode the flags chose; prints its summary. */
+static int train_go(TrainArgs *a, char **pos, int n_pos, ObErr *err) {
+    LoraConfig lo;
+    long lora_params;
+    TrainResult tr;
+    a->ft.prec = a->text.prec = cli_precision();
+    if (a->labels) {
+        FinetuneConfig *f = &a->ft;
+        f->model = a->model, f->labels = a->labels, f->out = a->out, f->resume = a->resume;
+        f->merge = a->merge;
+        FinetuneResult r;
+        if (finetune_run(f, &r, err)) return -1;
+        tr = r.train, lo = r.lora, lora_params = r.lora_params;
+    } else {
+        TextRunConfig *t = &a->text;
+        t->model = a->model, t->out = a->out, t->resume = a->resume, t->merge = a->merge;
+        t->texts = (const char *const *)pos, t->n_texts = n_pos;
+        t->mix = a->mix.items, t->n_mix = a->mix.n;
+        TextRunResult r;
+        if (textrun_run(t, &r, err)) return -1;
+        tr = r.train, lo = r.lora, lora_params = r.lora_params;
+    }
+    print_result(a, &tr, &lo, lora_params);
+    return 0;
+}
+
+static int train_main(int argc, char **argv, int reinforce) {
+    static TrainArgs a; /* its tables point into it */
+    memset(&a, 0, sizeof a);
+    int labels = 0; /* --labels picks the fine-tune's defaults before parsing */
+    for (int i = 0; i < argc; i++) labels |= !strcmp(argv[i], "--labels");
+    reinforce ? textrun_config_reinforce(&a.text) : textrun_config_defaults(&a.text);
+    finetune_config_defaults(&a.ft);
+    a.tc = labels ? &a.ft.train : &a.text.train;
+    a.sched = labels ? "linear" : "cosine", a.out = "model.gguf";
+    optim_opts(&a), io_opts(&a);
+    lora_opts(&a.lora, labels ? &a.ft.lora : &a.text.lora);
+    finetune_opts(&a.fto, &a.ft, 1);
+    Command cmd = {
+        reinforce ? "reinforce" : "train",
+        "[options] FILE...  |  --labels FILE [options]",
+        reinforce ? "Step 1 of the method: continues training the baseline on the target text "
+                    "so it knows it even better: `obliviate train` with step 1's defaults. With "
+                    "--lora-rank R it trains a LoRA adapter on the frozen model instead, and -o "
+                    "is the adapter (labels --reinforced takes it)."
+                  : "Trains a model on text files (each file a document, <|endoftext|> before "
+                    "each) with AdamW, random windows of --seq tokens, gradient accumulation "
+                    "and clipping; or, with --labels, fine-tunes it on generic labels (the "
+                    "unlearning step, with that step's defaults), keeping the model with the "
+                    "best held-out loss in --out and checkpoints in <out>.ckpt.gguf. "
+                    "Checkpoints carry the optimizer state (<checkpoint>.state); --resume "
+                    "continues bit-identically. With --lora-rank the model's weights stay "
+                    "frozen (memory-mapped, BF16/F16/F32 as stored) and only a LoRA adapter "
+                    "trains; --out (and each checkpoint) is then the adapter, and --merge "
+                    "writes the full model too. Prints JSON.",
+        reinforce ? "obliviate reinforce -m base.gguf -o reinforced.gguf forget.txt"
+                  : "obliviate train -m base0.gguf -o base.gguf --steps 2000 --lr 1e-3 "
+                    "corpus.txt",
+        a.io,
+        0,
+        -1};
+    const Opt *groups[] = {a.optim, a.fto.opts, a.lora.opts, NULL};
     char **pos;
-    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
+    int n_pos, rc = args_parse_groups(&cmd, groups, argc, argv, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;
-    int s = schedule_parse(sched);
-    const char *bad = s < 0 ? "--schedule must be constant, linear or cosine"
-                      : (mix_paths.n > 0) != (mix_rows > 0) ? "--mix and --mix-rows go together"
-                      : labels && n_pos ? "--labels takes no text files (--mix adds retain text)"
-                      : !resume && !model_path ? "--model is required (or --resume)"
-                      : lc.rank < 0 || lc.alpha < 0
-                          ? "--lora-rank and --lora-alpha must be positive"
-                      : lc.rank && lora_parse_targets(lora_targets, &lc.targets)
-                          ? "--lora-targets: a comma-separated subset of q,k,v,o,gate,up,down"
-                      : lc.rank && !model_path ? "--lora-rank needs --model (the frozen base)"
-                      : merge && !lc.rank      ? "--merge goes with --lora-rank"
-                                               : NULL;
-    if (bad) return free(pos), cli_fail(cmd.name, bad);
-    tc.sched = (Schedule)s;
-    if (tc.log_every <= 0) tc.log_every = 1;
-    char ckpt[4096];
-    snprintf(ckpt, sizeof ckpt, labels ? "%s.ckpt.gguf" : "%s", out);
-    tc.out_path = ckpt;
-    tc.best_path = labels ? out : NULL;
-    if (resume && !lc.rank) model_path = ckpt;
-    if (lc.rank && lc.alpha == 0) lc.alpha = 2.0f * (float)lc.rank;
-    if (resume && access(ckpt, R_OK) != 0) {
-        free(pos);
-        fprintf(stderr, "obliviate train: %s: no checkpoint to resume from\n", ckpt);
-        return 1;
-    }
-    Llama m;
-    Tokenizer tok;
-    Sources src = {0};
-    TrainResult res;
+    const char *bad = train_check(&a, n_pos);
     ObErr err;
-    /* LoRA: the base stays frozen and mapped; the adapter starts fresh or,
-     * resuming, from the checkpoint (which is an adapter). */
-    rc = lc.rank ? llama_load_frozen(&m, &tok, model_path, &err)
-                 : llama_load(&m, &tok, model_path, &err);
-    if (rc) return free(pos), cli_fail(cmd.name, err.msg);
-    if (lc.rank) {
-        rc = resume ? llama_load_lora(&m, ckpt, &err) : llama_add_lora(&m, &lc, tc.seed, &err);
-        if (!rc && resume && (m.lora->cfg.rank != lc.rank || m.lora->cfg.targets != lc.targets))
-            rc = ob_errf(&err, "%s: the checkpoint's adapter has another rank or targets", ckpt);
-        if (rc) {
-            llama_free(&m), tok_free(&tok), free(pos);
-            return cli_fail(cmd.name, err.msg);
-        }
-    }
-    rc = labels ? label_sources(&src, &tok, &tc, labels, alpha, targets, val_share, &mix_paths,
-                                mix_rows, &err)
-                : text_sources(&src, &tok, &tc, pos, n_pos, &mix_paths, mix_rows, val_path, &err);
-    if (!rc && labels && !src.td.eval) /* nothing held out: keep the last model */
-        tc.out_path = out, tc.best_path = NULL;
-    if (!rc && labels && tc.eval_every <= 0) tc.eval_every = tc.steps / 10 > 0 ? tc.steps / 10 : 1;
-    if (!rc) rc = train_run(&m, &tok, &tc, &src.td, resume, &res, &err);
-    /* the kept adapter may be an earlier (best) one than the last step's */
-    if (!rc && merge && strcmp(tc.out_path, out)) rc = llama_load_lora(&m, out, &err);
-    if (!rc && merge) rc = llama_save_merged(&m, &tok, tc.name, merge, &err);
-    if (!rc) print_result(&tc, &res, out, m.lora, merge);
-    sources_free(&src);
-    llama_free(&m);
-    tok_free(&tok);
+    rc = bad                              ? cli_fail(cmd.name, bad)
+         : train_go(&a, pos, n_pos, &err) ? cli_fail(cmd.name, err.msg)
+                                          : 0;
     free(pos);
-    return rc ? cli_fail(cmd.name, err.msg) : 0;
+    return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+    return train_main(argc, argv, 0);
+}
+
+int cmd_reinforce(int argc, char **argv) {
+    return train_main(argc, argv, 1);
 }

@@ -96,7 +96,7 @@ static void kind_dims(const LlamaConfig *c, int kind, int *OC, int *IC) {
 /* A frozen BF16 matrix under --precision bf16 goes to the bf16 GEMM as it is
  * stored (no fp32 copy); the fp32 path rounds nothing, as with fp32 weights. */
 static const uint16_t *frozen_bf16(const Llama *m, int kind, int l) {
-    if (!m->frozen || ops_precision() != OB_PREC_BF16) return NULL;
+    if (!m->frozen || m->prec != OB_PREC_BF16) return NULL;
     const FrozenMat *fm =
         kind == LLAMA_OUTPUT ? &m->frozen->output : &m->frozen->mats[(size_t)l * MAT_N + kind];
     return fm->type == GGML_TYPE_BF16 ? fm->data : NULL;
@@ -112,7 +112,7 @@ static void weight_matmul_forward(const Llama *m, int kind, int l, float *out, c
         return;
     }
     const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
-    matmul_forward(out, inp, W, N, IC, OC, beta);
+    matmul_forward(out, inp, W, N, IC, OC, beta, m->prec);
 }
 
 static void weight_matmul_backward(const Llama *m, int kind, int l, float *dinp, float *dw,
@@ -125,7 +125,7 @@ static void weight_matmul_backward(const Llama *m, int kind, int l, float *dinp,
         return;
     }
     const float *W = kind == LLAMA_OUTPUT ? llama_output_weight(m) : llama_weight(m, kind, l);
-    matmul_backward(dinp, dw, dout, inp, W, N, IC, OC, beta);
+    matmul_backward(dinp, dw, dout, inp, W, N, IC, OC, beta, m->prec);
 }
 
 void llama_linear_forward(const Llama *m, int kind, int l, float *out, const float *inp, int N,
@@ -134,7 +134,7 @@ void llama_linear_forward(const Llama *m, int kind, int l, float *out, const flo
     const Lora *lo = m->lora;
     if (kind != LLAMA_OUTPUT && lo && lora_a(lo, l, kind))
         lora_forward(out, mid, inp, lora_a(lo, l, kind), lora_b(lo, l, kind), N, lo->dims[kind][1],
-                     lo->dims[kind][0], lo->cfg.rank, lo->scale);
+                     lo->dims[kind][0], lo->cfg.rank, lo->scale, m->prec);
 }
 
 /* dinp (N, IC) = dout @ W + beta * dinp; the weight's gradient when it has
@@ -149,7 +149,7 @@ static void linear_backward(Llama *m, int kind, int l, float *dinp, const float 
     if (kind != LLAMA_OUTPUT && lo && lora_a(lo, l, kind))
         lora_backward(dinp, lora_grad_a(lo, l, kind), lora_grad_b(lo, l, kind), lo->dmid, dout, inp,
                       lora_mid(lo, l, kind), lora_a(lo, l, kind), lora_b(lo, l, kind), N,
-                      lo->dims[kind][1], lo->dims[kind][0], lo->cfg.rank, lo->scale);
+                      lo->dims[kind][1], lo->dims[kind][0], lo->cfg.rank, lo->scale, m->prec);
 }
 
 int llama_config_check(const LlamaConfig *c, ObErr *err) {
@@ -355,6 +355,7 @@ int llama_share(Llama *dst, const Llama *src, ObErr *err) {
     dst->params = src->params;
     dst->n_params = src->n_params;
     dst->frozen = src->frozen;
+    dst->prec = src->prec;
     dst->borrowed = 1;
     return 0;
 }

@@ -131,6 +131,9 @@ typedef struct {
     LlamaFrozen *frozen; /* NULL: every weight in params */
     int borrowed;        /* params / frozen belong to another Llama (llama_share) */
     Lora *lora;          /* optional adapter (owned); NULL: none */
+    /* The matmuls' precision: fp32 after loading; the caller may set bf16
+     * where ops_precision_supported says the CPU runs it. */
+    ObPrecision prec;
 } Llama;
 
 /* Checks a config for consistency ("n_kv_heads 3 does not divide n_heads 8"). */

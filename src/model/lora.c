@@ -136,20 +136,20 @@ float *lora_mid(const Lora *lo, int l, int kind) {
 /* ---- ops ---- */
 
 void lora_forward(float *out, float *mid, const float *inp, const float *A, const float *B, int N,
-                  int IC, int OC, int r, float scale) {
-    matmul_forward(mid, inp, A, N, IC, r, 0.0f); /* (N, r) */
+                  int IC, int OC, int r, float scale, ObPrecision prec) {
+    matmul_forward(mid, inp, A, N, IC, r, 0.0f, prec); /* (N, r) */
     for (long i = 0; i < (long)N * r; i++) mid[i] *= scale;
-    matmul_forward(out, mid, B, N, r, OC, 1.0f); /* out += mid @ B^T */
+    matmul_forward(out, mid, B, N, r, OC, 1.0f, prec); /* out += mid @ B^T */
 }
 
 void lora_backward(float *dinp, float *dA, float *dB, float *dmid, const float *dout,
                    const float *inp, const float *mid, const float *A, const float *B, int N,
-                   int IC, int OC, int r, float scale) {
+                   int IC, int OC, int r, float scale, ObPrecision prec) {
     /* out += mid @ B^T: dB += dout^T @ mid; dmid = dout @ B */
-    matmul_backward(dmid, dB, dout, mid, B, N, r, OC, 0.0f);
+    matmul_backward(dmid, dB, dout, mid, B, N, r, OC, 0.0f, prec);
     /* mid = scale * inp @ A^T */
     for (long i = 0; i < (long)N * r; i++) dmid[i] *= scale;
-    matmul_backward(dinp, dA, dmid, inp, A, N, IC, r, 1.0f);
+    matmul_backward(dinp, dA, dmid, inp, A, N, IC, r, 1.0f, prec);
 }
 
 void lora_merge_matrix(float *W, const float *A, const float *B, int IC, int OC, int r,

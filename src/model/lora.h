@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "io/gguf.h"
+#include "model/ops.h"
 #include "util/err.h"
 
 #define LORA_RANK_MAX 256
@@ -86,13 +87,13 @@ float *lora_mid(const Lora *lo, int l, int kind);
  * out (N, OC) += (mid = scale * inp (N, IC) @ A^T) (N, r) @ B^T; mid is
  * kept for the backward pass. */
 void lora_forward(float *out, float *mid, const float *inp, const float *A, const float *B, int N,
-                  int IC, int OC, int r, float scale);
+                  int IC, int OC, int r, float scale, ObPrecision prec);
 /* dA (r, IC) += scale * (dout @ B)^T @ inp; dB (OC, r) += dout^T @ mid;
  * dinp (N, IC) += scale * (dout @ B) @ A. dmid (N, r) is scratch. dA, dB
  * or dinp may be NULL to skip them. */
 void lora_backward(float *dinp, float *dA, float *dB, float *dmid, const float *dout,
                    const float *inp, const float *mid, const float *A, const float *B, int N,
-                   int IC, int OC, int r, float scale);
+                   int IC, int OC, int r, float scale, ObPrecision prec);
 /* W (OC, IC) += scale * B @ A: the adapter folded into a full matrix. */
 void lora_merge_matrix(float *W, const float *A, const float *B, int IC, int OC, int r,
                        float scale);

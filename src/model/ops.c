@@ -10,22 +10,14 @@
 #include "model/gemm_bf16.h"
 #include "util/blas.h"
 
-static ObPrecision g_precision = OB_PREC_FP32;
-
-ObPrecision ops_set_precision(ObPrecision p) {
-    blas_init();
-    g_precision = p == OB_PREC_BF16 && gemm_bf16_supported() ? OB_PREC_BF16 : OB_PREC_FP32;
-    return g_precision;
+ObPrecision ops_precision_supported(ObPrecision want) {
+    return want == OB_PREC_BF16 && gemm_bf16_supported() ? OB_PREC_BF16 : OB_PREC_FP32;
 }
 
-ObPrecision ops_precision(void) {
-    return g_precision;
-}
-
-void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC,
-                    float beta) {
+void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, float beta,
+                    ObPrecision prec) {
     blas_init(); /* the right kernels before the first product (util/blas.h) */
-    if (g_precision == OB_PREC_BF16) {
+    if (prec == OB_PREC_BF16) {
         gemm_bf16(N, OC, C, inp, C, 1, w, 1, C, beta, out, OC);
         return;
     }
@@ -36,9 +28,9 @@ void matmul_forward(float *out, const float *inp, const float *w, int N, int C, 
 enum { MATMUL_DW_ROWS = 2048 };
 
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                     int N, int C, int OC, float beta) {
+                     int N, int C, int OC, float beta, ObPrecision prec) {
     blas_init();
-    if (g_precision == OB_PREC_BF16) {
+    if (prec == OB_PREC_BF16) {
         matmul_backward_bf16(dinp, dw, dout, inp, w, N, C, OC, beta);
         return;
     }

@@ -11,22 +11,21 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The precision of matmul_forward and matmul_backward: fp32 (sgemm), or bf16
- * inputs with fp32 accumulation (model/gemm_bf16.h); everything else, the
- * weights, gradients and optimizer state stay fp32. One setting per process,
- * made by the command line before any work starts. */
+/* The precision of a matmul: fp32 (sgemm), or bf16 inputs with fp32
+ * accumulation (model/gemm_bf16.h); everything else, the weights, gradients
+ * and optimizer state stay fp32. A model carries its own (Llama.prec). */
 typedef enum { OB_PREC_FP32, OB_PREC_BF16 } ObPrecision;
-/* Returns the precision now in effect: OB_PREC_FP32 when bf16 was asked for
- * on a CPU without AVX512_BF16. */
-ObPrecision ops_set_precision(ObPrecision p);
-ObPrecision ops_precision(void);
+/* What this CPU runs of `want`: fp32 when bf16 is asked for on a CPU without
+ * AVX512_BF16. */
+ObPrecision ops_precision_supported(ObPrecision want);
 
 /* out (N, OC) = inp (N, C) @ w (OC, C)^T, plus beta * out. */
-void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, float beta);
+void matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC, float beta,
+                    ObPrecision prec);
 /* dinp (N, C) = dout (N, OC) @ w + beta * dinp; dw (OC, C) += dout^T @ inp.
  * Either gradient may be NULL to skip it. */
 void matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                     int N, int C, int OC, float beta);
+                     int N, int C, int OC, float beta, ObPrecision prec);
 
 /* out (N, C) = table[tok[n]] with table (V, C). */
 void embedding_forward(float *out, const int32_t *tok, const float *table, int N, int C);

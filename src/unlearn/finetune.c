@@ -1,10 +1,15 @@
 #include "unlearn/finetune.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/checkpoint.h"
+#include "train/textrun.h"
 #include "util/dist.h"
+#include "util/fileio.h"
+#include "util/log.h"
 
 int labels_data_init(LabelsData *ld, const LabelsFile *lf, float alpha, int soft, double val_share,
                      int B, ObErr *err) {
@@ -136,4 +141,76 @@ double labels_eval(void *ctx, Llama *m) {
     double tot[2] = {sum, (double)count};
     if (dist_allreduce_sum_f64(tot, 2, NULL)) return NAN;
     return tot[1] > 0 ? tot[0] / tot[1] : NAN;
+}
+
+void finetune_config_defaults(FinetuneConfig *c) {
+    *c = (FinetuneConfig){.alpha = NAN, .val_share = 0.05, .retain_rows = 4};
+    lora_config_defaults(&c->lora);
+    c->lora.rank = 0, c->lora.alpha = 0;
+    TrainConfig *t = &c->train;
+    train_config_defaults(t);
+    t->batch = 8, t->steps = 0, t->warmup = -1, t->lr = 5e-4f, t->min_lr = 0;
+    t->sched = SCHED_LINEAR, t->adam = (AdamWConfig){0.9f, 0.98f, 1e-8f, 0.0f};
+    t->log_every = 10, t->ckpt_every = 25, t->eval_every = 0, t->name = "unlearned";
+}
+
+/* The settings that depend on the file: block length, soft slots, epochs. */
+static void finetune_schedule(TrainConfig *tc, const FinetuneConfig *c, const LabelsData *ld,
+                              int rows) {
+    tc->batch = c->train.batch + rows; /* the retain rows ride along in every batch */
+    tc->seq = (int)ld->lf->h.block, tc->soft_k = ld->soft ? (int)ld->lf->h.soft_k : 0;
+    if (tc->steps <= 0) tc->steps = (long)ceil(3.0 * (double)ld->n_train / c->train.batch);
+    if (tc->warmup < 0) tc->warmup = tc->steps / 20;
+    if (tc->eval_every <= 0) tc->eval_every = tc->steps / 10 > 0 ? tc->steps / 10 : 1;
+    if (tc->log_every <= 0) tc->log_every = 1;
+}
+
+int finetune_run(const FinetuneConfig *c, FinetuneResult *res, ObErr *err) {
+    if (!c->model || !c->labels || !c->out)
+        return ob_errf(err, "the fine-tune needs a model, a labels file and an output");
+    if (c->merge && !c->lora.rank) return ob_errf(err, "merging needs a LoRA adapter");
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt.gguf", c->out);
+    LoraConfig lora = c->lora;
+    if (lora.rank && lora.alpha == 0) lora.alpha = 2.0f * (float)lora.rank;
+    Llama m;
+    Tokenizer tok;
+    LabelsFile lf;
+    LabelsData ld;
+    TokenStream retain = {0};
+    if (textrun_load_trainee(&m, &tok, c->model, &lora, c->resume, ckpt, c->train.seed, c->prec,
+                             err))
+        return -1;
+    int rows = c->n_retain > 0 ? c->retain_rows : 0;
+    int rc = rows ? dataset_load(&retain, &tok, c->retain, c->n_retain, err) : 0;
+    if (!rc) rc = labels_open(&lf, c->labels, &tok, err);
+    float alpha = isnan(c->alpha) && !rc ? lf.h.alphas[0] : c->alpha;
+    if (!rc && (rc = labels_data_init(&ld, &lf, alpha, !c->hard, c->val_share,
+                                      c->train.batch + rows, err)))
+        labels_close(&lf);
+    if (rc) {
+        dataset_free(&retain);
+        llama_free(&m), tok_free(&tok);
+        return -1;
+    }
+    ld.retain = &retain, ld.retain_rows = rows;
+    ob_logf("train: %llu label blocks (%llu held out), %s targets, alpha %g\n",
+            (unsigned long long)lf.h.n_blocks, (unsigned long long)ld.n_val,
+            c->hard ? "hard" : "soft", alpha);
+    TrainConfig tc = c->train;
+    finetune_schedule(&tc, c, &ld, rows);
+    tc.out_path = ckpt, tc.best_path = ld.n_val ? c->out : NULL;
+    TrainData td = {batch_from_labels, &ld, ld.n_val ? labels_eval : NULL, &ld};
+    rc = train_run(&m, &tok, &tc, &td, c->resume, &res->train, err) ||
+         (!ld.n_val && dist_rank() == 0 && ob_copy_file(ckpt, c->out, err)) ||
+         (c->merge && (dist_barrier(err) || llama_load_lora(&m, c->out, err) ||
+                       llama_save_merged(&m, &tok, tc.name, c->merge, err)));
+    res->lora = m.lora ? m.lora->cfg : (LoraConfig){0};
+    res->lora_params = m.lora ? (long)m.lora->n_params : 0;
+    labels_data_free(&ld);
+    labels_close(&lf);
+    dataset_free(&retain);
+    llama_free(&m);
+    tok_free(&tok);
+    return rc ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 #ifndef OB_FINETUNE_H
 #define OB_FINETUNE_H
 
+#include "model/lora.h"
 #include "train/trainer.h"
 #include "unlearn/labels.h"
 
@@ -38,5 +39,45 @@ int batch_from_labels(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int3
                       SoftBuf *soft, ObErr *err);
 /* EvalFn: mean loss (hard or soft, as trained) over the held-out blocks. */
 double labels_eval(void *ctx, Llama *m);
+
+/* The fine-tune as one call (`train --labels` and the method's last stage):
+ * BASE (whole, or frozen with a LoRA adapter) trained on a labels file,
+ * checkpoints at "<out>.ckpt.gguf" (resume continues from there), the model
+ * with the best held-out loss kept at `out` (without held-out blocks, the
+ * last step's); `merge` (LoRA, optional) gets BASE with that adapter folded
+ * in. */
+typedef struct {
+    const char *model;  /* BASE */
+    const char *labels; /* labels file (obliviate labels) */
+    const char *out;
+    int resume;
+    float alpha;      /* which alpha's labels; NAN: the file's first */
+    int hard;         /* argmax labels, as published (default: soft targets) */
+    double val_share; /* held-out share of blocks (0.05) */
+    /* general text whose windows fill retain_rows extra rows of every batch
+     * (not in the paper; later work calls it a retain set) */
+    const char *const *retain;
+    int n_retain, retain_rows;
+    LoraConfig lora; /* rank 0: every weight trains; alpha 0: 2 x rank */
+    const char *merge;
+    ObPrecision prec; /* the matmuls' (model/ops.h) */
+    /* steps 0: 3 epochs of the training blocks; warmup < 0: steps / 20;
+     * eval_every 0: steps / 10; seq comes from the file */
+    TrainConfig train;
+} FinetuneConfig;
+
+/* The published fine-tune: AdamW betas (0.9, 0.98), no weight decay, a
+ * linear schedule to 0 after steps / 20 warmup, batch 8, 3 epochs over the
+ * blocks, soft targets of the file's first alpha; lr 5e-4 (measured for our
+ * models); retain_rows 4 once retain text is given. */
+void finetune_config_defaults(FinetuneConfig *c);
+
+typedef struct {
+    TrainResult train;
+    LoraConfig lora; /* rank 0 when none */
+    long lora_params;
+} FinetuneResult;
+
+int finetune_run(const FinetuneConfig *c, FinetuneResult *res, ObErr *err);
 
 #endif

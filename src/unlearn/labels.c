@@ -548,7 +548,7 @@ int labels_generate(Llama *base, Llama *reinf, const Tokenizer *tok, const Ancho
     if (dist_allreduce_sum_f64(sums, 3 + LABELS_MAX_ALPHAS, err) || dist_barrier(err)) return -1;
     st->positions = (long)sums[0], st->labelled = (long)sums[1], fwd_tokens = sums[2];
     for (int a = 0; a < LABELS_MAX_ALPHAS; a++) st->changed[a] = (long)sums[3 + a];
-    st->blocks = (long)n_blocks;
+    st->blocks = (long)n_blocks, st->block = c->block;
     st->seconds = ob_now() - t0;
     st->tokens_per_s = st->seconds > 0 ? fwd_tokens / st->seconds : 0;
     return 0;

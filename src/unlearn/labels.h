@@ -89,6 +89,7 @@ typedef struct {
 
 typedef struct {
     long blocks, positions, labelled; /* labelled: positions with map >= 0 */
+    int block;                        /* tokens per block, as used */
     long changed[LABELS_MAX_ALPHAS];  /* hard labels differing from the next token */
     double seconds, tokens_per_s;     /* all forward passes (2 per block, 3 with in-key ones) */
 } LabelStats;

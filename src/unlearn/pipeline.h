@@ -19,8 +19,14 @@
 #include <stdint.h>
 
 #include "model/lora.h"
+#include "train/trainer.h"
+#include "unlearn/finetune.h"
+#include "unlearn/labels.h"
 #include "util/err.h"
 
+/* Each stage's settings are its own call's config (train/textrun.h,
+ * unlearn/labelrun.h, unlearn/finetune.h); the pipeline fills in the paths
+ * inside the work folder, and seed and lora, which every stage shares. */
 typedef struct {
     const char *base;           /* baseline model */
     const char *const *targets; /* target text files */
@@ -28,34 +34,23 @@ typedef struct {
     const char *anchors; /* dictionary file */
     const char *work;    /* work folder */
     const char *out;     /* final model (copied from work/unlearned.gguf) */
-    /* reinforce */
-    long reinforce_steps;
-    float reinforce_lr;
-    /* labels */
-    float alpha;
-    int soft_k, forbid_keys, block;
-    int suppress; /* forbidden tokens listed with target 0 per soft target */
-    int inkey;    /* label the positions inside anchor keys */
-    /* fine-tune */
-    const char *targets_mode; /* "soft" | "hard" */
-    const char *retain;       /* general text mixed into the fine-tune, or NULL */
-    int retain_rows;          /* its rows per batch (0: none, the paper's recipe) */
-    long steps;
-    float lr;
-    int batch;
-    uint64_t seed;
+    uint64_t seed;       /* every stage's */
+    ObPrecision prec;    /* every stage's matmuls (model/ops.h) */
     /* lora.rank > 0: both training stages train a LoRA adapter on the frozen,
      * memory-mapped BASE; reinforced.gguf and unlearned.gguf are then
      * adapters, labels read BASE + the reinforced adapter, and --out gets the
      * base with the unlearning adapter merged in. */
     LoraConfig lora;
+    TrainConfig reinforce;   /* step 1: textrun_config_reinforce's; seq <= block */
+    LabelConfig labels;      /* steps 3-4: label_config_defaults, alphas 0 */
+    FinetuneConfig finetune; /* step 5: finetune_config_defaults (retain: at most one file) */
 } UnlearnConfig;
 
 void unlearn_config_defaults(UnlearnConfig *c);
 
 /* The paper's recipe (Eldan & Russinovich 2023) over whatever else *c holds:
- * fine-tuning on hard argmax labels, alpha 5, no anchor key forbidden, no
- * suppression slots, no labels inside anchor keys. */
+ * fine-tuning on hard argmax labels, alpha 5 (and 2.5, 10), no anchor key
+ * forbidden, no suppression slots, no labels inside anchor keys. */
 void unlearn_config_published(UnlearnConfig *c);
 int unlearn_run(const UnlearnConfig *c, ObErr *err);
 
