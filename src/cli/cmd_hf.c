@@ -25,6 +25,26 @@ static void report(const char *from, const char *to, const HFInfo *in, double se
     print_json(j);
 }
 
+/* The options checked, then the conversion (model/hf.h). */
+static int convert(const Command *cmd, int is_import, const char *in, const char *out,
+                   const char *dtype, uint64_t shard) {
+    if (!out) return cli_fail(cmd->name, "--out is required");
+    HFOptions o = {.dtype = -1, .max_shard = shard};
+    uint32_t type;
+    if (dtype && parse_dtype(dtype, &type))
+        return cli_fail(cmd->name, "--dtype must be f32, f16 or bf16");
+    if (dtype) o.dtype = (int)type;
+    HFInfo info;
+    ObErr err;
+    double t0 = ob_now();
+    int rc = is_import ? hf_import(in, out, &o, &info, &err) : hf_export(in, out, &o, &info, &err);
+    if (rc) return cli_fail(cmd->name, err.msg);
+    report(in, out, &info, ob_now() - t0);
+    fprintf(stderr, "%s: %d tensors, %.1f MB -> %s\n", cmd->name, info.n_tensors,
+            (double)info.bytes / 1e6, out);
+    return 0;
+}
+
 static int run(int is_import, int argc, char **argv) {
     const char *out = NULL, *dtype = NULL;
     uint64_t shard = 0;
@@ -66,23 +86,9 @@ static int run(int is_import, int argc, char **argv) {
     char **pos;
     int n_pos, rc = args_parse(cmd, argc, argv, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;
-    if (!out) return free(pos), cli_fail(cmd->name, "--out is required");
-    HFOptions o = {.dtype = -1, .max_shard = shard};
-    uint32_t type;
-    if (dtype && parse_dtype(dtype, &type))
-        return free(pos), cli_fail(cmd->name, "--dtype must be f32, f16 or bf16");
-    if (dtype) o.dtype = (int)type;
-    HFInfo info;
-    ObErr err;
-    double t0 = ob_now();
-    rc = is_import ? hf_import(pos[0], out, &o, &info, &err)
-                   : hf_export(pos[0], out, &o, &info, &err);
-    if (rc) return free(pos), cli_fail(cmd->name, err.msg);
-    report(pos[0], out, &info, ob_now() - t0);
-    fprintf(stderr, "%s: %d tensors, %.1f MB -> %s\n", cmd->name, info.n_tensors,
-            (double)info.bytes / 1e6, out);
+    rc = convert(cmd, is_import, pos[0], out, dtype, shard);
     free(pos);
-    return 0;
+    return rc;
 }
 
 int cmd_import_hf(int argc, char **argv) {

@@ -1,3 +1,4 @@
+/* obliviate tokenizer train: a BPE vocabulary from text (text/tokenizer_train.h). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -5,8 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "text/tokenizer_gguf.h"
-#include "util/progress.h"
+#include "text/tokenizer_train.h"
 
 int cmd_tokenizer(int argc, char **argv) {
     if (argc < 1 || strcmp(argv[0], "train") != 0) {
@@ -17,11 +17,11 @@ int cmd_tokenizer(int argc, char **argv) {
         fprintf(stderr, "obliviate tokenizer: expected 'tokenizer train' (see --help)\n");
         return 2;
     }
-    int vocab = 4096;
-    const char *out = NULL;
+    TokTrainConfig tc;
+    tok_train_config_defaults(&tc);
     Opt opts[] = {
-        {"--vocab", OPT_INT, &vocab, "vocabulary size, special token included (default 4096)"},
-        {"--out|-o", OPT_STR, &out, "output tokenizer file (GGUF), required"},
+        {"--vocab", OPT_INT, &tc.vocab, "vocabulary size, special token included (default 4096)"},
+        {"--out|-o", OPT_STR, &tc.out_path, "output tokenizer file (GGUF), required"},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"tokenizer train",
@@ -36,22 +36,21 @@ int cmd_tokenizer(int argc, char **argv) {
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc - 1, argv + 1, &pos, &n_pos);
     if (rc) return free(pos), rc == 1 ? 0 : rc;
-    if (!out) return free(pos), cli_fail(cmd.name, "--out is required");
-    Tokenizer tok;
+    if (!tc.out_path) return free(pos), cli_fail(cmd.name, "--out is required");
+    tc.files = (const char *const *)pos;
+    tc.n_files = n_pos;
+    TokTrainResult res;
     ObErr err;
-    double t0 = ob_now();
-    rc = tok_train_files(&tok, (const char *const *)pos, n_pos, vocab, 1, &err);
+    rc = tok_train_run(&tc, &res, &err);
     free(pos);
     if (rc) return cli_fail(cmd.name, err.msg);
-    if (tokenizer_save(&tok, out, &err)) return tok_free(&tok), cli_fail(cmd.name, err.msg);
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "tokenizer", out);
-    cJSON_AddNumberToObject(j, "vocab", tok.n_vocab);
-    cJSON_AddNumberToObject(j, "merges", tok.n_merges);
-    cJSON_AddNumberToObject(j, "seconds", ob_now() - t0);
+    cJSON_AddStringToObject(j, "tokenizer", tc.out_path);
+    cJSON_AddNumberToObject(j, "vocab", res.n_vocab);
+    cJSON_AddNumberToObject(j, "merges", res.n_merges);
+    cJSON_AddNumberToObject(j, "seconds", res.seconds);
     print_json(j);
-    fprintf(stderr, "tokenizer: %d tokens (%d merges) written to %s\n", tok.n_vocab, tok.n_merges,
-            out);
-    tok_free(&tok);
+    fprintf(stderr, "tokenizer: %d tokens (%d merges) written to %s\n", res.n_vocab, res.n_merges,
+            tc.out_path);
     return 0;
 }
