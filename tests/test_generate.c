@@ -1,4 +1,4 @@
-/* model/generate.c and train/perplexity.c through their APIs on a tiny
+/* model/generate.c and eval/perplexity.c through their APIs on a tiny
  * random model saved here: greedy generation equals argmax decoding by hand
  * over the key/value cache, sampling is repeatable by seed, the prompt starts
  * with <|endoftext|> unless no_bos, and perplexity is exp(mean loss). */
@@ -12,7 +12,7 @@
 #include "model/generate.h"
 #include "tiny.h"
 #include "tmpdir.h"
-#include "train/perplexity.h"
+#include "eval/perplexity.h"
 
 static const char text[] = "The quick brown fox jumps over the lazy dog. Holmes sat by the fire "
                            "and the doctor read the paper while the rain fell on Baker Street. ";

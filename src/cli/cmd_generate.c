@@ -1,5 +1,5 @@
 /* generate and perplexity: running a model (model/generate.h,
- * train/perplexity.h). */
+ * eval/perplexity.h). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "model/generate.h"
-#include "train/perplexity.h"
+#include "eval/perplexity.h"
 
 static void print_generated(const GenerateConfig *gc, const GenerateResult *r, int json) {
     if (json) {
