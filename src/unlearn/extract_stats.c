@@ -88,7 +88,8 @@ int ex_make_candidates(Ctx *x, double alpha0, ObErr *err) {
         k.yg = p->cnt[1];
         if (add_cand(x, &k, err)) return -1;
     }
-    qsort(x->cand, (size_t)x->n_cand, sizeof *x->cand, cmp_cand_lb);
+    if (x->n_cand) /* qsort must not get NULL, even for no elements */
+        qsort(x->cand, (size_t)x->n_cand, sizeof *x->cand, cmp_cand_lb);
     return 0;
 }
 
@@ -170,7 +171,7 @@ int ex_rank_candidates(Ctx *x, int n_scored, ObErr *err) {
         if (k->n_e) k->final += x->c->model_weight * ((k->e_sum / k->n_e - e_m) / e_s);
     }
     free(v);
-    qsort(x->cand, (size_t)n, sizeof *x->cand, cmp_cand_final);
+    if (n) qsort(x->cand, (size_t)n, sizeof *x->cand, cmp_cand_final);
     return 0;
 }
 
