@@ -2,8 +2,9 @@
  * a baseline trained by textrun_run on general text and a target, then
  * unlearn_run with the defaults. Checks that every stage's file is there
  * with its stamp, that a rerun skips every stage and changes nothing, that
- * the pipeline is exactly its stage calls (labelrun_run and finetune_run with
- * the same settings rebuild labels.bin and unlearned.gguf bit for bit), that
+ * the pipeline is exactly its stage calls (textrun_run, labelrun_run and
+ * finetune_run with the same settings rebuild reinforced.gguf, labels.bin
+ * and unlearned.gguf bit for bit), that
  * the published preset writes alpha 5, 2.5, 10 labels with nothing
  * forbidden, fine-tunes on hard labels and differs from the default, and
  * that base and reinforced models with different tokenizers are refused. */
@@ -143,7 +144,17 @@ static void test_default_recipe(void) {
     CHECK(skipped == 4, "stages skipped on rerun: %d\n%s", skipped, g_log);
     CHECK(files_equal(c.out, tmp("first.gguf")), "rerun changed the model");
 
-    /* The pipeline is its stage calls: the same settings rebuild both files. */
+    /* The pipeline is its stage calls: the same settings rebuild every file
+     * (reinforce: warmup steps/10 + 1, final lr lr/10, as documented). */
+    TextRunConfig t;
+    textrun_config_reinforce(&t);
+    t.model = c.base, t.out = tmp("reinf.gguf"), t.texts = c.targets, t.n_texts = 1;
+    t.train = c.reinforce, t.train.seq = c.labels.block;
+    t.train.warmup = t.train.steps / 10 + 1, t.train.min_lr = t.train.lr / 10;
+    TextRunResult tr;
+    CHECK(!textrun_run(&t, &tr, &err), "%s", err.msg);
+    work_file(p, &c, "reinforced.gguf");
+    CHECK(files_equal(p, tmp("reinf.gguf")), "textrun_run differs from the reinforce stage");
     LabelRunConfig l;
     labelrun_config_defaults(&l);
     char reinf[512], dict[512];

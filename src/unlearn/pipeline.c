@@ -84,6 +84,8 @@ static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr
     r.model = c->base, r.out = out, r.resume = resume, r.lora = c->lora;
     r.texts = c->targets, r.n_texts = c->n_targets;
     r.train = c->reinforce;
+    /* warmup and final lr follow the steps and lr set (16 and 5e-5 at the defaults) */
+    r.train.warmup = r.train.steps / 10 + 1, r.train.min_lr = r.train.lr / 10;
     r.train.seq = c->labels.block, r.fit_seq = 1;
     r.train.seed = c->seed, r.train.log_path = log, r.prec = c->prec;
     TextRunResult res;

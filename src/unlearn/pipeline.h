@@ -41,7 +41,8 @@ typedef struct {
      * adapters, labels read BASE + the reinforced adapter, and --out gets the
      * base with the unlearning adapter merged in. */
     LoraConfig lora;
-    TrainConfig reinforce;   /* step 1: textrun_config_reinforce's; seq <= block */
+    TrainConfig reinforce;   /* step 1: textrun_config_reinforce's; seq <= block, warmup
+                              * steps/10 + 1 and min_lr lr/10 */
     LabelConfig labels;      /* steps 3-4: label_config_defaults, alphas 0 */
     FinetuneConfig finetune; /* step 5: finetune_config_defaults (retain: at most one file) */
 } UnlearnConfig;
