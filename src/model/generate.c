@@ -83,6 +83,10 @@ static int generate_with(const GenerateConfig *c, const Llama *m, const Tokenize
     res->seconds = ob_now() - t0;
     size_t len;
     rc = produced < 0 ? -1 : tok_decode(tok, res->ids, produced, &res->text, &len, err);
+    /* A continuation that starts the text carries the space a SentencePiece
+     * encoder puts in front of every text; the text itself does not. */
+    if (!rc && tok->add_space_prefix && !(c->prompt && *c->prompt) && res->text[0] == ' ')
+        memmove(res->text, res->text + 1, len);
     res->n_ids = produced < 0 ? 0 : produced;
     sampler_free(&s);
     return rc ? -1 : 0;

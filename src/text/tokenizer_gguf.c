@@ -60,12 +60,14 @@ static const GGUFKV *array_kv(const GGUFFile *f, const char *key, uint32_t type,
     return kv;
 }
 
-/* An optional token id key: -1 when absent. */
+/* An optional token id key: -1 when absent, or when it holds 4294967295,
+ * which llama.cpp's converter writes for "no such token" (its -1 as u32). */
 static int opt_id(const GGUFFile *f, const char *key, uint64_t n, int *out, ObErr *err) {
     uint32_t v;
     *out = -1;
     if (!gguf_find_kv(f, key)) return 0;
     if (gguf_get_u32(f, key, &v, err)) return -1;
+    if (v == UINT32_MAX) return 0;
     if (v >= n)
         return ob_errf(err, "%s: %s = %u out of range (%llu tokens)", f->path, key, v,
                        (unsigned long long)n);
