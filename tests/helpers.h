@@ -1,5 +1,6 @@
 /* Helpers several test programs share: random tensors, a float64 dot
- * product, the finite-difference gradient check, log P(continuation)
+ * product, the finite-difference gradient check and a whole model's loss
+ * for it, a tokenizer trained on a repeated text, log P(continuation)
  * computed by hand from a plain forward pass, a JSON file read whole, and a
  * tokenizer's encoding compared with the expected ids. */
 #ifndef OB_TEST_HELPERS_H
@@ -53,6 +54,33 @@ static inline double grad_check(LossFn fn, void *ctx, float *x, const float *gra
         if (err > worst) worst = err;
     }
     return worst;
+}
+
+/* A whole model's loss for grad_check: the forward pass over T tokens. */
+typedef struct {
+    Llama *m;
+    int32_t *inp, *tgt;
+    int T;
+} ModelLossCtx;
+
+static inline double model_loss(void *p) {
+    ModelLossCtx *c = p;
+    return llama_forward(c->m, c->inp, c->tgt, c->T, NULL);
+}
+
+/* *tok: a BPE vocabulary of `vocab` tokens trained on `times` copies of
+ * text; 0, or -1 with err set. */
+static inline int tok_train_repeated(Tokenizer *tok, const char *text, int times, int vocab,
+                                     ObErr *err) {
+    size_t one = strlen(text), len = one * (size_t)times;
+    char *big = malloc(len + 1);
+    if (!big) return ob_errf(err, "out of memory");
+    for (int i = 0; i < times; i++) memcpy(big + i * one, text, one);
+    big[len] = 0;
+    const char *texts[1] = {big};
+    int rc = tok_train_texts(tok, texts, &len, 1, vocab, 0, err);
+    free(big);
+    return rc;
 }
 
 /* log P(ids[n_ctx..n) | ids[0..n_ctx)) from one llama_forward over the

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "unlearn/anchors.h"
 #include "unlearn/translate.h"
 
@@ -641,17 +642,11 @@ static void test_determinism(void) {
 }
 
 int main(void) {
-    size_t len = strlen(TRAIN) * 20;
-    char *big = malloc(len + 1);
-    for (int i = 0; i < 20; i++) memcpy(big + i * strlen(TRAIN), TRAIN, strlen(TRAIN));
-    big[len] = 0;
-    const char *texts[1] = {big};
     ObErr err = {{0}};
-    if (tok_train_texts(&tok, texts, &len, 1, 400, 0, &err)) {
+    if (tok_train_repeated(&tok, TRAIN, 20, 400, &err)) {
         fprintf(stderr, "tokenizer: %s\n", err.msg);
         return 1;
     }
-    free(big);
     RUN(test_tokenizer_assumptions);
     RUN(test_parse_object);
     RUN(test_parse_jsonl_merge);

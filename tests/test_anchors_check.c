@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "tmpdir.h"
 #include "unlearn/anchors_check.h"
 
@@ -220,17 +221,11 @@ static void test_errors(void) {
 
 int main(void) {
     if (tmpdir_make()) return 1;
-    size_t len = strlen(TRAIN) * 20;
-    char *big = malloc(len + 1);
-    for (int i = 0; i < 20; i++) memcpy(big + i * strlen(TRAIN), TRAIN, strlen(TRAIN));
-    big[len] = 0;
-    const char *texts[1] = {big};
     ObErr err = {{0}};
-    if (tok_train_texts(&tok, texts, &len, 1, 400, 0, &err)) {
+    if (tok_train_repeated(&tok, TRAIN, 20, 400, &err)) {
         fprintf(stderr, "tokenizer: %s\n", err.msg);
         return 1;
     }
-    free(big);
     RUN(test_struct);
     RUN(test_json_and_table);
     RUN(test_no_target_pruned);

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "eval/completion.h"
+#include "tiny.h"
 #include "train/trainer.h"
 
 static int found(const char *text, const char *key) {
@@ -255,18 +256,8 @@ static void test_cut(void) {
     world_free(&w);
 }
 
-static LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 48,
-                         .n_layers = 2,
-                         .n_heads = 4,
-                         .n_kv_heads = 2,
-                         .head_dim = 12,
-                         .ffn_dim = 96,
-                         .vocab = vocab,
-                         .ctx_len = 40,
-                         .norm_eps = 1e-5f,
-                         .rope_base = 10000.0f,
-                         .tied = 1};
+static LlamaConfig comp_shape(int vocab) {
+    return tiny_shape(48, 2, 4, 2, 96, vocab, 40, 1);
 }
 
 static void test_end_to_end(void) {
@@ -276,7 +267,7 @@ static void test_end_to_end(void) {
     CompConfig c = small_config(20, 1);
     CompSet s;
     Llama m;
-    LlamaConfig lc = tiny_config(w.tok.n_vocab);
+    LlamaConfig lc = comp_shape(w.tok.n_vocab);
     int rc = comp_cut(&s, &w.ds, &w.tok, &w.d, &c, &err) || llama_create(&m, &lc, &err);
     CHECK(rc == 0, "%s", err.msg);
     if (rc) return world_free(&w);

@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "text/corpus.h"
+#include "tiny.h"
 #include "unlearn/anchors.h"
 #include "unlearn/extract.h"
 
@@ -337,18 +338,8 @@ static void test_expect_rule(void) {
     free(misses);
 }
 
-static LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 32,
-                         .n_layers = 1,
-                         .n_heads = 2,
-                         .n_kv_heads = 2,
-                         .head_dim = 16,
-                         .ffn_dim = 64,
-                         .vocab = vocab,
-                         .ctx_len = 64,
-                         .norm_eps = 1e-5f,
-                         .rope_base = 10000.0f,
-                         .tied = 1};
+static LlamaConfig extract_shape(int vocab) {
+    return tiny_shape(32, 1, 2, 2, 64, vocab, 64, 1);
 }
 
 static void test_model_evidence(void) {
@@ -359,7 +350,7 @@ static void test_model_evidence(void) {
     size_t lens[2] = {target_len, general_len};
     LlamaConfig c;
     int rc = tok_train_texts(&tok, texts, lens, 2, 400, 0, &err);
-    if (!rc) c = tiny_config(tok.n_vocab);
+    if (!rc) c = extract_shape(tok.n_vocab);
     rc = rc || llama_create(&base, &c, &err) || llama_create(&reinf, &c, &err);
     CHECK(rc == 0, "setup: %s", err.msg);
     if (rc) goto done;

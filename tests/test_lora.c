@@ -21,6 +21,7 @@
 #include "model/gemm_bf16.h"
 #include "model/llama.h"
 #include "model/lora.h"
+#include "tiny.h"
 #include "util/fileio.h"
 #include "util/rng.h"
 
@@ -92,34 +93,13 @@ static void test_targets_parse(void) {
 }
 
 /* ---- a tiny model ---- */
-static LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 16,
-                         .n_layers = 2,
-                         .n_heads = 4,
-                         .n_kv_heads = 2,
-                         .head_dim = 4,
-                         .ffn_dim = 24,
-                         .vocab = vocab,
-                         .ctx_len = 16,
-                         .norm_eps = 1e-5f,
-                         .rope_base = 10000.0f,
-                         .tied = 0};
+static LlamaConfig lora_shape(int vocab) {
+    return tiny_shape(16, 2, 4, 2, 24, vocab, 16, 0);
 }
 
 /* Random adapter parameters (B too, so the adapter does something). */
 static void randomise_lora(Lora *lo, float std) {
     for (size_t i = 0; i < lo->n_params; i++) lo->params[i] = std * ob_rng_normal(&rng);
-}
-
-typedef struct {
-    Llama *m;
-    int32_t *inp, *tgt;
-    int T;
-} ModelCtx;
-
-static double model_loss(void *p) {
-    ModelCtx *c = p;
-    return llama_forward(c->m, c->inp, c->tgt, c->T, NULL);
 }
 
 /* Gradients of the adapter through the whole model; the base gets none. */
@@ -134,7 +114,7 @@ static void check_model_lora_grads(Llama *m, const char *what) {
     for (int i = 0; i < 12; i++) inp[i] = (int32_t)ob_rng_below(&rng, (uint64_t)m->cfg.vocab);
     for (int i = 0; i < 12; i++)
         tgt[i] = i % 4 == 1 ? -1 : (int32_t)ob_rng_below(&rng, (uint64_t)m->cfg.vocab);
-    ModelCtx c = {m, inp, tgt, 6};
+    ModelLossCtx c = {m, inp, tgt, 6};
     int nv;
     llama_forward(m, inp, tgt, 6, &nv);
     llama_zero_grads(m);
@@ -148,7 +128,7 @@ static void check_model_lora_grads(Llama *m, const char *what) {
 }
 
 static void test_model_lora_grads_fp32(void) {
-    LlamaConfig cfg = tiny_config(23);
+    LlamaConfig cfg = lora_shape(23);
     Llama m;
     ObErr err;
     CHECK(llama_create(&m, &cfg, &err) == 0, "%s", err.msg);
@@ -160,7 +140,7 @@ static void test_model_lora_grads_fp32(void) {
 
 /* Saves a random tiny model as `type` and loads it twice: fp32 and frozen. */
 static int typed_pair(Llama *full, Llama *frozen, const char *file, uint32_t type) {
-    LlamaConfig cfg = tiny_config(23);
+    LlamaConfig cfg = lora_shape(23);
     Llama m;
     ObErr err;
     if (llama_create(&m, &cfg, &err)) return -1;
@@ -314,7 +294,7 @@ static void test_bad_adapters(void) {
     CHECK(bf16_pair(&full, &fz, path("b.gguf")) == 0, "bf16 models");
     CHECK(llama_load_lora(&fz, path("b.gguf"), &err) < 0 && strstr(err.msg, "not a LoRA adapter"),
           "a model accepted as adapter: %s", err.msg);
-    LlamaConfig other = tiny_config(23);
+    LlamaConfig other = lora_shape(23);
     other.dim = 24, other.head_dim = 6;
     Llama o;
     LoraConfig lc = {2, 4.0f, 0xF};
@@ -359,7 +339,7 @@ static void test_llamacpp_applies_adapter(void) {
     Tokenizer tok;
     ObErr err;
     CHECK(tok_train_texts(&tok, &text, &len, 1, 280, 0, &err) == 0, "%s", err.msg);
-    LlamaConfig cfg = tiny_config(tok.n_vocab);
+    LlamaConfig cfg = lora_shape(tok.n_vocab);
     cfg.dim = 32, cfg.head_dim = 8, cfg.ffn_dim = 48, cfg.ctx_len = 64;
     Llama m;
     CHECK(llama_create(&m, &cfg, &err) == 0, "%s", err.msg);

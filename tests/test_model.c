@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "model/llama.h"
+#include "tiny.h"
 #include "train/adamw.h"
 #include "train/trainer.h"
 
@@ -137,17 +138,7 @@ static void test_reference_tied(void) {
 
 /* Cached inference, fed in uneven chunks, gives the batched forward's logits. */
 static void test_kvcache_matches_forward(void) {
-    LlamaConfig cfg = {.dim = 32,
-                       .n_layers = 2,
-                       .n_heads = 4,
-                       .n_kv_heads = 2,
-                       .head_dim = 8,
-                       .ffn_dim = 40,
-                       .vocab = 50,
-                       .ctx_len = 16,
-                       .norm_eps = 1e-5f,
-                       .rope_base = 10000.0f,
-                       .tied = 0};
+    LlamaConfig cfg = tiny_shape(32, 2, 4, 2, 40, 50, 16, 0);
     Llama m;
     ObErr err;
     CHECK(llama_create(&m, &cfg, &err) == 0, "%s", err.msg);

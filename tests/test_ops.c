@@ -9,6 +9,7 @@
 #include "helpers.h"
 #include "model/llama.h"
 #include "model/ops.h"
+#include "tiny.h"
 #include "util/rng.h"
 
 static ObRng rng;
@@ -319,29 +320,8 @@ static void test_soft_crossentropy(void) {
 }
 
 /* ---- whole model ---- */
-typedef struct {
-    Llama *m;
-    int32_t *inp, *tgt;
-    int T;
-} ModelCtx;
-
-static double model_loss(void *p) {
-    ModelCtx *c = p;
-    return llama_forward(c->m, c->inp, c->tgt, c->T, NULL);
-}
-
 static void test_model_grads(int tied) {
-    LlamaConfig cfg = {.dim = 16,
-                       .n_layers = 2,
-                       .n_heads = 4,
-                       .n_kv_heads = 2,
-                       .head_dim = 4,
-                       .ffn_dim = 24,
-                       .vocab = 23,
-                       .ctx_len = 8,
-                       .norm_eps = 1e-5f,
-                       .rope_base = 10000.0f,
-                       .tied = tied};
+    LlamaConfig cfg = tiny_shape(16, 2, 4, 2, 24, 23, 8, tied);
     Llama m;
     ObErr err;
     CHECK(llama_create(&m, &cfg, &err) == 0, "%s", err.msg);
@@ -352,7 +332,7 @@ static void test_model_grads(int tied) {
     int32_t inp[12], tgt[12];
     for (int i = 0; i < 12; i++) inp[i] = (int32_t)ob_rng_below(&rng, 23);
     for (int i = 0; i < 12; i++) tgt[i] = i % 4 == 1 ? -1 : (int32_t)ob_rng_below(&rng, 23);
-    ModelCtx c = {&m, inp, tgt, 6};
+    ModelLossCtx c = {&m, inp, tgt, 6};
     int nv;
     llama_forward(&m, inp, tgt, 6, &nv);
     llama_zero_grads(&m);

@@ -1,22 +1,29 @@
-/* The tiny model shape the tests train and check (d64, 2 layers, grouped-query
- * attention, tied head, context 64). */
+/* Small model shapes for the tests: tiny_shape() for a test's own, and
+ * tiny_config(), the one most tests train and check (d64, 2 layers,
+ * grouped-query attention, tied head, context 64). */
 #ifndef OB_TEST_TINY_H
 #define OB_TEST_TINY_H
 
 #include "model/llama.h"
 
-static inline LlamaConfig tiny_config(int vocab) {
-    return (LlamaConfig){.dim = 64,
-                         .n_layers = 2,
-                         .n_heads = 4,
-                         .n_kv_heads = 2,
-                         .head_dim = 16,
-                         .ffn_dim = 128,
+/* head_dim is dim / n_heads; RMSNorm epsilon 1e-5, RoPE base 10000. */
+static inline LlamaConfig tiny_shape(int dim, int n_layers, int n_heads, int n_kv_heads,
+                                     int ffn_dim, int vocab, int ctx_len, int tied) {
+    return (LlamaConfig){.dim = dim,
+                         .n_layers = n_layers,
+                         .n_heads = n_heads,
+                         .n_kv_heads = n_kv_heads,
+                         .head_dim = dim / n_heads,
+                         .ffn_dim = ffn_dim,
                          .vocab = vocab,
-                         .ctx_len = 64,
+                         .ctx_len = ctx_len,
                          .norm_eps = 1e-5f,
                          .rope_base = 10000.0f,
-                         .tied = 1};
+                         .tied = tied};
+}
+
+static inline LlamaConfig tiny_config(int vocab) {
+    return tiny_shape(64, 2, 4, 2, 128, vocab, 64, 1);
 }
 
 #endif

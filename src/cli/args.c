@@ -152,12 +152,9 @@ static void args_help(const Command *cmd, const Opt *const *groups) {
     printf("  %-24s %s\n\nexample:\n  %s\n", "--help", "show this help", cmd->example);
 }
 
-int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_pos) {
-    return args_parse_groups(cmd, NULL, argc, argv, pos, n_pos);
-}
-
-int args_parse_groups(const Command *cmd, const Opt *const *groups, int argc, char **argv,
-                      char ***pos, int *n_pos) {
+/* 0 to run, 1 after --help, 2 after a usage error. */
+static int parse(const Command *cmd, const Opt *const *groups, int argc, char **argv, char ***pos,
+                 int *n_pos) {
     *pos = calloc((size_t)argc + 1, sizeof(char *));
     *n_pos = 0;
     if (!*pos) return cli_fail(cmd->name, "out of memory") * 2;
@@ -201,4 +198,23 @@ int args_parse_groups(const Command *cmd, const Opt *const *groups, int argc, ch
     const BlasInfo *blas = blas_init();
     if (blas->note[0]) fprintf(stderr, "obliviate %s: %s\n", cmd->name, blas->note);
     return apply_precision(cmd);
+}
+
+int args_parse_groups(const Command *cmd, const Opt *const *groups, int argc, char **argv,
+                      char ***pos, int *n_pos) {
+    int rc = parse(cmd, groups, argc, argv, pos, n_pos);
+    if (!rc) return ARGS_RUN;
+    free(*pos), *pos = NULL;
+    return rc == 1 ? 0 : rc;
+}
+
+int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_pos) {
+    return args_parse_groups(cmd, NULL, argc, argv, pos, n_pos);
+}
+
+int args_options(const Command *cmd, const Opt *const *groups, int argc, char **argv) {
+    char **pos;
+    int n_pos, rc = args_parse_groups(cmd, groups, argc, argv, &pos, &n_pos);
+    free(pos);
+    return rc;
 }

@@ -40,14 +40,21 @@ typedef struct {
     int min_pos, max_pos; /* positional arguments allowed (max -1 = any) */
 } Command;
 
-/* Parses argv (after the command name). Returns 0 on success, 1 when --help
- * was printed, 2 after printing a usage error. Positional arguments are
- * collected into *pos (pointers into argv; caller frees the array). */
+/* What the parsers return when the command should run. */
+#define ARGS_RUN (-1)
+
+/* Parses argv (after the command name). Returns ARGS_RUN with the positional
+ * arguments in *pos (pointers into argv; the caller frees the array), or else
+ * the command's exit status with *pos freed and NULL: 0 after --help was
+ * printed, 2 after a usage error was. */
 int args_parse(const Command *cmd, int argc, char **argv, char ***pos, int *n_pos);
 /* The same with option groups shared with other commands (cli/opts.h) after
- * the command's own table: groups is NULL-terminated, at most 4. */
+ * the command's own table: groups is NULL-terminated (or NULL), at most 4. */
 int args_parse_groups(const Command *cmd, const Opt *const *groups, int argc, char **argv,
                       char ***pos, int *n_pos);
+/* args_parse_groups for a command that takes no positional arguments
+ * (cmd->max_pos 0). */
+int args_options(const Command *cmd, const Opt *const *groups, int argc, char **argv);
 
 /* Options every command takes. */
 extern int g_threads;

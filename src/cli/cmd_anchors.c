@@ -51,7 +51,7 @@ static int anchors_check(int argc, char **argv) {
                    -1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    if (rc) return free(pos), rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     if (!c.dict || !c.tokenizer)
         return free(pos), cli_fail(cmd.name, "--dict and --tokenizer are required");
     const char **targets = calloc((size_t)(target.n + n_pos) + 1, sizeof *targets);
@@ -90,7 +90,7 @@ static const char extract_summary[] =
     "and, with --report, each proposal's counts, scores and evidence. See "
     "src/unlearn/extract.h for every heuristic.";
 
-/* Parses the options into c and a; args_parse's status (0, 1 help, 2). */
+/* Parses the options into c and a; args_options's status. */
 static int extract_args(int argc, char **argv, ExtractFilesConfig *c, ExtractArgs *a) {
     Opt opts[] = {
         {"--target", OPT_LIST, &a->target, "target text T (repeatable), required"},
@@ -124,10 +124,7 @@ static int extract_args(int argc, char **argv, ExtractFilesConfig *c, ExtractArg
         opts,
         0,
         0};
-    char **pos;
-    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    free(pos);
-    return rc;
+    return args_options(&cmd, NULL, argc, argv);
 }
 
 /* Checks the options and puts them into c; a usage error's status or 0. */
@@ -166,7 +163,7 @@ static int anchors_extract(int argc, char **argv) {
                      .batch = d->batch,
                      .weight = (float)d->model_weight};
     int rc = extract_args(argc, argv, &c, &a);
-    if (rc) return rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     if ((rc = extract_check(&a, &c))) return rc;
     ExtractFiles x;
     ObErr err;

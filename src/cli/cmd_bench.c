@@ -55,10 +55,8 @@ int cmd_bench(int argc, char **argv) {
                    opts,
                    0,
                    0};
-    char **pos;
-    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    free(pos);
-    if (rc) return rc == 1 ? 0 : rc;
+    int rc = args_options(&cmd, NULL, argc, argv);
+    if (rc != ARGS_RUN) return rc;
     if (machine_only) return print_machine();
     bc.precision = cli_precision(); /* --precision, as args_parse read it */
     BenchResult res;

@@ -112,10 +112,8 @@ static EvalList list(const StrList *l) {
 
 int cmd_eval(int argc, char **argv) {
     eval_config_defaults(&cfg);
-    char **pos;
-    int n_pos, rc = args_parse(&CMD, argc, argv, &pos, &n_pos);
-    free(pos);
-    if (rc) return rc == 1 ? 0 : rc;
+    int rc = args_options(&CMD, NULL, argc, argv);
+    if (rc != ARGS_RUN) return rc;
     cfg.models = list(&models), cfg.texts = list(&texts), cfg.comp_targets = list(&targets);
     cfg.choices = list(&choices), cfg.verb_targets = list(&verb_targets);
     cfg.mia_forget = list(&mia_forget), cfg.mia_holdout = list(&mia_holdout);
@@ -131,8 +129,8 @@ int cmd_eval(int argc, char **argv) {
         free(s);
     } else {
         fputs(table, stdout);
-        if (json_path) rc = ob_json_write(json_path, res, &err);
     }
+    rc = json_path && !to_stdout ? ob_json_write(json_path, res, &err) : 0;
     free(table);
     cJSON_Delete(res);
     return rc ? cli_fail(CMD.name, err.msg) : 0;

@@ -6,8 +6,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "model/generate.h"
 #include "eval/perplexity.h"
+#include "model/generate.h"
 
 static void print_generated(const GenerateConfig *gc, const GenerateResult *r, int json) {
     if (json) {
@@ -50,10 +50,8 @@ int cmd_generate(int argc, char **argv) {
                    opts,
                    0,
                    0};
-    char **pos;
-    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    free(pos);
-    if (rc) return rc == 1 ? 0 : rc;
+    int rc = args_options(&cmd, NULL, argc, argv);
+    if (rc != ARGS_RUN) return rc;
     if (!gc.model_path) return cli_fail(cmd.name, "--model is required");
     if (gc.n_new < 0) return cli_fail(cmd.name, "--n must be >= 0");
     GenerateResult res;
@@ -86,7 +84,7 @@ int cmd_perplexity(int argc, char **argv) {
                    -1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    if (rc) return free(pos), rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     if (!pc.model_path) return free(pos), cli_fail(cmd.name, "--model is required");
     pc.files = (const char *const *)pos;
     pc.n_files = n_pos;

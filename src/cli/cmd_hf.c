@@ -85,7 +85,7 @@ static int run(int is_import, int argc, char **argv) {
     const Command *cmd = is_import ? &ci : &ce;
     char **pos;
     int n_pos, rc = args_parse(cmd, argc, argv, &pos, &n_pos);
-    if (rc) return free(pos), rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     rc = convert(cmd, is_import, pos[0], out, dtype, shard);
     free(pos);
     return rc;

@@ -74,10 +74,8 @@ int cmd_init(int argc, char **argv) {
                    opts,
                    0,
                    0};
-    char **pos;
-    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    free(pos);
-    if (rc) return rc == 1 ? 0 : rc;
+    int rc = args_options(&cmd, NULL, argc, argv);
+    if (rc != ARGS_RUN) return rc;
     if (!ic.out_path || !ic.tokenizer_path)
         return cli_fail(cmd.name, "--tokenizer and --out are required");
     if (ic.preset && llama_preset(ic.preset, &preset))

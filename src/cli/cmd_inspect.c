@@ -21,7 +21,7 @@ int cmd_inspect(int argc, char **argv) {
                    1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    if (rc) return free(pos), rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     sc.path = pos[0];
     char *text;
     ObErr err;

@@ -104,7 +104,7 @@ int cmd_labels(int argc, char **argv) {
     const Opt *groups[] = {lo.opts, NULL};
     char **pos;
     int n_pos, rc = args_parse_groups(&cmd, groups, argc, argv, &pos, &n_pos);
-    if (rc) return free(pos), rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     const char *files[64];
     int n_files = 0;
     for (int i = 0; i < targets.n && n_files < 64; i++) files[n_files++] = targets.items[i];

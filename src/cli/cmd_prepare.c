@@ -32,10 +32,8 @@ int cmd_prepare(int argc, char **argv) {
         opts,
         0,
         0};
-    char **pos;
-    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    free(pos);
-    if (rc) return rc == 1 ? 0 : rc;
+    int rc = args_options(&cmd, NULL, argc, argv);
+    if (rc != ARGS_RUN) return rc;
     if (!pc.raw || !pc.out) return cli_fail(cmd.name, "--raw and --out are required (see --help)");
     PrepareResult res;
     ObErr err;

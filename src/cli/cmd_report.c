@@ -34,10 +34,9 @@ int cmd_report(int argc, char **argv) {
                    opts,
                    0,
                    0};
-    char **pos;
-    int n_pos, rc = args_parse(&cmd, argc, argv, &pos, &n_pos);
-    free(pos);
-    if (rc) return rc == 1 ? 0 : rc;
+    int rc = args_options(&cmd, NULL, argc, argv);
+    if (rc != ARGS_RUN) return rc;
+    rc = 0; /* from here: 0 while every step succeeds */
     if (!eval_path || !out_dir) {
         fprintf(stderr, "obliviate report: --eval and --out are required (see --help)\n");
         return 2;

@@ -35,7 +35,7 @@ int cmd_tokenizer(int argc, char **argv) {
                    -1};
     char **pos;
     int n_pos, rc = args_parse(&cmd, argc - 1, argv + 1, &pos, &n_pos);
-    if (rc) return free(pos), rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     if (!tc.out_path) return free(pos), cli_fail(cmd.name, "--out is required");
     tc.files = (const char *const *)pos;
     tc.n_files = n_pos;

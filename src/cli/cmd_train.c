@@ -27,50 +27,56 @@ typedef struct {
  * the mode's (text, reinforce, or the fine-tune's with --labels). */
 static void optim_opts(TrainArgs *a) {
     TrainConfig *t = a->tc;
-    Opt *o = a->optim;
-    *o++ = (Opt){"--steps", OPT_LONG, &t->steps,
-                 "optimizer steps (default 1000; reinforce 150; --labels 3 epochs of blocks)"};
-    *o++ = (Opt){"--batch", OPT_INT, &t->batch, "sequences per micro-batch (default 8)"};
-    *o++ = (Opt){"--seq", OPT_INT, &t->seq, "tokens per sequence (256; --labels: the block)"};
-    *o++ = (Opt){"--accum", OPT_INT, &t->accum, "micro-batches per step (default 1)"};
-    *o++ = (Opt){"--lr", OPT_FLOAT, &t->lr, "peak learning rate (1e-3; reinforce, --labels 5e-4)"};
-    *o++ = (Opt){"--min-lr", OPT_FLOAT, &t->min_lr,
-                 "final learning rate (1e-4; reinforce 5e-5; --labels 0)"};
-    *o++ = (Opt){"--warmup", OPT_LONG, &t->warmup,
-                 "linear warmup steps (100; reinforce 16; --labels steps/20)"};
-    *o++ = (Opt){"--schedule", OPT_STR, &a->sched,
-                 "constant | linear | cosine (cosine; --labels linear)"};
-    *o++ = (Opt){"--beta1", OPT_FLOAT, &t->adam.beta1, "AdamW beta1 (default 0.9)"};
-    *o++ = (Opt){"--beta2", OPT_FLOAT, &t->adam.beta2, "AdamW beta2 (0.95; --labels 0.98)"};
-    *o++ = (Opt){"--adam-eps", OPT_FLOAT, &t->adam.eps, "AdamW epsilon (default 1e-8)"};
-    *o++ = (Opt){"--wd", OPT_FLOAT, &t->adam.weight_decay,
-                 "decoupled weight decay, not on norms (0.1; --labels 0)"};
-    *o++ = (Opt){"--clip", OPT_FLOAT, &t->clip, "max global gradient norm, 0 = off (default 1)"};
-    *o++ = (Opt){"--seed", OPT_U64, &t->seed, "data sampling seed (default 1)"};
+    const Opt o[] = {
+        {"--steps", OPT_LONG, &t->steps,
+         "optimizer steps (default 1000; reinforce 150; --labels 3 epochs of blocks)"},
+        {"--batch", OPT_INT, &t->batch, "sequences per micro-batch (default 8)"},
+        {"--seq", OPT_INT, &t->seq, "tokens per sequence (256; --labels: the block)"},
+        {"--accum", OPT_INT, &t->accum, "micro-batches per step (default 1)"},
+        {"--lr", OPT_FLOAT, &t->lr, "peak learning rate (1e-3; reinforce, --labels 5e-4)"},
+        {"--min-lr", OPT_FLOAT, &t->min_lr,
+         "final learning rate (1e-4; reinforce 5e-5; --labels 0)"},
+        {"--warmup", OPT_LONG, &t->warmup,
+         "linear warmup steps (100; reinforce 16; --labels steps/20)"},
+        {"--schedule", OPT_STR, &a->sched, "constant | linear | cosine (cosine; --labels linear)"},
+        {"--beta1", OPT_FLOAT, &t->adam.beta1, "AdamW beta1 (default 0.9)"},
+        {"--beta2", OPT_FLOAT, &t->adam.beta2, "AdamW beta2 (0.95; --labels 0.98)"},
+        {"--adam-eps", OPT_FLOAT, &t->adam.eps, "AdamW epsilon (default 1e-8)"},
+        {"--wd", OPT_FLOAT, &t->adam.weight_decay,
+         "decoupled weight decay, not on norms (0.1; --labels 0)"},
+        {"--clip", OPT_FLOAT, &t->clip, "max global gradient norm, 0 = off (default 1)"},
+        {"--seed", OPT_U64, &t->seed, "data sampling seed (default 1)"},
+        {NULL, 0, NULL, NULL},
+    };
+    _Static_assert(sizeof o <= sizeof a->optim, "TrainArgs.optim is too small");
+    memcpy(a->optim, o, sizeof o);
 }
 
 static void io_opts(TrainArgs *a) {
     TrainConfig *t = a->tc;
-    Opt *o = a->io;
-    *o++ = (Opt){"--model|-m", OPT_STR, &a->model,
-                 "model to start from (GGUF), required unless --resume"};
-    *o++ = (Opt){"--out|-o", OPT_STR, &a->out, "model to write (default model.gguf)"};
-    *o++ = (Opt){"--resume", OPT_FLAG, &a->resume, "continue from the checkpoint of --out"};
-    *o++ = (Opt){"--ckpt-every", OPT_LONG, &t->ckpt_every,
-                 "checkpoint every N steps (default: at end; --labels 25)"};
-    *o++ = (Opt){"--log-every", OPT_LONG, &t->log_every, "progress line every N steps (10)"};
-    *o++ = (Opt){"--mix", OPT_LIST, &a->mix, "text mixed into every batch (repeatable)"};
-    *o++ = (Opt){"--mix-rows", OPT_INT, &a->text.mix_rows, "extra rows per batch from --mix"};
-    *o++ = (Opt){"--val", OPT_STR, &a->text.val, "held-out text file for validation loss"};
-    *o++ = (Opt){"--eval-every", OPT_LONG, &t->eval_every,
-                 "validation every N steps and at the end (--labels: steps/10)"};
-    *o++ = (Opt){"--labels", OPT_STR, &a->labels,
-                 "unlearning fine-tune: train on a labels file (obliviate labels) instead of text"};
-    *o++ = (Opt){"--log", OPT_STR, &t->log_path, "append one JSON line per step to this file"};
-    *o++ = (Opt){"--name", OPT_STR, &t->name, "general.name of the written model"};
-    *o++ = (Opt){"--merge", OPT_STR, &a->merge,
-                 "with --lora-rank: also write the model with the adapter folded in here"};
-    *o++ = (Opt)OPT_PRECISION;
+    const Opt o[] = {
+        {"--model|-m", OPT_STR, &a->model, "model to start from (GGUF), required unless --resume"},
+        {"--out|-o", OPT_STR, &a->out, "model to write (default model.gguf)"},
+        {"--resume", OPT_FLAG, &a->resume, "continue from the checkpoint of --out"},
+        {"--ckpt-every", OPT_LONG, &t->ckpt_every,
+         "checkpoint every N steps (default: at end; --labels 25)"},
+        {"--log-every", OPT_LONG, &t->log_every, "progress line every N steps (10)"},
+        {"--mix", OPT_LIST, &a->mix, "text mixed into every batch (repeatable)"},
+        {"--mix-rows", OPT_INT, &a->text.mix_rows, "extra rows per batch from --mix"},
+        {"--val", OPT_STR, &a->text.val, "held-out text file for validation loss"},
+        {"--eval-every", OPT_LONG, &t->eval_every,
+         "validation every N steps and at the end (--labels: steps/10)"},
+        {"--labels", OPT_STR, &a->labels,
+         "unlearning fine-tune: train on a labels file (obliviate labels) instead of text"},
+        {"--log", OPT_STR, &t->log_path, "append one JSON line per step to this file"},
+        {"--name", OPT_STR, &t->name, "general.name of the written model"},
+        {"--merge", OPT_STR, &a->merge,
+         "with --lora-rank: also write the model with the adapter folded in here"},
+        OPT_PRECISION,
+        {NULL, 0, NULL, NULL},
+    };
+    _Static_assert(sizeof o <= sizeof a->io, "TrainArgs.io is too small");
+    memcpy(a->io, o, sizeof o);
 }
 
 static void print_result(const TrainArgs *a, const TrainResult *res, const LoraConfig *lo,
@@ -179,7 +185,7 @@ static int train_main(int argc, char **argv, int reinforce) {
     const Opt *groups[] = {a.optim, a.fto.opts, a.lora.opts, NULL};
     char **pos;
     int n_pos, rc = args_parse_groups(&cmd, groups, argc, argv, &pos, &n_pos);
-    if (rc) return free(pos), rc == 1 ? 0 : rc;
+    if (rc != ARGS_RUN) return rc;
     const char *bad = train_check(&a, n_pos);
     ObErr err;
     rc = bad                              ? cli_fail(cmd.name, bad)

@@ -76,10 +76,8 @@ int cmd_unlearn(int argc, char **argv) {
                    0,
                    0};
     const Opt *groups[] = {a.labels.opts, a.ft.opts, a.lora.opts, NULL};
-    char **pos;
-    int n_pos, rc = args_parse_groups(&cmd, groups, argc, argv, &pos, &n_pos);
-    free(pos);
-    if (rc) return rc == 1 ? 0 : rc;
+    int rc = args_options(&cmd, groups, argc, argv);
+    if (rc != ARGS_RUN) return rc;
     UnlearnConfig *c = &a.c;
     if (!c->base || !a.targets.n || !c->anchors || !c->out)
         return cli_fail(cmd.name, "--model, --target, --anchors and --out are required");

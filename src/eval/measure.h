@@ -40,6 +40,8 @@ typedef struct {
     FamSet fam;        /* and encoded; used only when cfg->prompts */
 } EvalRun;
 
+/* Each measure file fills these in this order, NULL for what it lacks; the
+ * compiler checks every function's type against its place. */
 typedef struct {
     size_t size; /* bytes of the measure's state, zeroed before load */
     int pass;    /* 0, 1 or 2: when it runs on each model */

@@ -218,15 +218,6 @@ static void state_free(void *st) {
     choice_set_free(&s->next);
 }
 
-const EvalMeasure measure_choice = {
-    .size = sizeof(ChoiceState),
-    .pass = 1,
-    .asked = asked,
-    .check = check,
-    .load = load,
-    .model = run_model,
-    .settings_json = settings_json,
-    .model_json = model_json,
-    .table = table,
-    .free = state_free,
-};
+const EvalMeasure measure_choice = {sizeof(ChoiceState), 1,    asked,         check,      load,
+                                    run_model,           NULL, settings_json, model_json, table,
+                                    state_free};

@@ -214,15 +214,6 @@ static void state_free(void *st) {
     anchors_free(&s->anchors);
 }
 
-const EvalMeasure measure_completions = {
-    .size = sizeof(CompState),
-    .pass = 0,
-    .asked = asked,
-    .check = check,
-    .load = load,
-    .model = run_model,
-    .settings_json = settings_json,
-    .model_json = model_json,
-    .table = table,
-    .free = state_free,
-};
+const EvalMeasure measure_completions = {sizeof(CompState), 0,    asked,         check,      load,
+                                         run_model,         NULL, settings_json, model_json, table,
+                                         state_free};

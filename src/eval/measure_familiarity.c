@@ -92,11 +92,4 @@ static void state_free(void *st) {
 }
 
 const EvalMeasure measure_familiarity = {
-    .size = sizeof(FamState),
-    .pass = 0,
-    .asked = asked,
-    .model = run_model,
-    .model_json = model_json,
-    .table = table,
-    .free = state_free,
-};
+    sizeof(FamState), 0, asked, NULL, NULL, run_model, NULL, NULL, model_json, table, state_free};

@@ -405,16 +405,6 @@ static void state_free(void *st) {
     free(s->forget_at), free(s->holdout_at);
 }
 
-const EvalMeasure measure_memory = {
-    .size = sizeof(MemState),
-    .pass = 0,
-    .asked = asked,
-    .check = check,
-    .load = load,
-    .model = run_model,
-    .finish = finish,
-    .settings_json = settings_json,
-    .model_json = model_json,
-    .table = table,
-    .free = state_free,
-};
+const EvalMeasure measure_memory = {sizeof(MemState), 0,      asked,         check,      load,
+                                    run_model,        finish, settings_json, model_json, table,
+                                    state_free};

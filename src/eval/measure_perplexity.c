@@ -71,10 +71,4 @@ static void table(const EvalRun *run, const void *st, EvalTable *t) {
 }
 
 const EvalMeasure measure_perplexity = {
-    .size = sizeof(PplState),
-    .pass = 1,
-    .asked = asked,
-    .model = run_model,
-    .model_json = model_json,
-    .table = table,
-};
+    sizeof(PplState), 1, asked, NULL, NULL, run_model, NULL, NULL, model_json, table, NULL};

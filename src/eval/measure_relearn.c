@@ -131,13 +131,5 @@ static void state_free(void *st) {
 }
 
 const EvalMeasure measure_relearn = {
-    .size = sizeof(RelearnState),
-    .pass = 2,
-    .check = check,
-    .load = load,
-    .model = run_model,
-    .settings_json = settings_json,
-    .model_json = model_json,
-    .table = table,
-    .free = state_free,
-};
+    sizeof(RelearnState), 2,          NULL,  check,     load, run_model, NULL,
+    settings_json,        model_json, table, state_free};

@@ -691,6 +691,15 @@ void gguf_writer_free(GGUFWriter *w) {
     free(w);
 }
 
+int gguf_writer_finish(GGUFWriter *w, int rc, const char *path, ObErr *err) {
+    if (!rc)
+        rc = gguf_writer_save(w, path, err);
+    else
+        ob_err_prefix(err, "%s", path);
+    gguf_writer_free(w);
+    return rc;
+}
+
 /* Makes room for one more element in a growing array. */
 static int grow(void **arr, size_t *cap, size_t n, size_t elem) {
     if (n < *cap) return 0;

@@ -150,6 +150,9 @@ typedef int (*GGUFFillFn)(void *ctx, void *buf, uint64_t n_bytes, ObErr *err);
 int gguf_add_tensor_gen(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
                         const uint64_t *dims, GGUFFillFn fill, void *ctx, ObErr *err);
 int gguf_writer_save(GGUFWriter *w, const char *path, ObErr *err);
+/* Ends a write that filled w with status rc: saves w to path when rc is 0,
+ * else puts path before err's message; frees w. Returns rc or the save's. */
+int gguf_writer_finish(GGUFWriter *w, int rc, const char *path, ObErr *err);
 
 /* Scalar conversions (round to nearest even; NaN stays NaN). */
 uint16_t ob_fp32_to_fp16(float x);

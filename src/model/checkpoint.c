@@ -107,12 +107,7 @@ int llama_save(const Llama *m, const Tokenizer *tok, const char *name, uint32_t 
                  ? ob_errf(err, "out of memory")
                  : llama_to_gguf(m, type, w, err);
     if (!rc && tok && tokenizer_to_gguf(tok, w)) rc = ob_errf(err, "out of memory");
-    if (!rc)
-        rc = gguf_writer_save(w, path, err);
-    else
-        ob_err_prefix(err, "%s", path);
-    gguf_writer_free(w);
-    return rc;
+    return gguf_writer_finish(w, rc, path, err);
 }
 
 static int get_dim(const GGUFFile *f, const char *key, int *out, ObErr *err) {
@@ -433,11 +428,7 @@ int llama_save_merged(const Llama *m, const Tokenizer *tok, const char *name, co
         rc = gguf_add_tensor_f32(w, "output_norm.weight", GGML_TYPE_F32, 1, d1, m->w.out_norm, err);
     if (!rc && !c->tied)
         rc = add_matrix_ref(w, "output.weight", fz ? &fz->output : NULL, m->w.output, C, V, err);
-    if (!rc)
-        rc = gguf_writer_save(w, path, err);
-    else
-        ob_err_prefix(err, "%s", path);
-    gguf_writer_free(w);
+    rc = gguf_writer_finish(w, rc, path, err);
     free(jobs);
     return rc;
 }
@@ -524,11 +515,7 @@ int llama_save_random(const LlamaConfig *c, const Tokenizer *tok, uint32_t type,
     if (!rc) rc = gguf_add_tensor_f32(w, "output_norm.weight", GGML_TYPE_F32, 1, d1, ones, err);
     if (!c->tied) RANDOM("output.weight", de, std);
 #undef RANDOM
-    if (!rc)
-        rc = gguf_writer_save(w, path, err);
-    else
-        ob_err_prefix(err, "%s", path);
-    gguf_writer_free(w);
+    rc = gguf_writer_finish(w, rc, path, err);
     free(jobs), free(ones);
     return rc;
 }

@@ -197,12 +197,7 @@ int lora_save(const Lora *lo, const char *name, const char *path, ObErr *err) {
     int rc = gguf_set_str(w, "general.name", name ? name : "obliviate adapter")
                  ? ob_errf(err, "out of memory")
                  : lora_to_gguf(lo, w, err);
-    if (!rc)
-        rc = gguf_writer_save(w, path, err);
-    else
-        ob_err_prefix(err, "%s", path);
-    gguf_writer_free(w);
-    return rc;
+    return gguf_writer_finish(w, rc, path, err);
 }
 
 int gguf_is_adapter(const GGUFFile *f) {

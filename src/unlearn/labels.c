@@ -133,44 +133,33 @@ static void identity_translation(Translation *tr, const int32_t *orig, int n) {
 #define LANES 64 /* four 16-float vectors, to hide the add latency */
 #define CHUNK 256
 
-/* v = g - alpha * max(r - g, 0) over the vocabulary; returns sum(v), added
- * in float lanes per chunk of CHUNK and the chunks in double. */
-static double generic_logits(const float *g, const float *r, float alpha, int V, float *v) {
+/* sum(v): float lanes per chunk of CHUNK, the chunks added in double. */
+static double lane_sum(const float *v, int V) {
     double s = 0.0;
     int j = 0;
     for (; j + CHUNK <= V; j += CHUNK) {
         float acc[LANES] = {0};
         for (int i = j; i < j + CHUNK; i += LANES)
-            for (int l = 0; l < LANES; l++) {
-                float d = r[i + l] - g[i + l];
-                v[i + l] = g[i + l] - alpha * (d > 0.0f ? d : 0.0f);
-                acc[l] += v[i + l];
-            }
+            for (int l = 0; l < LANES; l++) acc[l] += v[i + l];
         for (int l = 0; l < LANES; l++) s += acc[l];
     }
-    for (; j < V; j++) {
-        float d = r[j] - g[j];
-        v[j] = g[j] - alpha * (d > 0.0f ? d : 0.0f);
-        s += v[j];
-    }
+    for (; j < V; j++) s += v[j];
     return s;
 }
 
-/* v = exp(v - vmax) in place; returns the sum (lanes as above). */
-static double exp_shifted(float *v, int V, float vmax) {
-    double s = 0.0;
-    int j = 0;
-    for (; j + CHUNK <= V; j += CHUNK) {
-        float acc[LANES] = {0};
-        for (int i = j; i < j + CHUNK; i += LANES)
-            for (int l = 0; l < LANES; l++) {
-                v[i + l] = ob_expf(v[i + l] - vmax);
-                acc[l] += v[i + l];
-            }
-        for (int l = 0; l < LANES; l++) s += acc[l];
+/* v = g - alpha * max(r - g, 0) over the vocabulary; returns sum(v). */
+static double generic_logits(const float *g, const float *r, float alpha, int V, float *v) {
+    for (int j = 0; j < V; j++) {
+        float d = r[j] - g[j];
+        v[j] = g[j] - alpha * (d > 0.0f ? d : 0.0f);
     }
-    for (; j < V; j++) s += (v[j] = ob_expf(v[j] - vmax));
-    return s;
+    return lane_sum(v, V);
+}
+
+/* v = exp(v - vmax) in place; returns the sum. */
+static double exp_shifted(float *v, int V, float vmax) {
+    for (int j = 0; j < V; j++) v[j] = ob_expf(v[j] - vmax);
+    return lane_sum(v, V);
 }
 
 static float max_lanes(const float *x, int n) {
