@@ -214,5 +214,5 @@ int main(void) {
     RUN(test_llamacpp_logprobs);
     RUN(test_lora_and_unlearn);
     tmpdir_remove();
-    return check_main_end("stories260k");
+    return check_main_end("stories");
 }
