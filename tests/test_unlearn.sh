@@ -74,6 +74,15 @@ cmp -s "$T/pub.gguf" "$T/explicit.gguf" && ok "--published = hard labels, alpha 
     bad "--published differs from the recipe spelt out"
 cmp -s "$T/pub.gguf" "$T/soft5.gguf" && bad "--published fine-tuned on soft targets" ||
     ok "--published is not the soft-target run"
+# --method whp-published is the same preset: every stage of its work folder is up to date
+check "unlearn --method whp-published" $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" \
+    --anchors "$T/anchors.json" --work "$T/pub" -o "$T/pubm.gguf" $FT --method whp-published
+[ "$(grep -c 'up to date, skipped' "$T/err")" = 4 ] && cmp -s "$T/pub.gguf" "$T/pubm.gguf" &&
+    ok "--method whp-published = --published (all four stages skipped)" ||
+    bad "--method whp-published: $(grep -c 'up to date' "$T/err") stages skipped"
+expect_error "unknown method refused" "--method must be one of whp, whp-published" \
+    $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "$T/anchors.json" -o "$T/x.gguf" \
+    --method ga
 
 $OB tokenizer train --vocab 300 -o "$T/tok2.gguf" "$T/general_train.txt" >/dev/null 2>&1
 $OB init --preset tiny --ctx 64 --tokenizer "$T/tok2.gguf" -o "$T/other.gguf" >/dev/null 2>&1

@@ -8,13 +8,14 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
-#include "unlearn/pipeline.h"
+#include "unlearn/method.h"
 
 /* The settings of unlearn's own table; the shared groups are in cli/opts.h. */
 typedef struct {
     UnlearnConfig c;
     StrList targets;
     int published;
+    const char *method;
     LoraOpts lora;
     LabelOpts labels;
     FinetuneOpts ft;
@@ -36,6 +37,8 @@ static void unlearn_opts(UnlearnArgs *a) {
     *o++ = (Opt){"--alpha", OPT_FLOAT, &c->labels.alphas[0],
                  "label strength; alpha/2 and 2 alpha are kept too (default 0: labels from the "
                  "translated text alone)"};
+    *o++ = (Opt){"--method", OPT_STR, &a->method,
+                 "whp (default) or whp-published (the paper's recipe; also --published)"};
     *o++ = (Opt){"--published", OPT_FLAG, &a->published,
                  "the paper's recipe: hard labels, alpha 5, no forbidden keys, no suppression, no "
                  "in-key labels (overrides those five settings)"};
@@ -59,6 +62,7 @@ int cmd_unlearn(int argc, char **argv) {
     static UnlearnArgs a; /* its tables point into it: large, and one per process */
     memset(&a, 0, sizeof a);
     unlearn_config_defaults(&a.c);
+    a.method = "whp";
     unlearn_opts(&a);
     lora_opts(&a.lora, &a.c.lora);
     label_opts(&a.labels, &a.c.labels);
@@ -86,10 +90,18 @@ int cmd_unlearn(int argc, char **argv) {
     if (!bad) bad = label_opts_finish(&a.labels);
     if (!bad) bad = finetune_opts_finish(&a.ft);
     if (bad) return cli_fail(cmd.name, bad);
-    if (a.published) unlearn_config_published(c); /* last: it overrides five settings */
+    const UnlearnMethod *m = unlearn_method_find(a.published ? "whp-published" : a.method);
+    if (!m || (a.published && strcmp(a.method, "whp") && strcmp(a.method, "whp-published"))) {
+        char names[256], msg[320];
+        unlearn_method_names(names, sizeof names);
+        snprintf(msg, sizeof msg, "--method must be one of %s (--published is whp-published)",
+                 names);
+        return cli_fail(cmd.name, msg);
+    }
+    if (m->preset) m->preset(c); /* last: the method's own settings win */
     c->prec = cli_precision();
     ObErr err;
-    if (unlearn_run(c, &err)) return cli_fail(cmd.name, err.msg);
+    if (m->run(c, &err)) return cli_fail(cmd.name, err.msg);
     print_done(c);
     return 0;
 }

@@ -1,0 +1,26 @@
+/* The unlearning methods obliviate runs, by name (`unlearn --method NAME`).
+ * A method is a preset over UnlearnConfig's defaults and a run call taking
+ * the config; adding one is one file under src/unlearn/ with its run call
+ * (as pipeline.c is WHP's) plus one line in method.c's table. */
+#ifndef OB_METHOD_H
+#define OB_METHOD_H
+
+#include <stddef.h>
+
+#include "unlearn/pipeline.h"
+
+typedef struct {
+    const char *name;    /* "whp" */
+    const char *summary; /* one line, for --help */
+    /* its settings over unlearn_config_defaults (NULL: none); applied after the
+     * user's flags, so a preset's settings are the method's own */
+    void (*preset)(UnlearnConfig *c);
+    int (*run)(const UnlearnConfig *c, ObErr *err);
+} UnlearnMethod;
+
+/* The method called name, or NULL. */
+const UnlearnMethod *unlearn_method_find(const char *name);
+/* The names, comma-separated, into buf ("whp, whp-published"). */
+void unlearn_method_names(char *buf, size_t n);
+
+#endif
