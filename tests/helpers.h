@@ -1,8 +1,9 @@
 /* Helpers several test programs share: random tensors, a float64 dot
  * product, the finite-difference gradient check and a whole model's loss
  * for it, a tokenizer trained on a repeated text, log P(continuation)
- * computed by hand from a plain forward pass, a JSON file read whole, and a
- * tokenizer's encoding compared with the expected ids. */
+ * computed by hand from a plain forward pass, a JSON file read whole, a
+ * tokenizer's encoding compared with the expected ids, bytes written to a
+ * file, and our log-softmax compared with llama.cpp's on the same GGUF. */
 #ifndef OB_TEST_HELPERS_H
 #define OB_TEST_HELPERS_H
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -105,6 +107,14 @@ static inline double logp_by_hand(Llama *m, const int32_t *ids, int n, int n_ctx
     return sum;
 }
 
+/* Writes n bytes of data to path (nothing if it cannot be opened). */
+static inline void write_bytes(const char *path, const char *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
 /* The parsed JSON of a file (the caller deletes it), or NULL. */
 static inline cJSON *read_json(const char *file) {
     char *text;
@@ -131,6 +141,62 @@ static inline int encode_is(const Tokenizer *t, const char *text, const int32_t 
     }
     free(ids);
     return same;
+}
+
+/* 1 if node and node-llama-cpp are there to run tools/llamacpp; else 0,
+ * after saying which check (`what`) is skipped. */
+static inline int llamacpp_available(const char *what) {
+    if (access("tools/llamacpp/node_modules/node-llama-cpp/package.json", F_OK) == 0 &&
+        system("node --version >/dev/null 2>&1") == 0)
+        return 1;
+    printf("SKIP llama.cpp %s: node or tools/llamacpp/node_modules/node-llama-cpp "
+           "missing (run tools/llamacpp/setup.sh)\n",
+           what);
+    return 0;
+}
+
+/* The worst |our log-softmax - llama.cpp's| over the rows of logits (T, V),
+ * our forward over ids, against llama.cpp's on gguf (plus the adapter lora
+ * unless NULL); 1e9 when llama.cpp fails or answers another shape. Entries
+ * it gives as null (a probability that underflowed) are passed over. With
+ * nll: [0] ours and [1] llama.cpp's mean -log P(ids[t+1]) over the T - 1
+ * predictions. llama.cpp's answer and complaints go to dir/lp.json and
+ * dir/lp.err. */
+static inline double llamacpp_logprob_diff(const char *dir, const char *gguf, const char *lora,
+                                           const int32_t *ids, const float *logits, int T, int V,
+                                           double nll[2]) {
+    char csv[4096], json[512], log_file[512], cmd[8192];
+    size_t k = 0;
+    if (nll) nll[0] = nll[1] = 0;
+    csv[0] = 0;
+    for (int i = 0; i < T && k + 16 < sizeof csv; i++)
+        k += (size_t)snprintf(csv + k, sizeof csv - k, "%s%d", i ? "," : "", ids[i]);
+    snprintf(json, sizeof json, "%s/lp.json", dir);
+    snprintf(log_file, sizeof log_file, "%s/lp.err", dir);
+    snprintf(cmd, sizeof cmd, "node tools/llamacpp/logprobs.mjs %s --tokens %s%s%s > %s 2>%s", gguf,
+             csv, lora ? " --lora " : "", lora ? lora : "", json, log_file);
+    if (system(cmd) != 0) return fprintf(stderr, "  llama.cpp failed (see %s)\n", log_file), 1e9;
+    cJSON *j = read_json(json);
+    const cJSON *rows = j ? cJSON_GetObjectItem(j, "logprobs") : NULL;
+    double worst = cJSON_GetArraySize(rows) == T ? 0 : 1e9;
+    int t = 0;
+    for (const cJSON *r = rows ? rows->child : NULL; r && t < T; r = r->next, t++) {
+        const float *z = logits + (size_t)t * V;
+        double mx = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        for (int v = 0; v < V; v++) s += exp(z[v] - mx);
+        int v = 0;
+        for (const cJSON *x = r->child; x && v < V; x = x->next, v++)
+            if (cJSON_IsNumber(x)) worst = fmax(worst, fabs(z[v] - mx - log(s) - x->valuedouble));
+        if (v != V) worst = 1e9;
+        if (nll && t + 1 < T) {
+            nll[0] -= z[ids[t + 1]] - mx - log(s);
+            nll[1] -= cJSON_GetNumberValue(cJSON_GetArrayItem(r, ids[t + 1]));
+        }
+    }
+    if (nll) nll[0] /= T - 1, nll[1] /= T - 1;
+    cJSON_Delete(j);
+    return worst;
 }
 
 #endif

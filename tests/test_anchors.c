@@ -4,7 +4,7 @@
  * on a hand-computed example, repeats, possessives, forbidden tokens,
  * truncation at max_len and seeded value choice.
  *
- * The tokenizer is trained here on a small text (TRAIN, 20 times) so that,
+ * The tokenizer is trained here on a small text (ANCHORS_TRAIN in anchors_tok.h, 20 times) so that,
  * as the checks on its tokens below state: "Holmes", " Holmes", "Sherlock",
  * " Watson", " Jones", " Brown", " Tom", " met", " said" are single tokens;
  * "Watson" is W|at|son, "Jones" J|ones, "Brown" B|rown, "Tom" T|om,
@@ -16,19 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "anchors_tok.h"
 #include "check.h"
 #include "helpers.h"
 #include "unlearn/anchors.h"
 #include "unlearn/translate.h"
 
 #define FIXTURES "tests/fixtures/anchors/"
-
-static const char *TRAIN =
-    "Sherlock Holmes met Watson. Holmes said, \"Holmes is here.\"\n"
-    "Holmes Holmes Holmes Watson Watson Sherlock Sherlock Smith Smith Jones Jones Brown Brown\n"
-    "Smith Jones Brown Ann Ann Tom Tom Tomorrow Tomorrow the the the and and said said met met\n";
-
-static Tokenizer tok; /* trained once in main */
 
 /* Tokens of s into out (at most cap); returns the count. */
 static int enc(const char *s, int32_t *out, int cap) {
@@ -64,17 +58,6 @@ static const char *arr_str(const int32_t *a, int n) {
         k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%d", i ? "," : "", (int)a[i]);
     buf[k] = 0;
     return buf;
-}
-
-/* Parses json (named "t.json") and tokenizes it; CHECKs both. */
-static int dict_from(AnchorDict *d, const char *json) {
-    ObErr err = {{0}};
-    int rc = anchors_parse(d, json, strlen(json), "t.json", &err);
-    CHECK(rc == 0, "parse: %s", err.msg);
-    if (rc) return -1;
-    rc = anchors_tokenize(d, &tok, &err);
-    CHECK(rc == 0, "tokenize: %s", err.msg);
-    return rc;
 }
 
 /* anchors_parse(text) fails with one line containing want. */
@@ -642,11 +625,7 @@ static void test_determinism(void) {
 }
 
 int main(void) {
-    ObErr err = {{0}};
-    if (tok_train_repeated(&tok, TRAIN, 20, 400, &err)) {
-        fprintf(stderr, "tokenizer: %s\n", err.msg);
-        return 1;
-    }
+    if (anchors_tok_train()) return 1;
     RUN(test_tokenizer_assumptions);
     RUN(test_parse_object);
     RUN(test_parse_jsonl_merge);

@@ -13,15 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anchors_tok.h"
 #include "check.h"
 #include "helpers.h"
 #include "tmpdir.h"
 #include "unlearn/anchors_check.h"
-
-static const char *TRAIN =
-    "Sherlock Holmes met Watson. Holmes said, \"Holmes is here.\"\n"
-    "Holmes Holmes Holmes Watson Watson Sherlock Sherlock Smith Smith Jones Jones Brown Brown\n"
-    "Smith Jones Brown Ann Ann Tom Tom Tomorrow Tomorrow the the the and and said said met met\n";
 
 /* Keys in byte order: 0 Moriarty, 1 Sherlock, 2 Sherlock Holmes, 3 Tom,
  * 4 Watson. By hand:
@@ -42,8 +38,6 @@ static const char *TARGET = "Sherlock Holmes met Tom. Sherlock said Tom met Wats
                             "Watson said Tomorrow.";
 static const long COUNT[5][2] = {{0, 0}, {0, 1}, {1, 0}, {0, 2}, {1, 1}};
 
-static Tokenizer tok;
-
 static int write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -51,17 +45,9 @@ static int write_file(const char *path, const char *text) {
     return fclose(f);
 }
 
-static int load_dict(AnchorDict *d, const char *json) {
-    ObErr err = {{0}};
-    int rc =
-        anchors_parse(d, json, strlen(json), "t.json", &err) || anchors_tokenize(d, &tok, &err);
-    CHECK(rc == 0, "dictionary: %s", err.msg);
-    return rc ? -1 : 0;
-}
-
 static void test_struct(void) {
     AnchorDict d;
-    if (load_dict(&d, DICT)) return;
+    if (dict_from(&d, DICT)) return;
     const char *target = tmp("target.txt");
     CHECK(write_file(target, TARGET) == 0, "write target");
     AnchorsCheck c;
@@ -122,7 +108,7 @@ static const cJSON *item(const cJSON *o, const char *path) {
 
 static void test_json_and_table(void) {
     AnchorDict d;
-    if (load_dict(&d, DICT)) return;
+    if (dict_from(&d, DICT)) return;
     const char *target = tmp("target.txt");
     CHECK(write_file(target, TARGET) == 0, "write target");
     AnchorsCheck c;
@@ -175,7 +161,7 @@ static void test_json_and_table(void) {
 /* Without targets: no counts, no unused keys; a pruned key is reported. */
 static void test_no_target_pruned(void) {
     AnchorDict d;
-    if (load_dict(&d, "{\"Holmes\": \"Brown\", \"Sherlock\": \"Jones\", "
+    if (dict_from(&d, "{\"Holmes\": \"Brown\", \"Sherlock\": \"Jones\", "
                       "\"Sherlock Holmes\": \"Jones Brown\"}"))
         return;
     AnchorsCheck c;
@@ -209,7 +195,7 @@ static void test_errors(void) {
     anchors_check_free(&c);
 
     AnchorDict d;
-    if (load_dict(&d, DICT)) return;
+    if (dict_from(&d, DICT)) return;
     const char *bad = tmp("bad.txt");
     CHECK(write_file(bad, "Tom \xff met\n") == 0, "write");
     CHECK(anchors_check_analyse(&d, &tok, "t.json", &bad, 1, &c, &err) == -1 &&
@@ -221,11 +207,7 @@ static void test_errors(void) {
 
 int main(void) {
     if (tmpdir_make()) return 1;
-    ObErr err = {{0}};
-    if (tok_train_repeated(&tok, TRAIN, 20, 400, &err)) {
-        fprintf(stderr, "tokenizer: %s\n", err.msg);
-        return 1;
-    }
+    if (anchors_tok_train()) return 1;
     RUN(test_struct);
     RUN(test_json_and_table);
     RUN(test_no_target_pruned);

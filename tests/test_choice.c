@@ -20,13 +20,6 @@
 
 #define FIX "tests/fixtures/choice/"
 
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tmp(name);
-    FILE *fp = fopen(path, "wb");
-    if (fp) fputs(text, fp), fclose(fp);
-    return path;
-}
-
 /* ---- acc and acc_norm ---- */
 
 static void test_acc_norm_worked(void) {
@@ -178,7 +171,7 @@ static void test_fixtures(void) {
 static const char *load_error(const char *name, const char *text, ChoiceLayout layout) {
     static ObErr err;
     ChoiceSet s;
-    const char *path = write_file(name, text);
+    const char *path = tmp_file(name, text);
     if (choice_load(&s, path, layout, &err) == 0) {
         choice_set_free(&s);
         return "(loaded without error)";

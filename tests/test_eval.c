@@ -15,13 +15,6 @@
 #include "tmpdir.h"
 #include "train/trainer.h"
 
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tmp(name);
-    FILE *fp = fopen(path, "wb");
-    if (fp) fputs(text, fp), fclose(fp);
-    return path;
-}
-
 static const JsonlField PAIR[] = {
     {"prompt", JSONL_STRING, 1},
     {"continuation", JSONL_TEXT, 1},
@@ -33,7 +26,7 @@ static const JsonlField PAIR[] = {
 static const char *load_error(const char *name, const char *text, const JsonlField *fields) {
     static ObErr err;
     JsonlFile f;
-    const char *path = write_file(name, text);
+    const char *path = tmp_file(name, text);
     if (jsonl_load(&f, path, fields, &err) == 0) {
         jsonl_free(&f);
         return "(loaded without error)";
@@ -47,14 +40,14 @@ static const char *load_error(const char *name, const char *text, const JsonlFie
 
 static void test_jsonl_good(void) {
     const char *path =
-        write_file("good.jsonl", "\xEF\xBB\xBF{\"prompt\": \"Sherlock\", \"continuation\": \" "
-                                 "Holmes\", \"story\": 1}\n"
-                                 "\n"
-                                 "   \t\n"
-                                 "{\"prompt\": \"\", \"continuation\": \" Watson\", \"extra\": "
-                                 "[1, 2]}\r\n"
-                                 "\r\n"
-                                 "  {\"continuation\": \" Adler\", \"prompt\": \"Irene\"}  ");
+        tmp_file("good.jsonl", "\xEF\xBB\xBF{\"prompt\": \"Sherlock\", \"continuation\": \" "
+                               "Holmes\", \"story\": 1}\n"
+                               "\n"
+                               "   \t\n"
+                               "{\"prompt\": \"\", \"continuation\": \" Watson\", \"extra\": "
+                               "[1, 2]}\r\n"
+                               "\r\n"
+                               "  {\"continuation\": \" Adler\", \"prompt\": \"Irene\"}  ");
     JsonlFile f;
     ObErr err;
     int rc = jsonl_load(&f, path, PAIR, &err);

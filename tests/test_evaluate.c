@@ -20,13 +20,6 @@
 #include "tmpdir.h"
 #include "util/log.h"
 
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tmp(name);
-    FILE *fp = fopen(path, "wb");
-    if (fp) fputs(text, fp), fclose(fp);
-    return path;
-}
-
 static char *make_text(const char *const *lines, int n_lines, size_t cap) {
     char *buf = malloc(cap);
     size_t n = 0;
@@ -56,17 +49,16 @@ static int make_world(World *w) {
     size_t lens[2] = {strlen(forget), strlen(holdout)};
     ObErr err;
     int rc = tok_train_texts(&w->tok, texts, lens, 2, 320, 0, &err);
-    snprintf(w->forget, sizeof w->forget, "%s", write_file("forget.txt", forget));
-    snprintf(w->holdout, sizeof w->holdout, "%s", write_file("holdout.txt", holdout));
+    snprintf(w->forget, sizeof w->forget, "%s", tmp_file("forget.txt", forget));
+    snprintf(w->holdout, sizeof w->holdout, "%s", tmp_file("holdout.txt", holdout));
     free(forget), free(holdout);
     CHECK(rc == 0, "%s", err.msg);
     if (rc) return -1;
     snprintf(w->prompts, sizeof w->prompts, "%s",
-             write_file("p.jsonl",
-                        "{\"prompt\": \"Sherlock\", \"continuation\": \" Holmes\"}\n"
-                        "{\"prompt\": \"A cat sat\", \"continuation\": \" on a mat\"}\n"));
+             tmp_file("p.jsonl", "{\"prompt\": \"Sherlock\", \"continuation\": \" Holmes\"}\n"
+                                 "{\"prompt\": \"A cat sat\", \"continuation\": \" on a mat\"}\n"));
     snprintf(w->anchors, sizeof w->anchors, "%s",
-             write_file("anchors.json", "{\"Sherlock\": \"Edward\", \"Holmes\": \"Hartley\"}\n"));
+             tmp_file("anchors.json", "{\"Sherlock\": \"Edward\", \"Holmes\": \"Hartley\"}\n"));
     LlamaConfig c = tiny_config(w->tok.n_vocab);
     const char *names[2] = {"base.gguf", "oracle.gguf"};
     for (int i = 0; i < 2 && !rc; i++) {

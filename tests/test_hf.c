@@ -22,6 +22,7 @@
 #include "model/hf.h"
 #include "text/tokenizer_gguf.h"
 #include "text/tokenizer_hf.h"
+#include "tmpdir.h"
 #include "util/fileio.h"
 
 #define LOGIT_TOL 1e-4 /* ours (fp32) vs the float64 reference, times max(1, max |logit|) */
@@ -34,16 +35,7 @@ static double llamacpp_tol(const char *dtype) {
     return !strcmp(dtype, "f32") ? 1e-4 : !strcmp(dtype, "f16") ? 2e-2 : 0.25;
 }
 
-static char tmpdir[] = "/tmp/obliviate-hf-XXXXXX";
 static int have_python, have_llamacpp;
-
-static char *path(const char *name) {
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* Every tensor of every safetensors file in a equals the one of that name in b. */
 static int same_tensors(const char *a, const char *b, int *n_checked) {
@@ -53,7 +45,7 @@ static int same_tensors(const char *a, const char *b, int *n_checked) {
     if (system(cmd) != 0) return 0;
     STFile fa[8], fb[8];
     int na = 0, nb = 0, ok = 1;
-    FILE *fp = fopen(path("list"), "r");
+    FILE *fp = fopen(tmp("list"), "r");
     char line[600];
     ObErr err;
     while (fp && fgets(line, sizeof line, fp)) {
@@ -88,45 +80,6 @@ static int same_tensors(const char *a, const char *b, int *n_checked) {
     return ok;
 }
 
-static void tokens_csv(const cJSON *toks, char *out, size_t cap) {
-    size_t k = 0;
-    out[0] = 0;
-    for (const cJSON *t = toks->child; t && k + 16 < cap; t = t->next)
-        k += (size_t)snprintf(out + k, cap - k, "%s%d", k ? "," : "", (int)t->valuedouble);
-}
-
-/* Our log-softmax rows vs llama.cpp's on the same GGUF. */
-static void check_llamacpp(const char *gguf, const char *csv, const float *logits, int T, int V,
-                           double tol) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "node tools/llamacpp/logprobs.mjs %s --tokens %s > %s 2>%s", gguf,
-             csv, path("lp.json"), path("lp.err"));
-    CHECK(system(cmd) == 0, "llama.cpp failed on %s (see %s)", gguf, path("lp.err"));
-    cJSON *j = read_json(path("lp.json"));
-    const cJSON *rows = j ? cJSON_GetObjectItem(j, "logprobs") : NULL;
-    CHECK(cJSON_GetArraySize(rows) == T, "llama.cpp gave %d rows, want %d",
-          cJSON_GetArraySize(rows), T);
-    double worst = 0;
-    int t = 0;
-    for (const cJSON *r = rows ? rows->child : NULL; r && t < T; r = r->next, t++) {
-        const float *z = logits + (size_t)t * V;
-        double mx = -INFINITY, s = 0;
-        for (int v = 0; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-        for (int v = 0; v < V; v++) s += exp(z[v] - mx);
-        int v = 0;
-        for (const cJSON *x = r->child; x && v < V; x = x->next, v++) {
-            if (!cJSON_IsNumber(x)) continue; /* a probability that underflowed */
-            double ours = z[v] - mx - log(s), d = fabs(ours - x->valuedouble);
-            worst = d > worst ? d : worst;
-        }
-        CHECK(v == V, "row %d has %d entries, want %d", t, v, V);
-    }
-    CHECK(worst <= tol, "log-probabilities differ from llama.cpp by %.3g", worst);
-    fprintf(stderr, "  llama.cpp log-probabilities: max |diff| %.2e over %d x %d (bound %.0e)\n",
-            worst, T, V, tol);
-    cJSON_Delete(j);
-}
-
 /* llama.cpp tokenizes text (no BOS) as we do. */
 static void check_llamacpp_tokens(const char *gguf, const Tokenizer *tok) {
     static const char *const texts[] = {
@@ -135,9 +88,9 @@ static void check_llamacpp_tokens(const char *gguf, const Tokenizer *tok) {
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         char cmd[1024];
         snprintf(cmd, sizeof cmd, "node tools/llamacpp/logprobs.mjs %s --tokenize '%s' > %s 2>&1",
-                 gguf, texts[i], path("tk.json"));
+                 gguf, texts[i], tmp("tk.json"));
         CHECK(system(cmd) == 0, "llama.cpp tokenize failed");
-        cJSON *j = read_json(path("tk.json"));
+        cJSON *j = read_json(tmp("tk.json"));
         const cJSON *tt = j ? cJSON_GetObjectItem(j, "tokens") : NULL;
         int32_t *ids;
         size_t n;
@@ -205,10 +158,13 @@ static void round_trip(const char *dtype, const char *tokenizer, int tied, int s
     fprintf(stderr, "  %s: logits max |diff| %.2e (max |logit| %.1f)\n", name, worst, scale);
 
     if (have_llamacpp) {
-        char csv[512];
-        tokens_csv(toks, csv, sizeof csv);
-        check_llamacpp(gguf, csv, m.acts.logits, T, V,
-                       llamacpp_tol(import_dtype ? import_dtype : dtype));
+        /* our log-softmax rows vs llama.cpp's on the same GGUF */
+        double tol = llamacpp_tol(import_dtype ? import_dtype : dtype);
+        double d = llamacpp_logprob_diff(tmpdir, gguf, NULL, in, m.acts.logits, T, V, NULL);
+        CHECK(d <= tol, "log-probabilities differ from llama.cpp by %.3g", d);
+        fprintf(stderr,
+                "  llama.cpp log-probabilities: max |diff| %.2e over %d x %d (bound %.0e)\n", d, T,
+                V, tol);
         check_llamacpp_tokens(gguf, &tok);
     }
 
@@ -252,13 +208,9 @@ static void test_bf16_via_f32(void) {
 }
 
 int main(void) {
-    if (!mkdtemp(tmpdir)) return perror("mkdtemp"), 1;
+    if (tmpdir_make()) return 1;
     have_python = system("python3 -c 'import json, struct' >/dev/null 2>&1") == 0;
-    have_llamacpp = access("tools/llamacpp/node_modules/node-llama-cpp/package.json", F_OK) == 0 &&
-                    system("node --version >/dev/null 2>&1") == 0;
-    if (!have_llamacpp)
-        printf("SKIP llama.cpp comparison: node or tools/llamacpp/node_modules/node-llama-cpp "
-               "missing (run tools/llamacpp/setup.sh)\n");
+    have_llamacpp = llamacpp_available("comparison");
     if (have_python) {
         RUN(test_f32_bpe_tied);
         RUN(test_bf16_spm_sharded);
@@ -267,8 +219,6 @@ int main(void) {
     } else {
         printf("SKIP reference round trips: python3 is missing\n");
     }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    tmpdir_remove();
     return check_main_end("hf");
 }

@@ -17,6 +17,7 @@
 #endif
 
 #include "check.h"
+#include "helpers.h"
 #include "tiny.h"
 #include "tmpdir.h"
 #include "unlearn/labels.h"
@@ -642,13 +643,6 @@ static void test_refusals(void) {
 /* A message is one line that starts with the file's path. */
 static int one_line_naming(const ObErr *err, const char *path) {
     return !strncmp(err->msg, path, strlen(path)) && !strchr(err->msg, '\n');
-}
-
-static void write_bytes(const char *path, const char *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(data, 1, n, f);
-    fclose(f);
 }
 
 static void test_bad_files(void) {

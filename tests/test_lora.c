@@ -22,19 +22,11 @@
 #include "model/llama.h"
 #include "model/lora.h"
 #include "tiny.h"
+#include "tmpdir.h"
 #include "util/fileio.h"
 #include "util/rng.h"
 
 static ObRng rng;
-static char tmpdir[] = "/tmp/obliviate-lora-XXXXXX";
-
-static char *path(const char *name) {
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* ---- the op ---- */
 typedef struct {
@@ -160,7 +152,7 @@ static int bf16_pair(Llama *full, Llama *frozen, const char *file) {
 
 static void test_model_lora_grads_frozen(void) {
     Llama full, fz;
-    CHECK(bf16_pair(&full, &fz, path("g.gguf")) == 0, "bf16 models");
+    CHECK(bf16_pair(&full, &fz, tmp("g.gguf")) == 0, "bf16 models");
     ObErr err;
     CHECK(fz.params == NULL && fz.frozen, "frozen model holds fp32 parameters");
     CHECK(llama_alloc_grads(&fz, &err) < 0, "a frozen model without an adapter took gradients");
@@ -179,7 +171,7 @@ static double max_diff(const float *a, const float *b, size_t n) {
 static void frozen_equals_fp32(uint32_t type, ObPrecision prec) {
     Llama full, fz;
     ObErr err;
-    CHECK(typed_pair(&full, &fz, path("f.gguf"), type) == 0, "type %u models", type);
+    CHECK(typed_pair(&full, &fz, tmp("f.gguf"), type) == 0, "type %u models", type);
     full.prec = fz.prec = prec;
     CHECK(llama_alloc_batch(&full, 2, 8, &err) == 0 && llama_alloc_batch(&fz, 2, 8, &err) == 0,
           "alloc");
@@ -229,12 +221,12 @@ static void test_frozen_native_bf16(void) {
 static void test_merge_equals_adapter(void) {
     Llama full, fz;
     ObErr err;
-    CHECK(bf16_pair(&full, &fz, path("m.gguf")) == 0, "bf16 models");
+    CHECK(bf16_pair(&full, &fz, tmp("m.gguf")) == 0, "bf16 models");
     LoraConfig lc = {4, 8.0f, 1u << MAT_Q | 1u << MAT_V | 1u << MAT_O | 1u << MAT_DOWN};
     CHECK(llama_add_lora(&full, &lc, 3, &err) == 0, "%s", err.msg);
     randomise_lora(full.lora, 0.2f);
-    CHECK(lora_save(full.lora, "t", path("a.gguf"), &err) == 0, "%s", err.msg);
-    CHECK(llama_load_lora(&fz, path("a.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(lora_save(full.lora, "t", tmp("a.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(llama_load_lora(&fz, tmp("a.gguf"), &err) == 0, "%s", err.msg);
     CHECK(fz.lora && fz.lora->n_params == full.lora->n_params && fz.lora->cfg.rank == 4 &&
               fz.lora->cfg.alpha == 8.0f && fz.lora->cfg.targets == lc.targets &&
               !memcmp(fz.lora->params, full.lora->params, full.lora->n_params * 4),
@@ -258,9 +250,9 @@ static void test_merge_equals_adapter(void) {
     CHECK(d < 1e-4, "merged fp32 model differs from base + adapter by %g", d);
     fprintf(stderr, "  fp32: merged vs base + adapter max |diff| %.2e (bound 1e-4)\n", d);
     /* the frozen model's merged file (BF16 matrices) */
-    CHECK(llama_save_merged(&fz, NULL, "t", path("merged.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(llama_save_merged(&fz, NULL, "t", tmp("merged.gguf"), &err) == 0, "%s", err.msg);
     Llama mm;
-    CHECK(llama_load(&mm, NULL, path("merged.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(llama_load(&mm, NULL, tmp("merged.gguf"), &err) == 0, "%s", err.msg);
     CHECK(llama_alloc_batch(&mm, 1, 8, &err) == 0, "alloc");
     llama_forward(&mm, inp, NULL, 8, NULL);
     /* the same as the fp32 merge with every weight rounded to BF16 */
@@ -276,7 +268,7 @@ static void test_merge_equals_adapter(void) {
             max_diff(with, mm.acts.logits, n));
     /* untouched matrices are copied byte for byte */
     GGUFFile a, b;
-    CHECK(gguf_open(&a, path("m.gguf"), &err) == 0 && gguf_open(&b, path("merged.gguf"), &err) == 0,
+    CHECK(gguf_open(&a, tmp("m.gguf"), &err) == 0 && gguf_open(&b, tmp("merged.gguf"), &err) == 0,
           "open");
     const GGUFTensor *ta = gguf_find_tensor(&a, "blk.1.attn_k.weight");
     const GGUFTensor *tb = gguf_find_tensor(&b, "blk.1.attn_k.weight");
@@ -291,46 +283,21 @@ static void test_merge_equals_adapter(void) {
 static void test_bad_adapters(void) {
     Llama full, fz;
     ObErr err;
-    CHECK(bf16_pair(&full, &fz, path("b.gguf")) == 0, "bf16 models");
-    CHECK(llama_load_lora(&fz, path("b.gguf"), &err) < 0 && strstr(err.msg, "not a LoRA adapter"),
+    CHECK(bf16_pair(&full, &fz, tmp("b.gguf")) == 0, "bf16 models");
+    CHECK(llama_load_lora(&fz, tmp("b.gguf"), &err) < 0 && strstr(err.msg, "not a LoRA adapter"),
           "a model accepted as adapter: %s", err.msg);
     LlamaConfig other = lora_shape(23);
     other.dim = 24, other.head_dim = 6;
     Llama o;
     LoraConfig lc = {2, 4.0f, 0xF};
     CHECK(llama_create(&o, &other, &err) == 0 && llama_add_lora(&o, &lc, 1, &err) == 0, "other");
-    CHECK(lora_save(o.lora, "x", path("other.gguf"), &err) == 0, "%s", err.msg);
-    CHECK(llama_load_lora(&fz, path("other.gguf"), &err) < 0 && strstr(err.msg, "does not fit"),
+    CHECK(lora_save(o.lora, "x", tmp("other.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(llama_load_lora(&fz, tmp("other.gguf"), &err) < 0 && strstr(err.msg, "does not fit"),
           "an adapter for another shape was accepted: %s", err.msg);
     llama_free(&o), llama_free(&full), llama_free(&fz);
 }
 
 /* ---- llama.cpp ---- */
-
-/* Worst |our log-softmax - llama.cpp's| over rows of logits (T, V). */
-static double llamacpp_diff(const char *gguf, const char *lora, const char *csv,
-                            const float *logits, int T, int V) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "node tools/llamacpp/logprobs.mjs %s --tokens %s%s%s > %s 2>%s", gguf,
-             csv, lora ? " --lora " : "", lora ? lora : "", path("lp.json"), path("lp.err"));
-    if (system(cmd) != 0) return fprintf(stderr, "  llama.cpp failed (%s)\n", path("lp.err")), 1e9;
-    cJSON *j = read_json(path("lp.json"));
-    const cJSON *rows = j ? cJSON_GetObjectItem(j, "logprobs") : NULL;
-    double worst = cJSON_GetArraySize(rows) == T ? 0 : 1e9;
-    int t = 0;
-    for (const cJSON *r = rows ? rows->child : NULL; r && t < T; r = r->next, t++) {
-        const float *z = logits + (size_t)t * V;
-        double mx = -INFINITY, s = 0;
-        for (int v = 0; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-        for (int v = 0; v < V; v++) s += exp(z[v] - mx);
-        int v = 0;
-        for (const cJSON *x = r->child; x && v < V; x = x->next, v++)
-            if (cJSON_IsNumber(x)) worst = fmax(worst, fabs(z[v] - mx - log(s) - x->valuedouble));
-        if (v != V) worst = 1e9;
-    }
-    cJSON_Delete(j);
-    return worst;
-}
 
 static void test_llamacpp_applies_adapter(void) {
     /* a tokenizer llama.cpp loads (byte-level BPE) and an F32 base */
@@ -345,45 +312,43 @@ static void test_llamacpp_applies_adapter(void) {
     CHECK(llama_create(&m, &cfg, &err) == 0, "%s", err.msg);
     llama_init_random(&m, 21);
     for (size_t i = 0; i < m.n_params; i++) m.params[i] *= 5.0f;
-    CHECK(llama_save(&m, &tok, "base", GGML_TYPE_F32, path("lb.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(llama_save(&m, &tok, "base", GGML_TYPE_F32, tmp("lb.gguf"), &err) == 0, "%s", err.msg);
     LoraConfig lc = {4, 8.0f, 0x7F};
     CHECK(llama_add_lora(&m, &lc, 9, &err) == 0, "%s", err.msg);
     randomise_lora(m.lora, 0.15f);
-    CHECK(lora_save(m.lora, "adapter", path("la.gguf"), &err) == 0, "%s", err.msg);
-    CHECK(llama_save_merged(&m, &tok, "merged", path("lm.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(lora_save(m.lora, "adapter", tmp("la.gguf"), &err) == 0, "%s", err.msg);
+    CHECK(llama_save_merged(&m, &tok, "merged", tmp("lm.gguf"), &err) == 0, "%s", err.msg);
     int T = 12, V = cfg.vocab;
     int32_t inp[12];
-    char csv[256];
-    size_t k = 0;
-    for (int i = 0; i < T; i++) {
-        inp[i] = (int32_t)(1 + ob_rng_below(&rng, (uint64_t)V - 2));
-        k += (size_t)snprintf(csv + k, sizeof csv - k, "%s%d", i ? "," : "", inp[i]);
-    }
+    for (int i = 0; i < T; i++) inp[i] = (int32_t)(1 + ob_rng_below(&rng, (uint64_t)V - 2));
     CHECK(llama_alloc_batch(&m, 1, T, &err) == 0, "alloc");
     llama_forward(&m, inp, NULL, T, NULL);
     float *ours = malloc(sizeof(float) * T * V);
     memcpy(ours, m.acts.logits, sizeof(float) * T * V);
     /* base + adapter in llama.cpp vs ours; merged file in llama.cpp vs ours */
     double tol = 1e-4;
-    double d1 = llamacpp_diff(path("lb.gguf"), path("la.gguf"), csv, ours, T, V);
-    double d2 = llamacpp_diff(path("lm.gguf"), NULL, csv, ours, T, V);
-    double d0 = llamacpp_diff(path("lb.gguf"), NULL, csv, ours, T, V);
+    double d1 =
+        llamacpp_logprob_diff(tmpdir, tmp("lb.gguf"), tmp("la.gguf"), inp, ours, T, V, NULL);
+    double d2 = llamacpp_logprob_diff(tmpdir, tmp("lm.gguf"), NULL, inp, ours, T, V, NULL);
+    double d0 = llamacpp_logprob_diff(tmpdir, tmp("lb.gguf"), NULL, inp, ours, T, V, NULL);
     /* a BF16 base, read frozen by us: llama.cpp rounds activations to BF16
      * for BF16 weights (test_hf.c), so the adapter must not add to the gap
      * that rounding leaves on the base alone (within 2x, and below 1) */
     Llama fz;
-    CHECK(llama_save(&m, &tok, "base", GGML_TYPE_BF16, path("lb16.gguf"), &err) == 0 &&
-              llama_load_frozen(&fz, NULL, path("lb16.gguf"), &err) == 0 &&
-              llama_load_lora(&fz, path("la.gguf"), &err) == 0 &&
+    CHECK(llama_save(&m, &tok, "base", GGML_TYPE_BF16, tmp("lb16.gguf"), &err) == 0 &&
+              llama_load_frozen(&fz, NULL, tmp("lb16.gguf"), &err) == 0 &&
+              llama_load_lora(&fz, tmp("la.gguf"), &err) == 0 &&
               llama_alloc_batch(&fz, 1, T, &err) == 0,
           "%s", err.msg);
     llama_forward(&fz, inp, NULL, T, NULL);
-    double d3 = llamacpp_diff(path("lb16.gguf"), path("la.gguf"), csv, fz.acts.logits, T, V);
+    double d3 = llamacpp_logprob_diff(tmpdir, tmp("lb16.gguf"), tmp("la.gguf"), inp, fz.acts.logits,
+                                      T, V, NULL);
     Lora *keep = fz.lora;
     fz.lora = NULL; /* the BF16 base alone: how far llama.cpp's rounding goes by itself */
     llama_forward(&fz, inp, NULL, T, NULL);
     fz.lora = keep;
-    double d4 = llamacpp_diff(path("lb16.gguf"), NULL, csv, fz.acts.logits, T, V);
+    double d4 =
+        llamacpp_logprob_diff(tmpdir, tmp("lb16.gguf"), NULL, inp, fz.acts.logits, T, V, NULL);
     fprintf(stderr, "  BF16 base: llama.cpp vs ours %.3f alone, %.3f with the adapter\n", d4, d3);
     CHECK(d3 <= 1.0 && d3 <= 2 * d4 + 0.05,
           "llama.cpp BF16 base + our adapter differs from ours by %g (base alone %g)", d3, d4);
@@ -401,7 +366,7 @@ static void test_llamacpp_applies_adapter(void) {
 }
 
 int main(void) {
-    if (!mkdtemp(tmpdir)) return perror("mkdtemp"), 1;
+    if (tmpdir_make()) return 1;
     ob_rng_seed(&rng, 42);
     RUN(test_lora_op_grads);
     RUN(test_targets_parse);
@@ -411,14 +376,7 @@ int main(void) {
     RUN(test_frozen_native_bf16);
     RUN(test_merge_equals_adapter);
     RUN(test_bad_adapters);
-    if (access("tools/llamacpp/node_modules/node-llama-cpp/package.json", F_OK) == 0 &&
-        system("node --version >/dev/null 2>&1") == 0)
-        RUN(test_llamacpp_applies_adapter);
-    else
-        printf("SKIP llama.cpp adapter check: node or tools/llamacpp/node_modules/node-llama-cpp "
-               "missing (run tools/llamacpp/setup.sh)\n");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (llamacpp_available("adapter check")) RUN(test_llamacpp_applies_adapter);
+    tmpdir_remove();
     return check_main_end("lora");
 }

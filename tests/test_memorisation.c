@@ -193,13 +193,6 @@ static void test_mia_chunks(void) {
 
 /* ---- KnowMem file ---- */
 
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tmp(name);
-    FILE *fp = fopen(path, "wb");
-    if (fp) fputs(text, fp), fclose(fp);
-    return path;
-}
-
 static void test_knowmem_reader(void) {
     struct {
         const char *text, *want;
@@ -215,7 +208,7 @@ static void test_knowmem_reader(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         JsonlFile f;
         ObErr err;
-        const char *path = write_file("bad.jsonl", bad[i].text);
+        const char *path = tmp_file("bad.jsonl", bad[i].text);
         int rc = jsonl_load(&f, path, KNOW_JSONL_FIELDS, &err);
         CHECK(rc == -1 && !strncmp(err.msg, path, strlen(path)) &&
                   !strncmp(err.msg + strlen(path), bad[i].want, strlen(bad[i].want)),
@@ -254,17 +247,16 @@ static void test_knowmem_shipped(void) {
 }
 
 static int load_questions(JsonlFile *f, KnowSet *s, int shots) {
-    const char *path =
-        write_file("q.jsonl", "{\"question\": \"Who is the detective?\", \"answer\": "
-                              "\"Holmes\"}\n"
-                              "{\"question\": \"Who tells the stories?\", "
-                              "\"answer\": \"Watson\"}\n"
-                              "{\"question\": \"Who is Holmes's landlady?\", "
-                              "\"answer\": \"Mrs. Hudson\"}\n"
-                              "{\"question\": \"Which street?\", \"answer\": "
-                              "\"Baker Street\"}\n"
-                              "{\"question\": \"Which woman?\", \"answer\": \"Irene "
-                              "Adler\"}\n");
+    const char *path = tmp_file("q.jsonl", "{\"question\": \"Who is the detective?\", \"answer\": "
+                                           "\"Holmes\"}\n"
+                                           "{\"question\": \"Who tells the stories?\", "
+                                           "\"answer\": \"Watson\"}\n"
+                                           "{\"question\": \"Who is Holmes's landlady?\", "
+                                           "\"answer\": \"Mrs. Hudson\"}\n"
+                                           "{\"question\": \"Which street?\", \"answer\": "
+                                           "\"Baker Street\"}\n"
+                                           "{\"question\": \"Which woman?\", \"answer\": \"Irene "
+                                           "Adler\"}\n");
     KnowConfig c;
     know_config_defaults(&c);
     c.shots = shots;

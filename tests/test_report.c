@@ -12,13 +12,6 @@
 #include "eval/svg.h"
 #include "tmpdir.h"
 
-static const char *write_file(const char *name, const char *text) {
-    const char *path = tmp(name);
-    FILE *fp = fopen(path, "wb");
-    if (fp) fputs(text, fp), fclose(fp);
-    return path;
-}
-
 /* What fn writes for r, as a string the caller frees. */
 static char *capture(void (*fn)(const Report *, FILE *), const Report *r) {
     char *buf = NULL;
@@ -286,12 +279,12 @@ static void test_logs(void) {
     int rc = report_parse(&r, "small.json", SMALL, NULL, NULL, &err);
     CHECK(rc == 0, "parse: %s", err.msg);
     if (rc) return;
-    const char *log = write_file("run-1.log.jsonl", "{\"step\":1,\"loss\":9.5,\"lr\":1e-4}\n"
-                                                    "{\"step\":2,\"loss\":8.25}\n"
-                                                    "{\"step\":2,\"val_loss\":8.5}\n"
-                                                    "\n"
-                                                    "{\"step\":3,\"loss\":7.0,\"tok_s\":10.5}\n"
-                                                    "{\"step\":4,\"val_loss\":7.75}\n");
+    const char *log = tmp_file("run-1.log.jsonl", "{\"step\":1,\"loss\":9.5,\"lr\":1e-4}\n"
+                                                  "{\"step\":2,\"loss\":8.25}\n"
+                                                  "{\"step\":2,\"val_loss\":8.5}\n"
+                                                  "\n"
+                                                  "{\"step\":3,\"loss\":7.0,\"tok_s\":10.5}\n"
+                                                  "{\"step\":4,\"val_loss\":7.75}\n");
     CHECK(report_add_log(&r, NULL, log, &err) == 0, "log: %s", err.msg);
     const ReportLog *lg = &r.logs[0];
     CHECK(r.n_logs == 1 && !strcmp(lg->name, "run-1") && lg->n == 3 && lg->nv == 2 &&
@@ -311,15 +304,15 @@ static void test_logs(void) {
     free(html);
 
     const char *bad =
-        write_file("bad.log.jsonl", "{\"step\":1,\"loss\":9.5}\n{\"step\":2,\"loss\":nan}\n");
+        tmp_file("bad.log.jsonl", "{\"step\":1,\"loss\":9.5}\n{\"step\":2,\"loss\":nan}\n");
     CHECK(report_add_log(&r, NULL, bad, &err) == -1 &&
               strstr(err.msg, "bad.log.jsonl:2: not valid JSON"),
           "bad log line: %s", err.msg);
-    const char *noloss = write_file("noloss.jsonl", "{\"step\":1,\"val_loss\":9.5}\n");
+    const char *noloss = tmp_file("noloss.jsonl", "{\"step\":1,\"val_loss\":9.5}\n");
     CHECK(report_add_log(&r, NULL, noloss, &err) == -1 &&
               strstr(err.msg, "noloss.jsonl: no \"loss\" records"),
           "log without loss: %s", err.msg);
-    const char *nostep = write_file("nostep.jsonl", "{\"loss\":9.5}\n");
+    const char *nostep = tmp_file("nostep.jsonl", "{\"loss\":9.5}\n");
     CHECK(report_add_log(&r, NULL, nostep, &err) == -1 &&
               strstr(err.msg, "nostep.jsonl:1: field \"step\" missing"),
           "log without step: %s", err.msg);
@@ -341,7 +334,7 @@ static void test_write(void) {
     snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir);
     CHECK(system(cmd) != 0, "temporary file left in %s", dir);
     /* a folder that cannot be made: a file is in the way */
-    write_file("blocker", "x");
+    tmp_file("blocker", "x");
     CHECK(report_write(&r, tmp("blocker/sub"), md, html, sizeof md, &err) == -1 &&
               strstr(err.msg, "blocker"),
           "folder under a file: %s", err.msg);

@@ -69,42 +69,17 @@ static void test_greedy_sample(void) {
     generate_result_free(&r);
 }
 
-/* Our log-probabilities of every next token of ids against llama.cpp's. */
-static void compare_llamacpp(Llama *m, const int32_t *ids, int n, double *ours_nll,
-                             double *their_nll) {
-    char csv[4096], cmd[8192];
-    size_t k = 0;
-    for (int i = 0; i < n; i++)
-        k += snprintf(csv + k, sizeof csv - k, "%s%d", i ? "," : "", ids[i]);
-    snprintf(cmd, sizeof cmd, "node tools/llamacpp/logprobs.mjs %s --tokens %s > %s 2> %s", MODEL,
-             csv, tmp("lp.json"), tmp("lp.err"));
-    CHECK(system(cmd) == 0, "llama.cpp failed (see %s)", tmp("lp.err"));
-    cJSON *j = read_json(tmp("lp.json")), *lp = cJSON_GetObjectItem(j, "logprobs");
+/* Our log-probabilities of every token after ids[0..n) against llama.cpp's;
+ * nll: ours and llama.cpp's mean -log P(next token). */
+static void compare_llamacpp(Llama *m, const int32_t *ids, int n, double nll[2]) {
     ObErr err;
-    CHECK(cJSON_GetArraySize(lp) == n && !llama_alloc_batch(m, 1, n, &err), "%d rows",
-          cJSON_GetArraySize(lp));
+    CHECK(!llama_alloc_batch(m, 1, n, &err), "%s", err.msg);
     llama_forward(m, ids, NULL, n, NULL);
-    int V = m->cfg.vocab;
-    double worst = 0;
-    *ours_nll = *their_nll = 0;
-    for (int p = 0; p + 1 < n && cJSON_GetArraySize(lp) == n; p++) {
-        const float *row = m->acts.logits + (size_t)p * V;
-        double mx = row[0], z = 0;
-        for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
-        for (int v = 0; v < V; v++) z += exp(row[v] - mx);
-        cJSON *theirs = cJSON_GetArrayItem(lp, p);
-        for (int v = 0; v < V; v++) {
-            cJSON *x = cJSON_GetArrayItem(theirs, v);
-            if (cJSON_IsNumber(x)) worst = fmax(worst, fabs(row[v] - mx - log(z) - x->valuedouble));
-        }
-        *ours_nll -= row[ids[p + 1]] - mx - log(z);
-        *their_nll -= cJSON_GetNumberValue(cJSON_GetArrayItem(theirs, ids[p + 1]));
-    }
-    *ours_nll /= n - 1, *their_nll /= n - 1;
+    double worst =
+        llamacpp_logprob_diff(tmpdir, MODEL, NULL, ids, m->acts.logits, n, m->cfg.vocab, nll);
     fprintf(stderr, "  llama.cpp log-probabilities: worst difference %.2g over %d positions\n",
-            worst, n - 1);
+            worst, n);
     CHECK(worst < 1e-4, "log-probabilities differ from llama.cpp's by %g", worst);
-    cJSON_Delete(j);
 }
 
 static void test_llamacpp_logprobs(void) {
@@ -130,8 +105,8 @@ static void test_llamacpp_logprobs(void) {
     cJSON_Delete(j);
     int32_t ids[256] = {1}; /* BOS, then the text: as a document starts */
     for (size_t i = 0; i < n && i < 255; i++) ids[i + 1] = enc[i];
-    double ours, theirs;
-    compare_llamacpp(&m, ids, (int)n + 1, &ours, &theirs);
+    double nll[2] = {0, 0}; /* ours, llama.cpp's */
+    compare_llamacpp(&m, ids, (int)n + 1, nll);
     /* `perplexity` over the same tokens: one window of all of them */
     FILE *f = fopen(tmp("story.txt"), "w");
     if (f) fputs(STORY, f), fclose(f);
@@ -141,8 +116,8 @@ static void test_llamacpp_logprobs(void) {
     pc.model_path = MODEL, pc.files = files, pc.n_files = 1, pc.seq = (int)n, pc.batch = 1;
     PerplexityResult pr;
     CHECK(!perplexity_run(&pc, &pr, &err), "%s", err.msg);
-    CHECK(pr.tokens == (long)n && fabs(pr.loss - theirs) < 1e-5 && fabs(ours - theirs) < 1e-5,
-          "perplexity loss %g over %ld tokens, llama.cpp's mean %g", pr.loss, pr.tokens, theirs);
+    CHECK(pr.tokens == (long)n && fabs(pr.loss - nll[1]) < 1e-5 && fabs(nll[0] - nll[1]) < 1e-5,
+          "perplexity loss %g over %ld tokens, llama.cpp's mean %g", pr.loss, pr.tokens, nll[1]);
     free(enc);
     llama_free(&m), tok_free(&tok);
 }
@@ -204,11 +179,7 @@ int main(void) {
         return 1;
     }
     if (tmpdir_make()) return 1;
-    have_llamacpp = access("tools/llamacpp/node_modules/node-llama-cpp/package.json", F_OK) == 0 &&
-                    system("node --version >/dev/null 2>&1") == 0;
-    if (!have_llamacpp)
-        printf("SKIP llama.cpp comparison: node or tools/llamacpp/node_modules/node-llama-cpp "
-               "missing (run tools/llamacpp/setup.sh)\n");
+    have_llamacpp = llamacpp_available("comparison");
     RUN(test_reads_none_ids);
     RUN(test_greedy_sample);
     RUN(test_llamacpp_logprobs);

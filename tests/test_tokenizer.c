@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "helpers.h"
 #include "text/tokenizer.h"
 
 static uint32_t lcg(uint64_t *s) {
@@ -604,13 +605,6 @@ static void test_decode_errors(void) {
     tok_free(&t);
 }
 
-static void write_file(const char *path, const char *s, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return;
-    fwrite(s, 1, n, fp);
-    fclose(fp);
-}
-
 static void test_train_errors_and_files(void) {
     Tokenizer t;
     ObErr err = {{0}};
@@ -632,14 +626,14 @@ static void test_train_errors_and_files(void) {
     CHECK(tok_train_files(&t, missing, 1, 300, 0, &err) < 0 &&
               strstr(err.msg, "/nonexistent/tok.txt"),
           "%s", err.msg);
-    write_file(p1, "", 0);
+    write_bytes(p1, "", 0);
     const char *paths[] = {p1, p2};
     CHECK(tok_train_files(&t, paths, 1, 300, 0, &err) < 0 && strstr(err.msg, "no training text"),
           "%s", err.msg);
     size_t len;
     char *text = gen_corpus(20000, 5, &len);
-    write_file(p1, text, len / 2);
-    write_file(p2, text + len / 2, len - len / 2);
+    write_bytes(p1, text, len / 2);
+    write_bytes(p2, text + len / 2, len - len / 2);
     Tokenizer tf, tt;
     const char *halves[] = {text, text + len / 2};
     size_t hl[] = {len / 2, len - len / 2};

@@ -1,5 +1,5 @@
 /* A private temporary folder per test program: tmpdir_make() at the start,
- * tmp("name") for paths inside it, tmpdir_remove() at the end. */
+ * tmp("name") for paths inside it (tmp_file to write one), tmpdir_remove() at the end. */
 #ifndef OB_TEST_TMPDIR_H
 #define OB_TEST_TMPDIR_H
 
@@ -15,6 +15,14 @@ static inline const char *tmp(const char *name) {
     k = (k + 1) % 4;
     snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
     return buf[k];
+}
+
+/* Writes text to tmp(name) and returns that path. */
+static inline const char *tmp_file(const char *name, const char *text) {
+    const char *path = tmp(name);
+    FILE *fp = fopen(path, "wb");
+    if (fp) fputs(text, fp), fclose(fp);
+    return path;
 }
 
 static inline int tmpdir_make(void) {

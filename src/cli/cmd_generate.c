@@ -9,6 +9,10 @@
 #include "eval/perplexity.h"
 #include "model/generate.h"
 
+/* --lora: one wording for both commands that run a model. */
+static const char LORA_HELP[] =
+    "apply this LoRA adapter (train --lora-rank) to the frozen, memory-mapped model";
+
 static void print_generated(const GenerateConfig *gc, const GenerateResult *r, int json) {
     if (json) {
         cJSON *j = cJSON_CreateObject();
@@ -38,8 +42,7 @@ int cmd_generate(int argc, char **argv) {
         {"--seed", OPT_U64, &gc.seed, "sampling seed (default 1)"},
         {"--no-bos", OPT_FLAG, &gc.no_bos, "do not start the prompt with <|endoftext|>"},
         {"--json", OPT_FLAG, &json, "print JSON (prompt tokens, new tokens, text)"},
-        {"--lora", OPT_STR, &gc.lora,
-         "apply this LoRA adapter (train --lora-rank) to the frozen, memory-mapped model"},
+        {"--lora", OPT_STR, &gc.lora, LORA_HELP},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"generate",
@@ -70,8 +73,7 @@ int cmd_perplexity(int argc, char **argv) {
         {"--seq", OPT_INT, &pc.seq, "tokens per window (default 256)"},
         {"--batch", OPT_INT, &pc.batch, "windows per forward pass (default 4)"},
         {"--max-windows", OPT_LONG, &pc.max_windows, "stop after N windows (default: all)"},
-        {"--lora", OPT_STR, &pc.lora,
-         "apply this LoRA adapter (train --lora-rank) to the frozen, memory-mapped model"},
+        {"--lora", OPT_STR, &pc.lora, LORA_HELP},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"perplexity",

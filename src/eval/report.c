@@ -47,12 +47,17 @@ static int get_num(const cJSON *o, const char *sect, const char *key, double *ou
     return 0;
 }
 
-/* Index of name in list, adding it when there is room; -1 when full. */
-static int intern(char **list, int *n, int cap, const char *name, ObErr *err) {
+/* Index of the entry t of section sect by its name in list, adding the
+ * name when there is room; -1 with err set when t is no object, the list
+ * (of `what`) is full or memory runs out. */
+static int intern(char **list, int *n, int cap, const cJSON *t, const char *sect, const char *what,
+                  const char *ctx, ObErr *err) {
+    if (!cJSON_IsObject(t))
+        return ob_errf(err, "%s: \"%s.%s\" is not an object", ctx, sect, t->string);
     for (int i = 0; i < *n; i++)
-        if (!strcmp(list[i], name)) return i;
-    if (*n >= cap) return -1;
-    if (!(list[*n] = dup_str(name, err))) return -2;
+        if (!strcmp(list[i], t->string)) return i;
+    if (*n >= cap) return ob_errf(err, "%s: more than %d %s", ctx, cap, what);
+    if (!(list[*n] = dup_str(t->string, err))) return -1;
     return (*n)++;
 }
 
@@ -60,11 +65,8 @@ static int read_perplexity(Report *r, ReportModel *m, const cJSON *ppl, const ch
                            ObErr *err) {
     const cJSON *t;
     cJSON_ArrayForEach(t, ppl) {
-        if (!cJSON_IsObject(t))
-            return ob_errf(err, "%s: \"perplexity.%s\" is not an object", ctx, t->string);
-        int k = intern(r->texts, &r->n_texts, REPORT_MAX_TEXTS, t->string, err);
-        if (k == -1)
-            return ob_errf(err, "%s: more than %d perplexity texts", ctx, REPORT_MAX_TEXTS);
+        int k = intern(r->texts, &r->n_texts, REPORT_MAX_TEXTS, t, "perplexity", "perplexity texts",
+                       ctx, err);
         if (k < 0) return -1;
         char sect[160];
         snprintf(sect, sizeof sect, "perplexity.%s", t->string);
@@ -77,10 +79,8 @@ static int read_choice(Report *r, ReportModel *m, const cJSON *choice, const cha
                        ObErr *err) {
     const cJSON *t;
     cJSON_ArrayForEach(t, choice) {
-        if (!cJSON_IsObject(t))
-            return ob_errf(err, "%s: \"choice.%s\" is not an object", ctx, t->string);
-        int k = intern(r->tasks, &r->n_tasks, REPORT_MAX_TASKS, t->string, err);
-        if (k == -1) return ob_errf(err, "%s: more than %d choice tasks", ctx, REPORT_MAX_TASKS);
+        int k =
+            intern(r->tasks, &r->n_tasks, REPORT_MAX_TASKS, t, "choice", "choice tasks", ctx, err);
         if (k < 0) return -1;
         const cJSON *layout = cJSON_GetObjectItemCaseSensitive(t, "layout");
         if (layout && !cJSON_IsNull(layout) && !cJSON_IsString(layout))
