@@ -85,10 +85,11 @@ int cmd_unlearn(int argc, char **argv) {
     const char *bad = lora_opts_finish(&a.lora);
     if (!bad) bad = label_opts_finish(&a.labels);
     if (!bad) bad = finetune_opts_finish(&a.ft);
-    if (bad) return cli_fail(cmd.name, bad);
+    if (bad) return cli_usage(cmd.name, bad);
     if (a.published) unlearn_config_published(c); /* last: it overrides five settings */
     c->prec = cli_precision();
     ObErr err;
+    if (unlearn_config_check(c, &err)) return cli_usage(cmd.name, err.msg);
     if (unlearn_run(c, &err)) return cli_fail(cmd.name, err.msg);
     print_done(c);
     return 0;
