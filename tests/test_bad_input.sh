@@ -218,4 +218,49 @@ sz=$(wc -c <"$T/s.gguf.state")
 printf '\377\377\377\377' | dd of="$T/s.gguf.state" bs=1 seek=$((sz - 4)) conv=notrunc 2>/dev/null
 expect_last_error "NaN optimizer state" "s.gguf.state: optimizer state holds a non-finite value" \
     $OB train --resume -o "$T/s.gguf" --steps 4 --batch 1 --seq 16 "$T/text.txt"
+
+# ---- generation respects the model's context (32 here): refused, saying the limit
+expect_error "generate past the context" "a prompt of 2 tokens + 100000 to generate exceed the model's context of 32 tokens (-n 30 at most)" \
+    $OB generate -m "$T/m.gguf" -p "The" -n 100000
+expect_error "generate -n 2^31-1" "exceed the model's context of 32 tokens" \
+    $OB generate -m "$T/m.gguf" -p "The" -n 2147483647
+expect_error "prompt longer than the context" "(-n 0 at most)" \
+    $OB generate -m "$T/m.gguf" -p "$(head -c 600 "$T/text.txt")" -n 1
+check "generate up to the context" $OB generate -m "$T/m.gguf" -p "The" -n 30 --json
+
+# ---- an output that is one of the inputs is refused before any work
+cp "$T/text.txt" "$T/t.txt"
+cp "$T/t.txt" "$T/keep.txt"
+expect_error "train -o INPUT" "t.txt: the output is also an input" \
+    $OB train -m "$T/m.gguf" -o "$T/t.txt" --steps 1 --batch 1 --seq 16 "$T/t.txt"
+expect_error "tokenizer train -o INPUT" "the output is also an input" \
+    $OB tokenizer train --vocab 300 -o "$T/t.txt" "$T/t.txt"
+expect_error "unlearn -o TARGET" "the output is also an input" \
+    $OB unlearn -m "$T/m.gguf" --target "$T/t.txt" --anchors "$T/badval.json" -o "$T/t.txt" --work "$T/uw"
+expect_error "unlearn -o ANCHORS" "badval.json: the output is also an input" \
+    $OB unlearn -m "$T/m.gguf" --target "$T/t.txt" --anchors "$T/badval.json" -o "$T/badval.json" --work "$T/uw"
+expect_error "labels -o TARGET (another name for it)" "the output is also an input" \
+    $OB labels --base "$T/m.gguf" --reinforced "$T/m.gguf" --target "$T/t.txt" -o "$T/../$(basename "$T")/t.txt"
+cp "$T/m.gguf" "$T/keep.m"
+expect_error "eval --json MODEL" "m.gguf: the output is also an input" \
+    $OB eval -m "$T/m.gguf" --prompts "$T/many.jsonl" --seq 16 --json "$T/m.gguf"
+cmp -s "$T/t.txt" "$T/keep.txt" && cmp -s "$T/m.gguf" "$T/keep.m" && [ ! -e "$T/uw" ] &&
+    ok "inputs untouched, nothing made" || bad "an input changed or a work folder was made"
+
+# ---- report: figures out of range, one line naming the file and the field
+for f in '"perplexity": {"general": {"perplexity": -5}}|perplexity.general.perplexity" is -5' \
+    '"perplexity": {"general": {"perplexity": 0}}|perplexity.general.perplexity" is 0' \
+    '"familiarity": {"mean_prob": -1}|familiarity.mean_prob" is -1' \
+    '"completions": {"leak_rate": 7.5}|completions.leak_rate" is 7.5' \
+    '"familiarity": {"mean_prob": 1e999}|familiarity.mean_prob" is inf'; do
+    printf '{"models": [{"name": "base", %s}]}\n' "${f%%|*}" >"$T/range.json"
+    expect_error "report: ${f#*|}" "range.json: model 1 (base): \"${f#*|}, outside" \
+        $OB report --eval "$T/range.json" -o "$T/rep"
+done
+
+# ---- a long path keeps the reason (the message once stopped at 511 bytes)
+long=$T
+for i in 1 2 3; do long=$long/$(printf '%0200d' $i); done
+expect_error "600-byte output path" "$(printf '%0200d' 3)/m.gguf: cannot create file: No such file or directory" \
+    $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$long/m.gguf"
 echo "bad-input: $passed passed, $failed failed"

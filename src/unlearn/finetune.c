@@ -182,6 +182,12 @@ int finetune_run(const FinetuneConfig *c, FinetuneResult *res, ObErr *err) {
     if (!c->model || !c->labels || !c->out)
         return ob_errf(err, "the fine-tune needs a model, a labels file and an output");
     if (finetune_config_check(c, "--", err)) return -1;
+    for (int i = 0; i < 2; i++) { /* the model and the merged model: never an input */
+        const char *out = i ? c->merge : c->out;
+        if (ob_check_output(out, &c->labels, 1, err) ||
+            ob_check_output(out, c->retain, c->n_retain, err))
+            return -1;
+    }
     if (c->merge && !c->lora.rank) return ob_errf(err, "merging needs a LoRA adapter");
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt.gguf", c->out);
