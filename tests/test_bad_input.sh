@@ -147,4 +147,120 @@ expect_error "output is a device" "/dev/null: exists and is not a regular file" 
 mkdir "$T/adir"
 expect_error "output is a folder" "adir: exists and is not a regular file" \
     $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/adir"
+
+# ---- settings out of range: a usage error (exit 2) naming the flag, before
+# any file is read (the model given does not even exist)
+# expect_usage NAME PATTERN COMMAND...: exit 2, one stderr line matching.
+expect_usage() {
+    name=$1 pat=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- "$pat" "$T/err"; then
+        ok "$name"
+    else
+        bad "$name: exit $rc, stderr: $(head -c 300 "$T/err")"
+    fi
+}
+for s in "--lr 1e30:--lr 1e+30: must be in (0, 1]" "--beta1 1:--beta1 1: must be in \[0, 1)" \
+    "--beta1 -1:--beta1 -1: must be" "--beta2 2:--beta2 2: must be" "--lr -1:--lr -1: must be" \
+    "--min-lr -1:--min-lr -1: must be" "--wd -1:--wd -1: must be 0 or more" \
+    "--adam-eps -1:--adam-eps -1: must be" "--adam-eps 0:--adam-eps 0: must be" \
+    "--steps 0:--steps 0: must be 1 or more" "--batch 0:--batch 0: must be 1 or more" \
+    "--log-every 0:--log-every 0: must be 1 or more" "--threads -1:--threads -1: must be 0"; do
+    expect_usage "train ${s%%:*}" "${s#*:}" $OB train -m "$T/nomodel.gguf" -o "$T/x.gguf" ${s%%:*} "$T/text.txt"
+done
+expect_usage "reinforce --lr 1e30" "--lr 1e+30: must be" $OB reinforce -m "$T/nomodel.gguf" -o "$T/x.gguf" --lr 1e30 "$T/text.txt"
+for v in 2 -0.5 1; do
+    expect_usage "train --labels --val-share $v" "--val-share" \
+        $OB train -m "$T/nomodel.gguf" --labels "$T/labels.bin" -o "$T/x.gguf" --val-share $v
+done
+expect_usage "train --labels --batch 0" "--batch 0: must be 1 or more" \
+    $OB train -m "$T/nomodel.gguf" --labels "$T/labels.bin" -o "$T/x.gguf" --batch 0
+U="unlearn -m $T/m.gguf --target $T/text.txt --anchors $T/badval.json -o $T/u.gguf --work $T/uw"
+expect_usage "unlearn --soft-k 0" "--soft-k 0 makes hard labels only" $OB $U --soft-k 0
+expect_usage "unlearn --batch 0" "--batch 0: must be 1 or more" $OB $U --batch 0
+expect_usage "unlearn --reinforce-lr 1e30" "--reinforce-lr 1e+30: must be" $OB $U --reinforce-lr 1e30
+expect_usage "unlearn --lr -1" "--lr -1: must be" $OB $U --lr -1
+[ ! -e "$T/uw" ] && ok "unlearn: nothing made before the settings are checked" ||
+    bad "unlearn made its work folder before refusing its settings"
+
+# ---- non-finite numbers: models with a NaN weight are refused at load; a
+# NaN loss stops training at its step, leaving the output as it was; a
+# damaged optimizer state is refused on resume.
+# poke IN OUT VALUE COUNT: OUT is IN with the first COUNT floats of its first
+# norm vector (a run of 1.0s: blk.0.attn_norm) set to VALUE.
+poke() {
+    node -e 'const fs = require("fs"), b = fs.readFileSync(process.argv[1]);
+             const i = b.indexOf(Buffer.from("0000803f0000803f0000803f0000803f", "hex"));
+             for (let k = 0; k < +process.argv[4]; k++) b.writeFloatLE(+process.argv[3], i + 4 * k);
+             fs.writeFileSync(process.argv[2], b)' "$@"
+}
+poke "$T/m.gguf" "$T/nan.gguf" NaN 1
+for c in "labels --base $T/nan.gguf --reinforced $T/m.gguf --target $T/text.txt -o $T/nl.bin" \
+    "train -m $T/nan.gguf -o $T/x.gguf --steps 1 $T/text.txt" \
+    "generate -m $T/nan.gguf -p x"; do
+    expect_error "NaN model: ${c%% *}" "nan.gguf: tensor blk.0.attn_norm.weight holds a non-finite value" $OB $c
+done
+expect_last_error "NaN model: eval" "nan.gguf: tensor blk.0.attn_norm.weight holds a non-finite value" \
+    $OB eval -m "$T/nan.gguf" --prompts "$T/many.jsonl" --seq 16
+[ ! -e "$T/nl.bin" ] && [ -z "$(ls "$T"/nl.bin.tmp.* 2>/dev/null)" ] && ok "NaN model: no labels file" ||
+    bad "NaN model: labels left a file"
+poke "$T/m.gguf" "$T/huge.gguf" 3e38 32
+cp "$T/m.gguf" "$T/h.gguf"
+expect_last_error "NaN loss stops training" "step 1: the loss is NaN: training stopped" \
+    $OB train -m "$T/huge.gguf" -o "$T/h.gguf" --steps 3 --batch 1 --seq 16 --log "$T/h.log" "$T/text.txt"
+cmp -s "$T/m.gguf" "$T/h.gguf" && ! grep -qi nan "$T/h.log" && ok "NaN loss: output untouched, no NaN logged" ||
+    bad "NaN loss: output changed or NaN logged"
+check "train with checkpoints" $OB train -m "$T/m.gguf" -o "$T/s.gguf" --steps 2 --batch 1 --seq 16 \
+    --ckpt-every 1 "$T/text.txt"
+sz=$(wc -c <"$T/s.gguf.state")
+printf '\377\377\377\377' | dd of="$T/s.gguf.state" bs=1 seek=$((sz - 4)) conv=notrunc 2>/dev/null
+expect_last_error "NaN optimizer state" "s.gguf.state: optimizer state holds a non-finite value" \
+    $OB train --resume -o "$T/s.gguf" --steps 4 --batch 1 --seq 16 "$T/text.txt"
+
+# ---- generation respects the model's context (32 here): refused, saying the limit
+expect_error "generate past the context" "a prompt of 2 tokens + 100000 to generate exceed the model's context of 32 tokens (-n 30 at most)" \
+    $OB generate -m "$T/m.gguf" -p "The" -n 100000
+expect_error "generate -n 2^31-1" "exceed the model's context of 32 tokens" \
+    $OB generate -m "$T/m.gguf" -p "The" -n 2147483647
+expect_error "prompt longer than the context" "(-n 0 at most)" \
+    $OB generate -m "$T/m.gguf" -p "$(head -c 600 "$T/text.txt")" -n 1
+check "generate up to the context" $OB generate -m "$T/m.gguf" -p "The" -n 30 --json
+
+# ---- an output that is one of the inputs is refused before any work
+cp "$T/text.txt" "$T/t.txt"
+cp "$T/t.txt" "$T/keep.txt"
+expect_error "train -o INPUT" "t.txt: the output is also an input" \
+    $OB train -m "$T/m.gguf" -o "$T/t.txt" --steps 1 --batch 1 --seq 16 "$T/t.txt"
+expect_error "tokenizer train -o INPUT" "the output is also an input" \
+    $OB tokenizer train --vocab 300 -o "$T/t.txt" "$T/t.txt"
+expect_error "unlearn -o TARGET" "the output is also an input" \
+    $OB unlearn -m "$T/m.gguf" --target "$T/t.txt" --anchors "$T/badval.json" -o "$T/t.txt" --work "$T/uw"
+expect_error "unlearn -o ANCHORS" "badval.json: the output is also an input" \
+    $OB unlearn -m "$T/m.gguf" --target "$T/t.txt" --anchors "$T/badval.json" -o "$T/badval.json" --work "$T/uw"
+expect_error "labels -o TARGET (another name for it)" "the output is also an input" \
+    $OB labels --base "$T/m.gguf" --reinforced "$T/m.gguf" --target "$T/t.txt" -o "$T/../$(basename "$T")/t.txt"
+cp "$T/m.gguf" "$T/keep.m"
+expect_error "eval --json MODEL" "m.gguf: the output is also an input" \
+    $OB eval -m "$T/m.gguf" --prompts "$T/many.jsonl" --seq 16 --json "$T/m.gguf"
+cmp -s "$T/t.txt" "$T/keep.txt" && cmp -s "$T/m.gguf" "$T/keep.m" && [ ! -e "$T/uw" ] &&
+    ok "inputs untouched, nothing made" || bad "an input changed or a work folder was made"
+
+# ---- report: figures out of range, one line naming the file and the field
+for f in '"perplexity": {"general": {"perplexity": -5}}|perplexity.general.perplexity" is -5' \
+    '"perplexity": {"general": {"perplexity": 0}}|perplexity.general.perplexity" is 0' \
+    '"familiarity": {"mean_prob": -1}|familiarity.mean_prob" is -1' \
+    '"completions": {"leak_rate": 7.5}|completions.leak_rate" is 7.5' \
+    '"familiarity": {"mean_prob": 1e999}|familiarity.mean_prob" is inf'; do
+    printf '{"models": [{"name": "base", %s}]}\n' "${f%%|*}" >"$T/range.json"
+    expect_error "report: ${f#*|}" "range.json: model 1 (base): \"${f#*|}, outside" \
+        $OB report --eval "$T/range.json" -o "$T/rep"
+done
+
+# ---- a long path keeps the reason (the message once stopped at 511 bytes)
+long=$T
+for i in 1 2 3; do long=$long/$(printf '%0200d' $i); done
+expect_error "600-byte output path" "$(printf '%0200d' 3)/m.gguf: cannot create file: No such file or directory" \
+    $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$long/m.gguf"
 echo "bad-input: $passed passed, $failed failed"

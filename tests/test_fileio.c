@@ -3,6 +3,7 @@
  * errors that leave no output behind. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "tmpdir.h"
@@ -59,11 +60,44 @@ static void test_errors(void) {
     CHECK(ob_copy_file(tmp("big.bin"), tmp("no/such/folder/out.bin"), &e), "copy into nowhere");
 }
 
+/* An output naming an input, by any path, is refused; a new file is not. */
+static void test_output_is_input(void) {
+    ObErr e;
+    char in_txt[256], big[256], dotted[300], link[256];
+    write_fixture(tmp("in.txt"));
+    snprintf(in_txt, sizeof in_txt, "%s", tmp("in.txt"));
+    snprintf(big, sizeof big, "%s", tmp("big.bin"));
+    snprintf(dotted, sizeof dotted, "%s", tmp("./in.txt"));
+    snprintf(link, sizeof link, "%s", tmp("link.txt"));
+    const char *in[] = {NULL, big, in_txt};
+    CHECK(ob_check_output(tmp("new.txt"), in, 3, &e) == 0, "a file that does not exist");
+    CHECK(ob_check_output(big, in, 2, &e) && strstr(e.msg, "the output is also an input"), "'%s'",
+          e.msg);
+    CHECK(ob_check_output(dotted, in, 3, &e) != 0, "another spelling of an input");
+    CHECK(symlink(in_txt, link) == 0 && ob_check_output(link, in, 3, &e) != 0,
+          "a link to an input");
+    CHECK(ob_check_output(NULL, in, 3, &e) == 0, "no output");
+}
+
+/* A path of 3000 bytes and its reason both reach the message. */
+static void test_long_message(void) {
+    char path[3001];
+    memset(path, 'a', 3000), path[3000] = 0;
+    ObErr e;
+    ob_errf(&e, "%s: cannot create file: No such file or directory", path);
+    CHECK(strstr(e.msg, "No such file or directory"), "cut: %zu bytes", strlen(e.msg));
+    ob_err_prefix(&e, "%s", path);
+    CHECK(strstr(e.msg, "No such file or directory") && strlen(e.msg) > 6000, "prefix cut: %zu",
+          strlen(e.msg));
+}
+
 int main(void) {
     if (tmpdir_make()) return 1;
     RUN(test_hash_streamed);
     RUN(test_copy_streamed);
     RUN(test_errors);
+    RUN(test_output_is_input);
+    RUN(test_long_message);
     tmpdir_remove();
     return check_main_end("fileio");
 }

@@ -91,6 +91,7 @@ static void test_generate_sampling_and_bos(void) {
     c.prompt = "The";
     c.sampler = (SamplerConfig){1.0f, 20, 0.95f};
     c.seed = 3;
+    c.n_new = 40; /* prompt + n within the model's context of 64 */
     GenerateResult a, b;
     ObErr err;
     CHECK(generate_run(&c, &a, &err) == 0 && generate_run(&c, &b, &err) == 0, "%s", err.msg);

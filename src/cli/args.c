@@ -56,6 +56,10 @@ int cli_fail(const char *cmd, const char *msg) {
     return 1;
 }
 
+int cli_usage(const char *cmd, const char *msg) {
+    return cli_fail(cmd, msg) * 2;
+}
+
 void print_json(cJSON *obj) {
     char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
     if (s) puts(s);
@@ -113,6 +117,12 @@ static int set_value(const Command *cmd, const Opt *o, const char *arg, const ch
         float x = strtof(v, &end);
         if (errno || *end || end == v || !isfinite(x)) goto bad;
         *(float *)o->dst = x;
+        return 0;
+    }
+    case OPT_DOUBLE: {
+        double x = strtod(v, &end);
+        if (errno || *end || end == v || !isfinite(x)) goto bad;
+        *(double *)o->dst = x;
         return 0;
     }
     case OPT_STR: *(const char **)o->dst = v; return 0;
@@ -191,6 +201,11 @@ static int parse(const Command *cmd, const Opt *const *groups, int argc, char **
     if (*n_pos < cmd->min_pos || (cmd->max_pos >= 0 && *n_pos > cmd->max_pos)) {
         fprintf(stderr, "obliviate %s: expected %s (see obliviate %s --help)\n", cmd->name,
                 cmd->usage, cmd->name);
+        return 2;
+    }
+    if (g_threads < 0) {
+        fprintf(stderr, "obliviate %s: --threads %d: must be 0 (all cores) or more\n", cmd->name,
+                g_threads);
         return 2;
     }
     apply_threads();

@@ -11,6 +11,7 @@ typedef enum {
     OPT_LONG,
     OPT_U64,
     OPT_FLOAT,
+    OPT_DOUBLE,
     OPT_STR,
     OPT_FLAG,
     OPT_OFF,
@@ -27,7 +28,7 @@ typedef struct {
 typedef struct {
     const char *name; /* "--steps"; a short alias may follow after '|': "--out|-o" */
     OptType type;
-    void *dst; /* int*, long*, uint64_t*, float*, const char**, int* */
+    void *dst; /* int*, long*, uint64_t*, float*, double*, const char**, int* */
     const char *help;
 } Opt;
 
@@ -82,5 +83,7 @@ void print_json(struct cJSON *obj);
 
 /* Prints "obliviate CMD: MSG" on stderr and returns 1 (the exit status). */
 int cli_fail(const char *cmd, const char *msg);
+/* cli_fail for a bad command line (a setting out of range): returns 2. */
+int cli_usage(const char *cmd, const char *msg);
 
 #endif

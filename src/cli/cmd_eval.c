@@ -122,6 +122,7 @@ int cmd_eval(int argc, char **argv) {
     char *table = NULL;
     ObErr err;
     cfg.prec = cli_precision();
+    if (!to_stdout && eval_check_output(&cfg, json_path, &err)) return cli_fail(CMD.name, err.msg);
     if (eval_run(&cfg, &res, to_stdout ? NULL : &table, &err)) return cli_fail(CMD.name, err.msg);
     if (to_stdout) {
         char *s = cJSON_Print(res);

@@ -188,7 +188,11 @@ static int train_main(int argc, char **argv, int reinforce) {
     if (rc != ARGS_RUN) return rc;
     const char *bad = train_check(&a, n_pos);
     ObErr err;
-    rc = bad                              ? cli_fail(cmd.name, bad)
+    /* the ranges before any file is read */
+    int range = !bad && (a.labels ? finetune_config_check(&a.ft, "--", &err)
+                                  : train_config_check(a.tc, "--", &err));
+    rc = bad                              ? cli_usage(cmd.name, bad)
+         : range                          ? cli_usage(cmd.name, err.msg)
          : train_go(&a, pos, n_pos, &err) ? cli_fail(cmd.name, err.msg)
                                           : 0;
     free(pos);

@@ -89,18 +89,19 @@ int cmd_unlearn(int argc, char **argv) {
     const char *bad = lora_opts_finish(&a.lora);
     if (!bad) bad = label_opts_finish(&a.labels);
     if (!bad) bad = finetune_opts_finish(&a.ft);
-    if (bad) return cli_fail(cmd.name, bad);
+    if (bad) return cli_usage(cmd.name, bad);
     const UnlearnMethod *m = unlearn_method_find(a.published ? "whp-published" : a.method);
     if (!m || (a.published && strcmp(a.method, "whp") && strcmp(a.method, "whp-published"))) {
         char names[256], msg[320];
         unlearn_method_names(names, sizeof names);
         snprintf(msg, sizeof msg, "--method must be one of %s (--published is whp-published)",
                  names);
-        return cli_fail(cmd.name, msg);
+        return cli_usage(cmd.name, msg);
     }
     if (m->preset) m->preset(c); /* last: the method's own settings win */
     c->prec = cli_precision();
     ObErr err;
+    if (unlearn_config_check(c, &err)) return cli_usage(cmd.name, err.msg);
     if (m->run(c, &err)) return cli_fail(cmd.name, err.msg);
     print_done(c);
     return 0;

@@ -73,7 +73,7 @@ void finetune_opts(FinetuneOpts *g, FinetuneConfig *ft, int with_alpha) {
     if (with_alpha) {
         *o++ = (Opt){"--alpha", OPT_FLOAT, &ft->alpha,
                      "which alpha's labels (default: the file's first)"};
-        *o++ = (Opt){"--val-share", OPT_FLOAT, &ft->val_share,
+        *o++ = (Opt){"--val-share", OPT_DOUBLE, &ft->val_share,
                      "held-out share of blocks; the best model is kept (default 0.05)"};
     }
 }

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eval/measure.h"
 #include "model/checkpoint.h"
 #include "text/tokenizer_gguf.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 /* In the order of their inputs, JSON members, table rows and notes. */
@@ -25,6 +27,27 @@ void eval_config_defaults(EvalConfig *c) {
     verb_config_defaults(&c->verb);
     know_config_defaults(&c->know);
     c->mia_chunk = 128, c->mia_max = 200;
+}
+
+/* A list's files, NAME=FILE entries by their FILE (when it exists, else as
+ * given: a file named with '=' is still compared). */
+static int check_list(const char *out, EvalList l, ObErr *err) {
+    for (int i = 0; i < l.n; i++) {
+        const char *eq = strchr(l.items[i], '=');
+        const char *f = eq && access(l.items[i], F_OK) != 0 ? eq + 1 : l.items[i];
+        if (ob_check_output(out, &f, 1, err)) return -1;
+    }
+    return 0;
+}
+
+int eval_check_output(const EvalConfig *c, const char *out, ObErr *err) {
+    const char *one[] = {c->prompts, c->anchors, c->next_sentence, c->relearn, c->knowmem};
+    const EvalList lists[] = {c->models,       c->texts,      c->comp_targets, c->choices,
+                              c->verb_targets, c->mia_forget, c->mia_holdout};
+    if (ob_check_output(out, one, (int)(sizeof one / sizeof one[0]), err)) return -1;
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        if (check_list(out, lists[i], err)) return -1;
+    return 0;
 }
 
 const char *eval_config_check(const EvalConfig *c) {

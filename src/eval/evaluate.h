@@ -63,6 +63,9 @@ void eval_config_defaults(EvalConfig *c);
  * or NULL. eval_run checks it first and fails with this message. */
 const char *eval_config_check(const EvalConfig *c);
 
+/* Fails when out (the --json file) is one of c's input files. */
+int eval_check_output(const EvalConfig *c, const char *out, ObErr *err);
+
 /* Loads the inputs, evaluates every model in turn and builds the results:
  * *result the JSON object (cJSON_Delete it), *table (when table is not NULL;
  * free it) the table of every figure, rows the measures and columns the

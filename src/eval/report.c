@@ -110,6 +110,60 @@ static void model_blank(ReportModel *m) {
     m->relearn_steps = m->relearn_lr = m->relearn_prob = NAN;
 }
 
+/* One figure against its range (absent, NAN, passes); lo_open: lo excluded. */
+static int in_range(double v, double lo, double hi, int lo_open, const char *field, const char *ctx,
+                    ObErr *err) {
+    if (isnan(v) || (isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi)) return 0;
+    return ob_errf(err, "%s: \"%s\" is %g, outside %c%g, %g]", ctx, field, v, lo_open ? '(' : '[',
+                   lo, hi);
+}
+
+/* What eval writes is in range: a hand-edited file with a probability of -1
+ * or a perplexity of 0 would print as if measured. */
+static int check_ranges(const Report *r, const ReportModel *m, const char *ctx, ObErr *err) {
+    const double big = 1e300;
+    for (int k = 0; k < r->n_texts; k++) {
+        char f[160];
+        snprintf(f, sizeof f, "perplexity.%s.perplexity", r->texts[k]);
+        if (in_range(m->ppl[k], 0, big, 1, f, ctx, err)) return -1;
+    }
+    for (int k = 0; k < r->n_tasks; k++) {
+        char f[3][160];
+        snprintf(f[0], sizeof f[0], "choice.%s.n", r->tasks[k]);
+        snprintf(f[1], sizeof f[1], "choice.%s.acc", r->tasks[k]);
+        snprintf(f[2], sizeof f[2], "choice.%s.acc_norm", r->tasks[k]);
+        if (in_range(m->choice_n[k], 0, big, 0, f[0], ctx, err) ||
+            in_range(m->choice_acc[k], 0, 1, 0, f[1], ctx, err) ||
+            in_range(m->choice_acc_norm[k], 0, 1, 0, f[2], ctx, err))
+            return -1;
+    }
+    const struct {
+        const char *name;
+        double v, lo, hi;
+    } f[] = {
+        {"familiarity.mean_prob", m->fam_prob, 0, 1},
+        {"familiarity.median_first_rank", m->fam_rank, 0, big},
+        {"completions.leak_rate", m->leak_rate, 0, 1},
+        {"completions.weighted_score", m->leak_score, -big, big},
+        {"verbmem.n", m->verbmem_n, 0, big},
+        {"verbmem.rougeL_f1", m->verbmem_f1, 0, 1},
+        {"knowmem.n", m->knowmem_n, 0, big},
+        {"knowmem.rougeL_f1", m->knowmem_f1, 0, 1},
+        {"knowmem.rougeL_recall", m->knowmem_recall, 0, 1},
+        {"privleak.auc", m->privleak_auc, 0, 1},
+        {"privleak.privleak", m->privleak, -big, big},
+        {"next_sentence.n", m->ns_n, 0, big},
+        {"next_sentence.acc", m->ns_acc, 0, 1},
+        {"next_sentence.acc_norm", m->ns_acc_norm, 0, 1},
+        {"relearn.steps", m->relearn_steps, 0, big},
+        {"relearn.lr", m->relearn_lr, 0, big},
+        {"relearn.familiarity.mean_prob", m->relearn_prob, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (in_range(f[i].v, f[i].lo, f[i].hi, 0, f[i].name, ctx, err)) return -1;
+    return 0;
+}
+
 static int read_model(Report *r, ReportModel *m, const cJSON *o, int idx, ObErr *err) {
     char ctx[384];
     model_blank(m);
@@ -148,7 +202,7 @@ static int read_model(Report *r, ReportModel *m, const cJSON *o, int idx, ObErr 
                    get_num(rl, "relearn", "lr", &m->relearn_lr, ctx, err) ||
                    get_num(rlf, "relearn.familiarity", "mean_prob", &m->relearn_prob, ctx, err)
                ? -1
-               : 0;
+               : check_ranges(r, m, ctx, err);
 }
 
 static int find_model(const Report *r, const char *name) {

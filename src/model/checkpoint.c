@@ -17,6 +17,27 @@ typedef struct {
     int is_norm;
 } TensorSpec;
 
+/* A model with a NaN or infinite weight yields NaN logits, which the label
+ * and sampling code would index by: it is refused at load, naming the
+ * tensor. The exponent bits all set mean non-finite in each float type. */
+static int check_finite(const char *path, const char *name, const void *data, uint32_t type,
+                        size_t n, ObErr *err) {
+    size_t i = 0;
+    if (type == GGML_TYPE_F32) {
+        const uint32_t *u = data;
+        while (i < n && (u[i] & 0x7f800000u) != 0x7f800000u) i++;
+    } else if (type == GGML_TYPE_F16 || type == GGML_TYPE_BF16) {
+        const uint16_t *u = data;
+        uint16_t e = type == GGML_TYPE_F16 ? 0x7c00 : 0x7f80;
+        while (i < n && (u[i] & e) != e) i++;
+    } else {
+        return 0; /* converted to BF16 first, and checked as that */
+    }
+    if (i == n) return 0;
+    return ob_errf(err, "%s: tensor %s holds a non-finite value (element %zu): refusing the model",
+                   path, name, i);
+}
+
 /* Lists the model's tensors in llama.cpp's order. Returns the count. */
 static int tensor_specs(const LlamaConfig *c, const LlamaParams *p, TensorSpec *s) {
     uint64_t C = c->dim, F = c->ffn_dim, V = c->vocab;
@@ -206,7 +227,10 @@ int llama_from_gguf(Llama *m, const GGUFFile *f, ObErr *err) {
                     (unsigned long long)specs[i].dims[0], (unsigned long long)specs[i].dims[1]);
             goto fail_specs;
         }
-        if (gguf_tensor_to_f32(f, t, specs[i].data, err)) goto fail_specs;
+        if (gguf_tensor_to_f32(f, t, specs[i].data, err) ||
+            check_finite(f->path, specs[i].name, specs[i].data, GGML_TYPE_F32, (size_t)t->n_elems,
+                         err))
+            goto fail_specs;
     }
     free(specs);
     return 0;
@@ -262,6 +286,7 @@ static int frozen_mat(const GGUFFile *f, const char *name, uint64_t cols, uint64
         *fm = (FrozenMat){*owned, GGML_TYPE_BF16};
         *owned += n;
     }
+    if (check_finite(f->path, name, fm->data, fm->type, n, err)) return -1;
     if (fm->type != GGML_TYPE_F32 && n > *scratch) *scratch = n;
     return 0;
 }
@@ -272,7 +297,8 @@ static int frozen_norm(const GGUFFile *f, const char *name, uint64_t C, float *o
     if (t->n_elems != C)
         return ob_errf(err, "%s: tensor %s has %llu values, expected %llu", f->path, name,
                        (unsigned long long)t->n_elems, (unsigned long long)C);
-    return gguf_tensor_to_f32(f, t, out, err);
+    if (gguf_tensor_to_f32(f, t, out, err)) return -1;
+    return check_finite(f->path, name, out, GGML_TYPE_F32, (size_t)C, err);
 }
 
 /* Everything but opening the file; m->frozen->file is open. */

@@ -76,6 +76,15 @@ static int generate_with(const GenerateConfig *c, const Llama *m, const Tokenize
              sampler_init(&s, &c->sampler, m->cfg.vocab, c->seed, err);
     if (!rc && res->n_prompt == 0)
         rc = ob_errf(err, "empty prompt with --no-bos: nothing to continue");
+    /* Past the context the model has never seen a position, and the cache
+     * (prompt + n positions) would grow without bound: refused, which also
+     * keeps n_new + 1 below INT_MAX. */
+    int ctx = m->cfg.ctx_len, room = ctx > res->n_prompt ? ctx - res->n_prompt : 0;
+    if (!rc && c->n_new > room)
+        rc = ob_errf(err,
+                     "%s: a prompt of %d tokens + %d to generate exceed the model's context of %d "
+                     "tokens (-n %d at most)",
+                     c->model_path, res->n_prompt, c->n_new, ctx, room);
     if (!rc && !(res->ids = ob_malloc(sizeof(int32_t) * (c->n_new + 1), "output", err))) rc = -1;
     double t0 = ob_now();
     int produced =

@@ -10,7 +10,7 @@ typedef struct {
     const char *model_path; /* GGUF, required */
     const char *lora;       /* adapter applied to the frozen model; NULL: none */
     const char *prompt;     /* "" */
-    int n_new;              /* tokens to generate at most: 64 */
+    int n_new;              /* tokens to generate at most: 64; prompt + n_new <= context */
     int no_bos;             /* 0: the prompt starts with <|endoftext|>, as training's documents */
     SamplerConfig sampler;  /* greedy */
     uint64_t seed;          /* 1 */

@@ -4,6 +4,7 @@
 
 #include "text/tokenizer.h"
 #include "text/tokenizer_gguf.h"
+#include "util/fileio.h"
 #include "util/progress.h"
 
 void tok_train_config_defaults(TokTrainConfig *c) {
@@ -15,6 +16,7 @@ void tok_train_config_defaults(TokTrainConfig *c) {
 int tok_train_run(const TokTrainConfig *c, TokTrainResult *res, ObErr *err) {
     memset(res, 0, sizeof *res);
     if (!c->out_path) return ob_errf(err, "tokenizer training needs an output file");
+    if (ob_check_output(c->out_path, c->files, c->n_files, err)) return -1;
     Tokenizer tok;
     double t0 = ob_now();
     if (tok_train_files(&tok, c->files, c->n_files, c->vocab, c->verbose, err)) return -1;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "model/checkpoint.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 void textrun_config_defaults(TextRunConfig *c) {
@@ -81,6 +82,12 @@ int textrun_run(const TextRunConfig *c, TextRunResult *res, ObErr *err) {
     if (c->lora.rank && !c->model) return ob_errf(err, "a LoRA adapter needs the frozen base");
     if (c->resume && access(c->out, R_OK) != 0)
         return ob_errf(err, "%s: no checkpoint to resume from", c->out);
+    for (int i = 0; i < 2; i++) { /* the model and the merged model: neither is a text */
+        const char *out = i ? c->merge : c->out;
+        if (ob_check_output(out, c->texts, c->n_texts, err) ||
+            ob_check_output(out, c->mix, c->n_mix, err) || ob_check_output(out, &c->val, 1, err))
+            return -1;
+    }
     LoraConfig lora = c->lora;
     if (lora.rank && lora.alpha == 0) lora.alpha = 2.0f * (float)lora.rank;
     TrainConfig tc = c->train;

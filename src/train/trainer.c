@@ -37,6 +37,54 @@ void train_config_defaults(TrainConfig *tc) {
                         .name = "obliviate model"};
 }
 
+/* The bounds: Adam moves each weight by about lr a step, so past 1 a step
+ * is larger than any trained weight; beta 1 never forgets and >= 1 or < 0
+ * diverges; eps 0 divides 0 by 0 where a gradient is 0; lr x wd >= 1 flips
+ * the sign of every decayed weight. */
+int train_config_check(const TrainConfig *tc, const char *flag, ObErr *err) {
+    const struct {
+        const char *name;
+        double v, lo, hi;
+        int lo_open, hi_open;
+    } f[] = {
+        {"lr", tc->lr, 0, 1, 1, 0},
+        {"min-lr", tc->min_lr, 0, 1, 0, 0},
+        {"beta1", tc->adam.beta1, 0, 1, 0, 1},
+        {"beta2", tc->adam.beta2, 0, 1, 0, 1},
+        {"adam-eps", tc->adam.eps, 0, 1, 1, 0},
+        {"wd", tc->adam.weight_decay, 0, tc->lr > 0 ? 1.0 / tc->lr : 1, 0, 1},
+        {"clip", tc->clip, 0, 1e30, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        double v = f[i].v;
+        if (isfinite(v) && (f[i].lo_open ? v > f[i].lo : v >= f[i].lo) &&
+            (f[i].hi_open ? v < f[i].hi : v <= f[i].hi))
+            continue;
+        if (!strcmp(f[i].name, "wd"))
+            return ob_errf(err, "%swd %g: must be 0 or more, with lr x wd below 1", flag, v);
+        return ob_errf(err, "%s%s %g: must be in %c%g, %g%c", flag, f[i].name, v,
+                       f[i].lo_open ? '(' : '[', f[i].lo, f[i].hi, f[i].hi_open ? ')' : ']');
+    }
+    const struct {
+        const char *name;
+        long v, min;
+    } n[] = {
+        {"steps", tc->steps, 1},
+        {"batch", tc->batch, 1},
+        {"seq", tc->seq, 1},
+        {"accum", tc->accum, 1},
+        {"warmup", tc->warmup, 0},
+        {"ckpt-every", tc->ckpt_every, 0},
+        {"log-every", tc->log_every, 1},
+        {"eval-every", tc->eval_every, 0},
+    };
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
+        if (n[i].v < n[i].min)
+            return ob_errf(err, "%s%s %ld: must be %s", flag, n[i].name, n[i].v,
+                           n[i].min ? "1 or more" : "0 or more");
+    return 0;
+}
+
 /* What a step updates: the adapter when the model has one, else every weight. */
 typedef struct {
     float *params, *grads;
@@ -200,13 +248,45 @@ static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, floa
                      opt->n);
     if (!rc)
         rc = gguf_tensor_to_f32(&f, tm, opt->m, err) || gguf_tensor_to_f32(&f, tv, opt->v, err);
+    for (size_t i = 0; !rc && i < opt->n; i++)
+        if (!isfinite(opt->m[i]) || !isfinite(opt->v[i]) || opt->v[i] < 0)
+            rc =
+                ob_errf(err, "%s: optimizer state holds a non-finite value (element %zu)", path, i);
     if (!rc) *step = (long)s, opt->t = (long)t;
     gguf_close(&f);
     return rc ? -1 : 0;
 }
 
+/* Fails naming the first tensor with a non-finite weight: such a model is
+ * never written over a good checkpoint. */
+static int check_weights(const Llama *m, long step, ObErr *err) {
+    Trainable t = trainable(m);
+    size_t i = 0;
+    while (i < t.n && isfinite(t.params[i])) i++;
+    if (i == t.n) return 0;
+    if (m->lora)
+        return ob_errf(err, "step %ld: LoRA adapter value %zu is not finite: training stopped",
+                       step, i);
+    static const char *const names[] = {"token_embd", "attn_norm",   "attn_q",      "attn_k",
+                                        "attn_v",     "attn_output", "ffn_norm",    "ffn_gate",
+                                        "ffn_up",     "ffn_down",    "output_norm", "output"};
+    ParamSegment segs[12];
+    int n = llama_param_segments(m, segs), s = 0;
+    while (s + 1 < n && i >= segs[s + 1].offset) s++;
+    int per_layer = s >= 1 && s <= 9;
+    size_t layer = per_layer ? (i - segs[s].offset) / (segs[s].len / (size_t)m->cfg.n_layers) : 0;
+    char name[64];
+    if (per_layer)
+        snprintf(name, sizeof name, "blk.%zu.%s.weight", layer, names[s]);
+    else
+        snprintf(name, sizeof name, "%s.weight", names[s]);
+    return ob_errf(err, "step %ld: tensor %s holds a non-finite weight: training stopped", step,
+                   name);
+}
+
 static int save_checkpoint(const Llama *m, const Tokenizer *tok, const TrainConfig *tc,
                            const AdamW *opt, long step, const ObRng *rng, float best, ObErr *err) {
+    if (check_weights(m, step, err)) return -1;
     char *sp = state_path(tc->out_path, ".state", err);
     char *pp = sp ? state_path(tc->out_path, ".state.prev", err) : NULL;
     if (!pp) return free(sp), -1;
@@ -279,7 +359,7 @@ typedef struct {
 } LoopState;
 
 static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRng *rng,
-                    LoopState *ls, AdamW *opt, float lr, float *loss_out, ObErr *err) {
+                    LoopState *ls, AdamW *opt, long step, float lr, float *loss_out, ObErr *err) {
     size_t BT = (size_t)tc->batch * tc->seq, k = (size_t)tc->soft_k;
     size_t off = (size_t)ls->row0 * tc->seq; /* this rank's rows within a micro-batch */
     long valid = 0;
@@ -311,7 +391,15 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
     if (valid > 0 &&
         (dist_allreduce_sum_f32(t.grads, t.n, err) || dist_allreduce_sum_f64(&loss_sum, 1, err)))
         return ob_err_prefix(err, "rank %d: gradient sum", dist_rank());
-    if (tc->clip > 0) grad_clip(t.grads, t.n, tc->clip);
+    /* A non-finite loss or gradient stops the run before the update: the
+     * weights stay those of the last step, and the last checkpoint stays. */
+    double norm = tc->clip > 0 ? grad_clip(t.grads, t.n, tc->clip) : grad_global_norm(t.grads, t.n);
+    if (!isfinite(loss_sum) || !isfinite(norm))
+        return ob_errf(err,
+                       "step %ld: the %s is %s: training stopped (the last checkpoint, if any, "
+                       "is kept; try a lower --lr)",
+                       step + 1, isfinite(loss_sum) ? "gradient norm" : "loss",
+                       isnan(isfinite(loss_sum) ? norm : loss_sum) ? "NaN" : "infinite");
     adamw_step(opt, &tc->adam, lr, t.params, t.grads, ls->segs, ls->n_segs);
     *loss_out = valid ? (float)(loss_sum / valid) : 0.0f;
     return 0;
@@ -380,7 +468,8 @@ static int evaluate(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const
     if (lead)
         ob_logf("train: step %ld held-out loss %.4f%s\n", step, loss,
                 better && tc->best_path ? " (best so far, saved)" : "");
-    if (log) fprintf(log, "{\"step\":%ld,\"val_loss\":%.6f}\n", step, loss);
+    /* JSON has no NaN: a loss with nothing to measure gets no record */
+    if (log && isfinite(loss)) fprintf(log, "{\"step\":%ld,\"val_loss\":%.6f}\n", step, loss);
     if (!better) return 0;
     *best = (float)loss;
     res->best_val_loss = *best;
@@ -390,8 +479,7 @@ static int evaluate(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const
 }
 
 static int check_config(const Llama *m, const TrainConfig *tc, ObErr *err) {
-    if (tc->batch <= 0 || tc->seq <= 0 || tc->accum <= 0 || tc->steps <= 0)
-        return ob_errf(err, "batch, sequence length, accumulation and steps must be positive");
+    if (train_config_check(tc, "--", err)) return -1;
     if (tc->seq > m->cfg.ctx_len)
         return ob_errf(err, "sequence length %d exceeds the model's context %d", tc->seq,
                        m->cfg.ctx_len);
@@ -479,7 +567,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
     float loss = 0;
     while (!rc && step < tc->steps) {
         float lr = lr_at(tc->sched, tc->lr, tc->min_lr, tc->warmup, tc->steps, step);
-        rc = one_step(m, tc, data, &rng, &ls, &opt, lr, &loss, err);
+        rc = one_step(m, tc, data, &rng, &ls, &opt, step, lr, &loss, err);
         if (rc) break;
         step++;
         double ntok = (double)tc->accum * tc->batch * tc->seq;
@@ -488,7 +576,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
         double tok_s = progress_step(&pr, step, ntok, loss, lr, print && ls.lead);
         if (ls.log) {
             fprintf(ls.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g", step, loss, lr);
-            fprintf(ls.log, print ? ",\"tok_s\":%.1f}\n" : "}\n", tok_s);
+            fprintf(ls.log, print && isfinite(tok_s) ? ",\"tok_s\":%.1f}\n" : "}\n", tok_s);
         }
         int eval_now = tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps);
         if (data->eval && (eval_now || (tc->best_path && step == tc->steps)))

@@ -45,6 +45,13 @@ typedef struct {
 
 void train_config_defaults(TrainConfig *tc);
 
+/* Fails, naming the setting as its command-line flag (flag: the flags'
+ * prefix, "--" or "--reinforce-"), when a setting is out of range: rates,
+ * betas, decay and epsilon that would make the weights non-finite, counts
+ * that are not positive. Model-free, so callers run it before any work;
+ * train_run runs it again. */
+int train_config_check(const TrainConfig *tc, const char *flag, ObErr *err);
+
 /* Writable soft targets for one micro-batch (ops.h SoftTargets). */
 typedef struct {
     int k;

@@ -125,6 +125,14 @@ static int extract_loaded(const ExtractFilesConfig *c, Inputs *in, ExtractFiles 
 
 int extract_files_run(const ExtractFilesConfig *c, ExtractFiles *x, ObErr *err) {
     memset(x, 0, sizeof *x);
+    const char *one[] = {c->model, c->reinforced, c->female_names, c->male_names, c->expect};
+    for (int i = 0; i < 2; i++) { /* the dictionary and the report */
+        const char *out = i ? c->report : c->out;
+        if (ob_check_output(out, one, 5, err) ||
+            ob_check_output(out, c->target, c->n_target, err) ||
+            ob_check_output(out, c->general, c->n_general, err))
+            return -1;
+    }
     Inputs in;
     memset(&in, 0, sizeof in);
     int rc = load_inputs(c, &in, err) || extract_loaded(c, &in, x, err) ? -1 : 0;

@@ -165,9 +165,29 @@ static void finetune_schedule(TrainConfig *tc, const FinetuneConfig *c, const La
     if (tc->log_every <= 0) tc->log_every = 1;
 }
 
+int finetune_config_check(const FinetuneConfig *c, const char *flag, ObErr *err) {
+    TrainConfig t = c->train;
+    if (t.steps == 0) t.steps = 1;
+    if (t.warmup < 0) t.warmup = 0;
+    if (t.eval_every < 0) t.eval_every = 0;
+    if (train_config_check(&t, flag, err)) return -1;
+    if (!(c->val_share >= 0 && c->val_share < 1))
+        return ob_errf(err, "%sval-share %g: must be in [0, 1)", flag, c->val_share);
+    if (c->retain_rows < 0)
+        return ob_errf(err, "%sretain-rows %d: must be 0 or more", flag, c->retain_rows);
+    return 0;
+}
+
 int finetune_run(const FinetuneConfig *c, FinetuneResult *res, ObErr *err) {
     if (!c->model || !c->labels || !c->out)
         return ob_errf(err, "the fine-tune needs a model, a labels file and an output");
+    if (finetune_config_check(c, "--", err)) return -1;
+    for (int i = 0; i < 2; i++) { /* the model and the merged model: never an input */
+        const char *out = i ? c->merge : c->out;
+        if (ob_check_output(out, &c->labels, 1, err) ||
+            ob_check_output(out, c->retain, c->n_retain, err))
+            return -1;
+    }
     if (c->merge && !c->lora.rank) return ob_errf(err, "merging needs a LoRA adapter");
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt.gguf", c->out);

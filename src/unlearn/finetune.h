@@ -80,4 +80,9 @@ typedef struct {
 
 int finetune_run(const FinetuneConfig *c, FinetuneResult *res, ObErr *err);
 
+/* train_config_check of c->train as finetune_run fills it in (steps 0,
+ * warmup < 0 and eval_every 0 stand for their defaults), and the held-out
+ * share and retain rows; flags named with the prefix flag ("--"). */
+int finetune_config_check(const FinetuneConfig *c, const char *flag, ObErr *err);
+
 #endif

@@ -1,6 +1,7 @@
 #include "unlearn/labelrun.h"
 
 #include "model/checkpoint.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 void label_config_defaults(LabelConfig *c) {
@@ -63,6 +64,10 @@ int labelrun_run(const LabelRunConfig *c, LabelStats *st, ObErr *err) {
     AnchorDict dict = {0};
     TokenStream ds = {0};
     LabelConfig lc = c->labels;
+    const char *in[] = {c->base, c->reinforced, c->anchors};
+    if (ob_check_output(c->out, in, 3, err) ||
+        ob_check_output(c->out, c->targets, c->n_targets, err))
+        return -1;
     int rc = load_models(&base, &reinf, &tok, &tok2, c, err);
     base.prec = reinf.prec = c->prec;
     if (!rc && c->anchors)

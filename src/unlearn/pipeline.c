@@ -214,7 +214,24 @@ static int labels_fn(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err)
     return stage_labels(c, h, err);
 }
 
+int unlearn_config_check(const UnlearnConfig *c, ObErr *err) {
+    if (train_config_check(&c->reinforce, "--reinforce-", err) ||
+        finetune_config_check(&c->finetune, "--", err))
+        return -1;
+    if (c->labels.soft_k <= 0 && !c->finetune.hard)
+        return ob_errf(err,
+                       "--soft-k %d makes hard labels only, and the fine-tune trains on soft "
+                       "targets (add --targets hard)",
+                       c->labels.soft_k);
+    return 0;
+}
+
 int unlearn_run(const UnlearnConfig *c, ObErr *err) {
+    if (unlearn_config_check(c, err)) return -1;
+    const char *in[] = {c->base, c->anchors, c->finetune.n_retain ? c->finetune.retain[0] : NULL};
+    if (ob_check_output(c->out, in, 3, err) ||
+        ob_check_output(c->out, c->targets, c->n_targets, err))
+        return -1;
     if (mkdir(c->work, 0777) != 0 && errno != EEXIST)
         return ob_errf(err, "%s: cannot create work folder: %s", c->work, strerror(errno));
     if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");

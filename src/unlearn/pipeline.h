@@ -55,4 +55,9 @@ void unlearn_config_defaults(UnlearnConfig *c);
 void unlearn_config_published(UnlearnConfig *c);
 int unlearn_run(const UnlearnConfig *c, ObErr *err);
 
+/* Every stage's settings, checked before the first stage runs (unlearn_run
+ * runs it first): the reinforce stage's named as --reinforce-*, the
+ * fine-tune's as --*, and labels the fine-tune can train on. */
+int unlearn_config_check(const UnlearnConfig *c, ObErr *err);
+
 #endif

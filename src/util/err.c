@@ -25,7 +25,7 @@ int ob_errf(ObErr *err, const char *fmt, ...) {
 
 int ob_err_prefix(ObErr *err, const char *fmt, ...) {
     if (!err) return -1;
-    char prefix[256], old[sizeof err->msg];
+    char prefix[sizeof err->msg], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);

@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 
+/* Room for two paths of PATH_MAX (4096) and the reason: a message is never
+ * cut before it says what went wrong. */
 typedef struct {
-    char msg[512];
+    char msg[2 * 4096 + 512];
 } ObErr;
 
 /* Formats a message into err (if non-NULL) and returns -1, so callers can

@@ -145,3 +145,14 @@ int ob_copy_file(const char *src, const char *dst, ObErr *err) {
     }
     return ob_atomic_commit(&af, err);
 }
+
+int ob_check_output(const char *out, const char *const *inputs, int n, ObErr *err) {
+    struct stat so, si;
+    if (!out || stat(out, &so) != 0) return 0;
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino)
+            return ob_errf(err, "%s: the output is also an input (%s): refusing to overwrite it",
+                           out, inputs[i]);
+    return 0;
+}

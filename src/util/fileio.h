@@ -37,4 +37,10 @@ int ob_hash_file(uint64_t *h, const char *path, ObErr *err);
 /* Copies src to dst through ObAtomicFile, in fixed 1 MiB pieces. */
 int ob_copy_file(const char *src, const char *dst, ObErr *err);
 
+/* Fails when out names the same file as one of the n inputs (NULL entries
+ * skipped), compared by device and inode, so "t.txt", "./t.txt" and a link
+ * to it all match: writing it would destroy the input before or while it is
+ * read. An output that does not exist yet matches nothing. */
+int ob_check_output(const char *out, const char *const *inputs, int n, ObErr *err);
+
 #endif
