@@ -14,15 +14,6 @@
 #include "tmpdir.h"
 #include "util/fileio.h"
 
-static const char *const headings[12] = {
-    "ADVENTURE I. A SCANDAL IN BOHEMIA",         "ADVENTURE II. THE RED-HEADED LEAGUE",
-    "ADVENTURE III. A CASE OF IDENTITY",         "ADVENTURE IV. THE BOSCOMBE VALLEY MYSTERY",
-    "ADVENTURE V. THE FIVE ORANGE PIPS",         "ADVENTURE VI. THE MAN WITH THE TWISTED LIP",
-    "VII. THE ADVENTURE OF THE BLUE CARBUNCLE",  "VIII. THE ADVENTURE OF THE SPECKLED BAND",
-    "IX. THE ADVENTURE OF THE ENGINEER'S THUMB", "X. THE ADVENTURE OF THE NOBLE BACHELOR",
-    "XI. THE ADVENTURE OF THE BERYL CORONET",    "XII. THE ADVENTURE OF THE COPPER BEECHES",
-};
-
 static int put(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -41,12 +32,12 @@ static int sh(const char *fmt, const char *a, const char *b) {
 static int make_book(void) {
     char text[8192] = "The Project Gutenberg EBook\r\n\r\n*** START OF THIS PROJECT GUTENBERG "
                       "EBOOK THE ADVENTURES ***\r\n\r\nContents\r\n\r\n";
-    snprintf(text + strlen(text), sizeof text - strlen(text), "%s\r\n%s\r\n\r\n", headings[0],
-             headings[1]);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%s\r\n%s\r\n\r\n",
+             prepare_story_headings[0], prepare_story_headings[1]);
     for (int k = 0; k < 12; k++)
         snprintf(text + strlen(text), sizeof text - strlen(text),
-                 "%s\r\n\r\nStory %d begins here.\r\nIt ends%s here.\r\n\r\n", headings[k], k + 1,
-                 k == 3 ? "\001" : "");
+                 "%s\r\n\r\nStory %d begins here.\r\nIt ends%s here.\r\n\r\n",
+                 prepare_story_headings[k], k + 1, k == 3 ? "\001" : "");
     strcat(text, "*** END OF THIS PROJECT GUTENBERG EBOOK ***\r\nlicence\r\n");
     const char *dir = "book/usr/share/gocode/src/github.com/bkaradzic/go-lz4/testdata";
     return sh("cd %s && mkdir -p book/DEBIAN %s", tmpdir, dir) ||

@@ -36,7 +36,7 @@ extern char **environ;
 
 /* The Adventures of Sherlock Holmes heads its stories this way (the table of
  * contents at the top uses other capitalisation). */
-static const char *const story_headings[] = {
+const char *const prepare_story_headings[12] = {
     "ADVENTURE I. A SCANDAL IN BOHEMIA",         "ADVENTURE II. THE RED-HEADED LEAGUE",
     "ADVENTURE III. A CASE OF IDENTITY",         "ADVENTURE IV. THE BOSCOMBE VALLEY MYSTERY",
     "ADVENTURE V. THE FIVE ORANGE PIPS",         "ADVENTURE VI. THE MAN WITH THE TWISTED LIP",
@@ -305,7 +305,7 @@ static cJSON *summary(const char *out, const CorpusDemoOut *d, cJSON *files, dou
     cJSON_AddItemToObject(j, "files", files);
     cJSON *titles = cJSON_AddArrayToObject(j, "stories");
     for (int k = 0; k < N_STORIES; k++)
-        cJSON_AddItemToArray(titles, cJSON_CreateString(story_headings[k]));
+        cJSON_AddItemToArray(titles, cJSON_CreateString(prepare_story_headings[k]));
     cJSON_AddNumberToObject(j, "forget_stories", N_FORGET);
     cJSON *g = cJSON_AddObjectToObject(j, "general_documents");
     cJSON_AddItemToObject(g, "brown_files", split_json(d->brown_train, d->brown_heldout));
@@ -344,7 +344,7 @@ int prepare_demo(const PrepareConfig *c, PrepareResult *res, ObErr *err) {
     CorpusDemoIn in = {.target_name = RAW_BOOK ":pg1661.txt",
                        .target = r.book,
                        .target_len = r.book_len,
-                       .headings = story_headings,
+                       .headings = prepare_story_headings,
                        .n_parts = N_STORIES,
                        .n_forget = N_FORGET,
                        .brown = r.brown,

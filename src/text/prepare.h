@@ -31,4 +31,8 @@ typedef struct {
  * general_heldout.txt, names-female.txt and names-male.txt into out. */
 int prepare_demo(const PrepareConfig *c, PrepareResult *res, ObErr *err);
 
+/* The twelve stories' headings in the book's text, in order (the table of
+ * contents at its top uses other capitalisation). */
+extern const char *const prepare_story_headings[12];
+
 #endif
