@@ -110,7 +110,9 @@ static inline float ob_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* NaN passes the clamp above and gives NaN through p; only the exponent
+     * is taken from a number (casting NaN to an integer is undefined). */
+    int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale); /* 2^n; memcpy keeps the loop vectorisable */
     return p * scale;
