@@ -70,6 +70,9 @@ printf '{"Harry": ["Jon", 3]}\n' >"$T/badval.json"
 expect_error "malformed dictionary" "badval.json" $OB anchors check --dict "$T/badval.json" --tokenizer "$T/tok.gguf"
 printf '{"Harry": "Jon",\n' >"$T/broken.json"
 expect_error "broken dictionary JSON" "broken.json:1: " $OB anchors check --dict "$T/broken.json" --tokenizer "$T/tok.gguf"
+printf '{"Holmes\\u0000xyz": "Jones"}' >"$T/nul.json"
+expect_error "\\u0000 in an anchor key" 'nul.json:1: \\u0000 (a NUL character) at byte 8 is not supported' \
+    $OB anchors check --dict "$T/nul.json" --tokenizer "$T/tok.gguf"
 printf '{"prompt": "a", "continuation": "b"}\n{"prompt": "a"\n' >"$T/p.jsonl"
 expect_error "malformed JSON Lines" "p.jsonl:2: " $OB eval -m "$T/m.gguf" --prompts "$T/p.jsonl" --seq 16
 printf '{"prompt": "a"}\n' >"$T/p2.jsonl"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/fileio.h"
+#include "util/jsonfile.h"
 #include "util/utf8.h"
 
 static const char *type_name(const cJSON *v) {
@@ -86,21 +87,11 @@ static int is_blank(const char *s, size_t n) {
     return 1;
 }
 
-/* cJSON ends strings at NUL, so "\u0000" would silently cut a string short:
- * refuse it. Backslashes only occur inside strings in valid JSON. */
-static int find_nul_escape(const char *s, size_t n) {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] != '\\') continue;
-        if (s[i + 1] == 'u' && i + 6 <= n && !memcmp(s + i + 2, "0000", 4)) return (int)i + 1;
-        i++; /* skip the escaped character */
-    }
-    return 0;
-}
-
 /* Parses one non-blank line into *out or says what is wrong with it. */
 static int parse_line(const char *s, size_t n, const JsonlField *fields, cJSON **out, ObErr *err) {
-    int nul = find_nul_escape(s, n);
-    if (nul) return ob_errf(err, "\\u0000 (a NUL character) at column %d is not supported", nul);
+    size_t nul = ob_json_nul_escape(s, n); /* cJSON would cut the string there */
+    if (nul < n)
+        return ob_errf(err, "\\u0000 (a NUL character) at column %zu is not supported", nul + 1);
     const char *end = NULL;
     cJSON *obj = cJSON_ParseWithLengthOpts(s, n, &end, 0);
     if (!obj) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/fileio.h"
+#include "util/jsonfile.h"
 #include "util/strindex.h"
 #include "util/utf8.h"
 
@@ -397,6 +398,10 @@ int anchors_parse(AnchorDict *d, const char *text, size_t len, const char *name,
     if (nul)
         return ob_errf(err, "%s:%d: NUL byte at byte %zu", name,
                        line_of(text, (size_t)(nul - text)), (size_t)(nul - text));
+    size_t esc = ob_json_nul_escape(text, len); /* cJSON would cut the string there */
+    if (esc < len)
+        return ob_errf(err, "%s:%d: \\u0000 (a NUL character) at byte %zu is not supported", name,
+                       line_of(text, esc), esc);
     Merge m = {0};
     int rc = parse_any(&m, text, len, name, err);
     if (rc == 0 && m.n == 0) rc = ob_errf(err, "%s: no entries", name);

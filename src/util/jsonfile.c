@@ -2,8 +2,18 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/fileio.h"
+
+size_t ob_json_nul_escape(const char *s, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 6 <= n && !memcmp(s + i + 2, "0000", 4)) return i;
+        i++; /* skip the escaped character */
+    }
+    return n;
+}
 
 int ob_json_write(const char *path, const cJSON *j, ObErr *err) {
     char *s = cJSON_Print(j);

@@ -10,4 +10,9 @@
 /* Writes j to path; j stays the caller's. */
 int ob_json_write(const char *path, const cJSON *j, ObErr *err);
 
+/* cJSON ends strings at NUL, so "\u0000" in JSON text would silently cut a
+ * string short: the offset of the first such escape in s[0, n), or n when
+ * there is none. Backslashes only occur inside strings in valid JSON. */
+size_t ob_json_nul_escape(const char *s, size_t n);
+
 #endif
