@@ -19,6 +19,9 @@ check "tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt"
 check "tokenizer 2" $OB tokenizer train --vocab 280 -o "$T/tok2.gguf" "$T/text.txt"
 check "init" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/m.gguf"
 check "init 2" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok2.gguf" -o "$T/m2.gguf"
+expect_error "init --ctx past what a model file may hold" "model dimensions must be at most 1073741824" \
+    $OB init --preset tiny --ctx 2147483647 --tokenizer "$T/tok.gguf" -o "$T/hugectx.gguf"
+[ ! -e "$T/hugectx.gguf" ] && ok "init --ctx 2147483647: no file written" || bad "init wrote a model others refuse"
 
 # ---- model files
 head -c 3 "$T/m.gguf" >"$T/short.gguf"

@@ -134,7 +134,7 @@ int llama_save(const Llama *m, const Tokenizer *tok, const char *name, uint32_t 
 static int get_dim(const GGUFFile *f, const char *key, int *out, ObErr *err) {
     uint32_t v;
     if (gguf_get_u32(f, key, &v, err)) return -1;
-    if (v == 0 || v > (1u << 30))
+    if (v == 0 || v > LLAMA_DIM_MAX)
         return ob_errf(err, "%s: %s = %u is out of range", f->path, key, v);
     *out = (int)v;
     return 0;

@@ -160,6 +160,15 @@ int llama_config_check(const LlamaConfig *c, ObErr *err) {
                        "kv heads %d, head dim %d, ffn %d, vocab %d, context %d)",
                        c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->ffn_dim,
                        c->vocab, c->ctx_len);
+    const int dims[] = {c->dim,      c->n_layers, c->n_heads, c->n_kv_heads,
+                        c->head_dim, c->ffn_dim,  c->vocab,   c->ctx_len};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (dims[i] > LLAMA_DIM_MAX) /* what a file may hold (checkpoint.c reads no more) */
+            return ob_errf(err,
+                           "model dimensions must be at most %d (dim %d, layers %d, heads %d, "
+                           "kv heads %d, head dim %d, ffn %d, vocab %d, context %d)",
+                           LLAMA_DIM_MAX, c->dim, c->n_layers, c->n_heads, c->n_kv_heads,
+                           c->head_dim, c->ffn_dim, c->vocab, c->ctx_len);
     if (c->n_heads % c->n_kv_heads)
         return ob_errf(err, "n_kv_heads %d does not divide n_heads %d", c->n_kv_heads, c->n_heads);
     if (c->head_dim % 2) return ob_errf(err, "head_dim %d must be even for RoPE", c->head_dim);

@@ -136,6 +136,10 @@ typedef struct {
     ObPrecision prec;
 } Llama;
 
+/* The largest dimension (width, layers, heads, vocabulary, context) a model
+ * file may hold. */
+#define LLAMA_DIM_MAX (1 << 30)
+
 /* Checks a config for consistency ("n_kv_heads 3 does not divide n_heads 8"). */
 int llama_config_check(const LlamaConfig *c, ObErr *err);
 size_t llama_param_count(const LlamaConfig *c);
