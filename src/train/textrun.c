@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "model/checkpoint.h"
+#include "model/open.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -24,18 +25,20 @@ void textrun_config_reinforce(TextRunConfig *c) {
 int textrun_load_trainee(Llama *m, Tokenizer *tok, const char *base, const LoraConfig *lora,
                          int resume, const char *ckpt, uint64_t seed, ObPrecision prec,
                          ObErr *err) {
-    if (!lora->rank) {
-        if (llama_load(m, tok, resume ? ckpt : base, err)) return -1;
-        m->prec = prec;
-        return 0;
+    int rc;
+    if (lora->rank && !resume) { /* a fresh adapter on the frozen base */
+        if (llama_load_frozen(m, tok, base, err)) return -1;
+        if ((rc = llama_add_lora(m, lora, seed, err))) llama_free(m), tok_free(tok);
+    } else { /* the whole model, or the base with the checkpoint's adapter */
+        rc = llama_open(m, tok, lora->rank || !resume ? base : ckpt, lora->rank ? ckpt : NULL, err);
+        if (!rc && lora->rank &&
+            (m->lora->cfg.rank != lora->rank || m->lora->cfg.targets != lora->targets)) {
+            rc = ob_errf(err, "%s: the checkpoint's adapter has another rank or targets", ckpt);
+            llama_free(m), tok_free(tok);
+        }
     }
-    if (llama_load_frozen(m, tok, base, err)) return -1;
-    m->prec = prec;
-    int rc = resume ? llama_load_lora(m, ckpt, err) : llama_add_lora(m, lora, seed, err);
-    if (!rc && resume && (m->lora->cfg.rank != lora->rank || m->lora->cfg.targets != lora->targets))
-        rc = ob_errf(err, "%s: the checkpoint's adapter has another rank or targets", ckpt);
-    if (rc) llama_free(m), tok_free(tok);
-    return rc;
+    if (!rc) m->prec = prec;
+    return rc ? -1 : 0;
 }
 
 /* The text a run reads and the batches drawn from it. */
