@@ -99,6 +99,42 @@ static void test_user_coretype_reported(void) {
     CHECK(info.corrected && !info.below_cpu, "not corrected after unsetting the variable");
 }
 
+/* The core asked for, by CPU identity: AVX-512 kernels on Intel and on AMD
+ * from Zen 5 (full-width 512-bit units), Zen kernels on Zen 4 (512-bit split
+ * in halves), nothing asked of a CPU without AVX2. */
+static void test_wanted_core(void) {
+    unsigned v2 = CPU_AVX2 | CPU_FMA;
+    unsigned v512 = v2 | CPU_AVX512F | CPU_AVX512BW | CPU_AVX512VL | CPU_AVX512DQ;
+    struct {
+        const char *vendor;
+        int family;
+        unsigned isa;
+        const char *core;
+        int level;
+    } cases[] = {
+        {"GenuineIntel", 6, v512 | CPU_AVX512_BF16, "Cooperlake", 3},
+        {"GenuineIntel", 6, v512, "SkylakeX", 3},
+        {"GenuineIntel", 6, v2, "Haswell", 2},
+        {"AuthenticAMD", 25, v512 | CPU_AVX512_BF16, "Zen", 2},        /* Zen 4 */
+        {"AuthenticAMD", 26, v512 | CPU_AVX512_BF16, "Cooperlake", 3}, /* Zen 5 */
+        {"AuthenticAMD", 23, v2, "Zen", 2},
+        {"AuthenticAMD", 26, v2, "Zen", 2},    /* AVX-512 switched off */
+        {"GenuineIntel", 6, CPU_AVX2, "", -1}, /* no FMA */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CpuInfo c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.vendor, sizeof c.vendor, "%s", cases[i].vendor);
+        c.family = cases[i].family;
+        c.isa = cases[i].isa;
+        char name[32];
+        int level = blas_wanted_core(&c, name, sizeof name);
+        CHECK(level == cases[i].level && !strcmp(name, cases[i].core),
+              "case %zu: %s family %d -> %s (level %d), expected %s (%d)", i, cases[i].vendor,
+              cases[i].family, name, level, cases[i].core, cases[i].level);
+    }
+}
+
 /* The peaks: positive where the unit exists, AMX far above the vector
  * units, two threads at least 1.3x one (the cores are separate). */
 static void test_peaks(void) {
@@ -116,6 +152,7 @@ int main(void) {
     RUN(test_cpu_info);
     RUN(test_generic_core_corrected);
     RUN(test_user_coretype_reported);
+    RUN(test_wanted_core);
     RUN(test_peaks);
     return check_main_end("blas");
 }
