@@ -223,7 +223,7 @@ check "train with checkpoints" $OB train -m "$T/m.gguf" -o "$T/s.gguf" --steps 2
 sz=$(wc -c <"$T/s.gguf.state")
 printf '\377\377\377\377' | dd of="$T/s.gguf.state" bs=1 seek=$((sz - 4)) conv=notrunc 2>/dev/null
 expect_last_error "NaN optimizer state" "s.gguf.state: optimizer state holds a non-finite value" \
-    $OB train --resume -o "$T/s.gguf" --steps 4 --batch 1 --seq 16 "$T/text.txt"
+    $OB train --resume -o "$T/s.gguf" --steps 2 --batch 1 --seq 16 --ckpt-every 1 "$T/text.txt"
 
 # ---- generation respects the model's context (32 here): refused, saying the limit
 expect_error "generate past the context" "a prompt of 2 tokens + 100000 to generate exceed the model's context of 32 tokens (-n 30 at most)" \
@@ -252,6 +252,73 @@ expect_error "eval --json MODEL" "m.gguf: the output is also an input" \
     $OB eval -m "$T/m.gguf" --prompts "$T/many.jsonl" --seq 16 --json "$T/m.gguf"
 cmp -s "$T/t.txt" "$T/keep.txt" && cmp -s "$T/m.gguf" "$T/keep.m" && [ ! -e "$T/uw" ] &&
     ok "inputs untouched, nothing made" || bad "an input changed or a work folder was made"
+
+# ---- one writer per output (rows 1-2): a second run on a held output or
+# work folder is refused naming the holder; --resume with other settings is
+# refused naming the setting
+# wait_for FILE: up to 30 s for FILE to appear
+wait_for() {
+    n=0
+    while [ ! -e "$1" ] && [ $n -lt 1500 ]; do sleep 0.02; n=$((n + 1)); done
+}
+$OB train -m "$T/m.gguf" -o "$T/busy.gguf" --steps 100000 --batch 1 --seq 16 --threads 1 \
+    --log "$T/busy.log" "$T/text.txt" >/dev/null 2>"$T/busy.err" &
+bp=$!
+wait_for "$T/busy.gguf.lock"
+expect_last_error "train on an output in use" "busy.gguf: in use by another obliviate run (pid $bp, lock" \
+    $OB train -m "$T/m.gguf" -o "$T/busy.gguf" --steps 1 --batch 1 --seq 16 --threads 1 "$T/text.txt"
+# ---- SIGTERM (row 3): one line saying what to do, the lock and temporary
+# files removed, exit 143
+kill -TERM $bp
+wait $bp
+rc=$?
+[ $rc -eq 143 ] && grep -q "interrupted; temporary files removed; rerun with --resume" "$T/busy.err" &&
+    [ -z "$(ls "$T" | grep -E '^busy\.gguf\.(lock|tmp\.)')" ] && ok "SIGTERM: exit 143, one line, nothing left" ||
+    bad "SIGTERM: exit $rc, $(tail -n 1 "$T/busy.err"), left: $(ls "$T" | grep busy)"
+printf '{"fox": ["cat"], "river": ["lake"]}\n' >"$T/anchors.json"
+UW="unlearn -m $T/m.gguf --target $T/text.txt --anchors $T/anchors.json --block 16 --reinforce-steps 100000 --threads 1"
+$OB $UW --work "$T/busyw" -o "$T/bu1.gguf" >/dev/null 2>&1 &
+bp=$!
+wait_for "$T/busyw/lock"
+expect_error "unlearn on a work folder in use" "busyw: in use by another obliviate run (pid $bp, lock" \
+    $OB $UW --work "$T/busyw" -o "$T/bu2.gguf" --seed 2
+kill -INT $bp 2>/dev/null || kill -TERM $bp
+wait $bp
+[ ! -e "$T/busyw/lock" ] && ok "SIGINT: the work folder's lock removed" || bad "the work folder's lock stayed"
+sh -c 'exit 0' &
+deadpid=$!
+wait $deadpid
+: >"$T/o2.gguf.tmp.$deadpid"
+check "train after a killed one" $OB train -m "$T/m.gguf" -o "$T/o2.gguf" --steps 2 --batch 1 --seq 16 \
+    --ckpt-every 1 --log "$T/o2.log" "$T/text.txt"
+[ ! -e "$T/o2.gguf.tmp.$deadpid" ] && ok "a dead process's temporary file removed by the next write" ||
+    bad "o2.gguf.tmp.$deadpid left"
+expect_last_error "--resume with another seed" "o2.gguf.state: the run being resumed used --seed 1, this one --seed 2" \
+    $OB train --resume -o "$T/o2.gguf" --steps 2 --batch 1 --seq 16 --seed 2 "$T/text.txt"
+expect_last_error "--resume with other steps" "used --steps 2, this one --steps 5" \
+    $OB train --resume -o "$T/o2.gguf" --steps 5 --batch 1 --seq 16 "$T/text.txt"
+# ---- row 15: a fresh run starts a fresh log (one log never holds two runs)
+printf '{"st{"step":1,"loss":9}\n' >>"$T/o2.log"
+check "train afresh over an old log" $OB train -m "$T/m.gguf" -o "$T/o2.gguf" --steps 2 --batch 1 --seq 16 \
+    --log "$T/o2.log" "$T/text.txt"
+[ "$(wc -l <"$T/o2.log")" -eq 2 ] && ! grep -q '{"st{' "$T/o2.log" && ok "fresh run: a fresh log" ||
+    bad "fresh run appended to the old log: $(wc -l <"$T/o2.log") lines"
+
+# ---- row 9: a missing folder or a name too long for the checkpoint's files
+# is found before the first step
+expect_error "output folder missing" "nodir/x.gguf: cannot write in its folder" \
+    $OB train -m "$T/m.gguf" -o "$T/nodir/x.gguf" --steps 1 --batch 1 --seq 16 "$T/text.txt"
+n250=$(printf '%0245d' 0).gguf
+expect_error "a 250-byte output name" "file name too long for the files written beside it" \
+    $OB train -m "$T/m.gguf" -o "$T/$n250" --steps 1 --batch 1 --seq 16 "$T/text.txt"
+
+# ---- row 13: a finished stage's output damaged afterwards is made again
+UA="unlearn -m $T/m.gguf --target $T/text.txt --anchors $T/anchors.json --block 16 --reinforce-steps 2 --steps 2 --batch 2 --soft-k 4 --threads 1"
+check "unlearn" $OB $UA --work "$T/uw13" -o "$T/u13.gguf"
+head -c 100 "$T/uw13/labels.bin" >"$T/lb" && mv "$T/lb" "$T/uw13/labels.bin"
+check "unlearn after labels.bin was truncated" $OB $UA --work "$T/uw13" -o "$T/u13.gguf"
+grep -q "unlearn: labels: output unreadable, made again" "$T/err" && ok "truncated labels.bin made again" ||
+    bad "truncated labels.bin: $(grep labels "$T/err" | head -n 2)"
 
 # ---- report: figures out of range, one line naming the file and the field
 for f in '"perplexity": {"general": {"perplexity": -5}}|perplexity.general.perplexity" is -5' \

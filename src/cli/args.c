@@ -209,9 +209,6 @@ static int parse(const Command *cmd, const Opt *const *groups, int argc, char **
         return 2;
     }
     apply_threads();
-    /* A BLAS left on narrower kernels than the CPU has is said once. */
-    const BlasInfo *blas = blas_init();
-    if (blas->note[0]) fprintf(stderr, "obliviate %s: %s\n", cmd->name, blas->note);
     return apply_precision(cmd);
 }
 

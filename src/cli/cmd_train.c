@@ -68,7 +68,9 @@ static void io_opts(TrainArgs *a) {
          "validation every N steps and at the end (--labels: steps/10)"},
         {"--labels", OPT_STR, &a->labels,
          "unlearning fine-tune: train on a labels file (obliviate labels) instead of text"},
-        {"--log", OPT_STR, &t->log_path, "append one JSON line per step to this file"},
+        {"--log", OPT_STR, &t->log_path,
+         "one JSON line per step to this file (a fresh run starts it anew, --resume trims it to "
+         "the checkpoint)"},
         {"--name", OPT_STR, &t->name, "general.name of the written model"},
         {"--merge", OPT_STR, &a->merge,
          "with --lora-rank: also write the model with the adapter folded in here"},

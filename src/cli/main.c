@@ -1,10 +1,13 @@
 /* obliviate: make a language model forget a body of text (Eldan & Russinovich,
  * "Who's Harry Potter?", 2023). This file only dispatches to the commands. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "util/dist.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 static const struct {
@@ -29,6 +32,49 @@ static const struct {
     {"unlearn", cmd_unlearn, "the whole method: reinforce, anchors, labels, fine-tune"},
     {"prepare", cmd_prepare, "build the demo's texts from its downloads (fetch-demo-data.sh)"},
 };
+
+/* What to do after an interruption, by command. */
+static const struct {
+    const char *name, *hint;
+} resume_hints[] = {
+    {"train", "rerun with --resume to continue from the last checkpoint (--ckpt-every sets how "
+              "often one is written)"},
+    {"reinforce", "rerun with --resume to continue from the last checkpoint (--ckpt-every sets "
+                  "how often one is written)"},
+    {"unlearn", "rerun the same command: finished stages are skipped, training resumes from its "
+                "last checkpoint"},
+};
+static char g_interrupt_msg[512];
+
+/* SIGINT / SIGTERM: remove this process's temporary files and locks, say so
+ * in one line, then die of the signal as before (exit status 130 / 143).
+ * Only async-signal-safe calls: unlink, write, signal, raise. */
+static void on_interrupt(int sig) {
+    ob_tmp_remove_all();
+    ssize_t n = write(STDERR_FILENO, g_interrupt_msg, strlen(g_interrupt_msg));
+    (void)n;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_interrupts(const char *cmd) {
+    const char *hint = "outputs already written are whole; rerun the command";
+    for (size_t i = 0; i < sizeof resume_hints / sizeof *resume_hints; i++)
+        if (!strcmp(cmd, resume_hints[i].name)) hint = resume_hints[i].hint;
+    snprintf(g_interrupt_msg, sizeof g_interrupt_msg,
+             "\nobliviate %s: interrupted; temporary files removed; %s\n", cmd, hint);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    /* a signal the caller ignores (nohup, a background job) stays ignored */
+    int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
+}
 
 static void usage(FILE *out) {
     fprintf(out, "usage: obliviate COMMAND [options]   (obliviate COMMAND --help for details)\n\n"
@@ -64,9 +110,10 @@ int main(int argc, char **argv) {
     } else {
         size_t i = 0, n = sizeof commands / sizeof commands[0];
         while (i < n && strcmp(argv[1], commands[i].name)) i++;
-        if (i < n)
+        if (i < n) {
+            catch_interrupts(commands[i].name);
             rc = commands[i].run(argc - 2, argv + 2);
-        else
+        } else
             fprintf(stderr, "obliviate: unknown command '%s' (see obliviate --help)\n", argv[1]);
     }
     if (rc && dist_size() > 1) {

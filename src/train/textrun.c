@@ -88,7 +88,8 @@ int textrun_run(const TextRunConfig *c, TextRunResult *res, ObErr *err) {
     for (int i = 0; i < 2; i++) { /* the model and the merged model: neither is a text */
         const char *out = i ? c->merge : c->out;
         if (ob_check_output(out, c->texts, c->n_texts, err) ||
-            ob_check_output(out, c->mix, c->n_mix, err) || ob_check_output(out, &c->val, 1, err))
+            ob_check_output(out, c->mix, c->n_mix, err) || ob_check_output(out, &c->val, 1, err) ||
+            (out && ob_check_output_room(out, i ? "" : ".state.prev", err)))
             return -1;
     }
     LoraConfig lora = c->lora;

@@ -14,6 +14,7 @@
 #include "util/dist.h"
 #include "util/fileio.h"
 #include "util/hash.h"
+#include "util/lock.h"
 #include "util/log.h"
 #include "util/progress.h"
 
@@ -207,15 +208,57 @@ static char *state_path(const char *out_path, const char *suffix, ObErr *err) {
     return p;
 }
 
-static int save_state(const char *path, const AdamW *opt, long step, const ObRng *rng, float best,
-                      ObErr *err) {
+/* The settings that decide a run's trajectory, as "flag=value" words in a
+ * fixed order: recorded in the state, compared on --resume. The step count
+ * is left out under a constant schedule, where the rate does not depend on
+ * it: such a run may be resumed to train further (4 steps, then --steps 8). */
+static void settings_string(const TrainConfig *tc, char *buf, size_t n) {
+    static const char *const sched[] = {"constant", "linear", "cosine"};
+    char steps[32] = "";
+    if (tc->sched != SCHED_CONSTANT) snprintf(steps, sizeof steps, "steps=%ld ", tc->steps);
+    snprintf(buf, n,
+             "schedule=%s batch=%d seq=%d accum=%d %swarmup=%ld lr=%.9g min-lr=%.9g "
+             "beta1=%.9g beta2=%.9g adam-eps=%.9g wd=%.9g clip=%.9g seed=%llu soft-k=%d",
+             sched[tc->sched], tc->batch, tc->seq, tc->accum, steps, tc->warmup, tc->lr, tc->min_lr,
+             tc->adam.beta1, tc->adam.beta2, tc->adam.eps, tc->adam.weight_decay, tc->clip,
+             (unsigned long long)tc->seed, tc->soft_k);
+}
+
+/* Fails naming the first setting in which this run differs from the run that
+ * wrote the state: resuming would silently mix two runs. */
+static int settings_match(const char *path, const char *saved, const TrainConfig *tc, ObErr *err) {
+    char now[512];
+    settings_string(tc, now, sizeof now);
+    const char *a = saved, *b = now;
+    while (*a || *b) {
+        size_t la = strcspn(a, " "), lb = strcspn(b, " ");
+        if (la != lb || memcmp(a, b, la)) {
+            size_t ka = strcspn(a, "="), kb = strcspn(b, "=");
+            ka = ka < la ? ka : la, kb = kb < lb ? kb : lb;
+            return ob_errf(err,
+                           "%s: the run being resumed used --%.*s %.*s, this one --%.*s %.*s "
+                           "(resume with the same settings, or start afresh without --resume)",
+                           path, (int)ka, a, (int)(la - ka - (ka < la)), a + ka + (ka < la),
+                           (int)kb, b, (int)(lb - kb - (kb < lb)), b + kb + (kb < lb));
+        }
+        a += la + (a[la] == ' ');
+        b += lb + (b[lb] == ' ');
+    }
+    return 0;
+}
+
+static int save_state(const char *path, const TrainConfig *tc, const AdamW *opt, long step,
+                      const ObRng *rng, float best, ObErr *err) {
+    char settings[512];
+    settings_string(tc, settings, sizeof settings);
     GGUFWriter *w = gguf_writer_new(err);
     if (!w) return -1;
     uint64_t dims[1] = {opt->n};
     int rc = gguf_set_str(w, "general.architecture", "obliviate-train-state") ||
              gguf_set_u64(w, "train.step", (uint64_t)step) ||
              gguf_set_u64(w, "train.adam_t", (uint64_t)opt->t) ||
-             gguf_set_f32(w, "train.best_val_loss", best);
+             gguf_set_f32(w, "train.best_val_loss", best) ||
+             gguf_set_str(w, "train.settings", settings);
     for (int i = 0; i < 4 && !rc; i++) {
         char key[32];
         snprintf(key, sizeof key, "train.rng.%d", i);
@@ -229,13 +272,20 @@ static int save_state(const char *path, const AdamW *opt, long step, const ObRng
     return rc;
 }
 
-static int load_state(const char *path, AdamW *opt, long *step, ObRng *rng, float *best,
-                      ObErr *err) {
+/* States written before the settings were recorded have no "train.settings"
+ * and resume as they always did. */
+static int load_state(const char *path, const TrainConfig *tc, AdamW *opt, long *step, ObRng *rng,
+                      float *best, ObErr *err) {
     GGUFFile f;
     if (gguf_open(&f, path, err)) return -1;
     uint64_t s, t;
     int rc = gguf_get_u64(&f, "train.step", &s, err) || gguf_get_u64(&f, "train.adam_t", &t, err) ||
              gguf_get_f32(&f, "train.best_val_loss", best, err);
+    if (!rc && gguf_find_kv(&f, "train.settings")) {
+        char *saved = gguf_get_str(&f, "train.settings", err);
+        rc = !saved || settings_match(path, saved, tc, err);
+        free(saved);
+    }
     for (int i = 0; i < 4 && !rc; i++) {
         char key[32];
         snprintf(key, sizeof key, "train.rng.%d", i);
@@ -297,7 +347,7 @@ static int save_checkpoint(const Llama *m, const Tokenizer *tok, const TrainConf
     int rc = 0;
     if (rename(sp, pp) != 0 && errno != ENOENT)
         rc = ob_errf(err, "%s: cannot keep the previous optimizer state: %s", pp, strerror(errno));
-    if (!rc) rc = save_state(sp, opt, step, rng, best, err);
+    if (!rc) rc = save_state(sp, tc, opt, step, rng, best, err);
     free(sp);
     GGUFWriter *w = rc ? NULL : gguf_writer_new(err);
     if (!w) return free(pp), -1;
@@ -327,17 +377,18 @@ static int model_step(const char *path, long *step, ObErr *err) {
 
 /* Loads the optimizer state that matches the model at out_path: "<out>.state",
  * or "<out>.state.prev" when a kill fell between writing the two files. */
-static int resume_state(const char *out_path, AdamW *opt, long *step, ObRng *rng, float *best,
+static int resume_state(const TrainConfig *tc, AdamW *opt, long *step, ObRng *rng, float *best,
                         ObErr *err) {
+    const char *out_path = tc->out_path;
     long ms;
     if (model_step(out_path, &ms, err)) return -1;
     char *sp = state_path(out_path, ".state", err);
     char *pp = sp ? state_path(out_path, ".state.prev", err) : NULL;
-    int rc = pp ? load_state(sp, opt, step, rng, best, err) : -1;
+    int rc = pp ? load_state(sp, tc, opt, step, rng, best, err) : -1;
     if (pp && (rc || *step != ms) && access(pp, R_OK) == 0) {
         ObErr e2;
         long s2;
-        if (!load_state(pp, opt, &s2, rng, best, &e2) && s2 == ms) rc = 0, *step = s2;
+        if (!load_state(pp, tc, opt, &s2, rng, best, &e2) && s2 == ms) rc = 0, *step = s2;
     }
     if (!rc && *step != ms)
         rc = ob_errf(err, "%s: model is at step %ld but its optimizer state is at step %ld",
@@ -364,8 +415,10 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
     size_t off = (size_t)ls->row0 * tc->seq; /* this rank's rows within a micro-batch */
     long valid = 0;
     for (int a = 0; a < tc->accum; a++) {
-        SoftBuf sb = {(int)k, ls->soft.ids + a * BT * k, ls->soft.probs + a * BT * k,
-                      ls->soft.rest + a * BT};
+        SoftBuf sb = {0}; /* no soft buffers without soft targets (NULL + offset is UB) */
+        if (k)
+            sb = (SoftBuf){(int)k, ls->soft.ids + a * BT * k, ls->soft.probs + a * BT * k,
+                           ls->soft.rest + a * BT};
         if (data->next(data->ctx, rng, tc->batch, tc->seq, ls->inputs + a * BT,
                        ls->targets + a * BT, k ? &sb : NULL, err))
             return -1;
@@ -378,7 +431,10 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
     double loss_sum = 0;
     for (int a = 0; a < tc->accum && valid > 0; a++) {
         size_t o = a * BT + off;
-        SoftTargets st = {(int)k, ls->soft.ids + o * k, ls->soft.probs + o * k, ls->soft.rest + o};
+        SoftTargets st = {0};
+        if (k)
+            st = (SoftTargets){(int)k, ls->soft.ids + o * k, ls->soft.probs + o * k,
+                               ls->soft.rest + o};
         int nv;
         float loss =
             llama_forward_soft(m, ls->inputs + o, ls->targets + o, k ? &st : NULL, tc->seq, &nv);
@@ -445,8 +501,9 @@ static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, long resume
     ls->lead = r == 0;
     if (!ls->lead) return 0; /* rank 0 alone keeps the log */
     if (tc->log_path && resumed >= 0 && log_trim(tc->log_path, resumed, err)) return -1;
-    if (tc->log_path && !(ls->log = fopen(tc->log_path, "a")))
-        return ob_errf(err, "%s: cannot open log for appending", tc->log_path);
+    /* a fresh run starts a fresh log: one log never holds two runs */
+    if (tc->log_path && !(ls->log = fopen(tc->log_path, resumed >= 0 ? "a" : "w")))
+        return ob_errf(err, "%s: cannot open log: %s", tc->log_path, strerror(errno));
     return 0;
 }
 
@@ -507,7 +564,8 @@ static int share_start(Llama *m, AdamW *opt, long *step, ObRng *rng, float *best
     memcpy(&hdr[3], rng->s, sizeof rng->s);
     memcpy(&hdr[7], best, sizeof *best);
     if (dist_bcast(hdr, sizeof hdr, 0, err)) return -1;
-    if (hdr[0] && dist_rank() != 0) return ob_errf(err, "rank 0 could not load the checkpoint");
+    if (hdr[0] && dist_rank() != 0)
+        return ob_errf(err, "rank 0 could not start (lock or checkpoint; its message says why)");
     if (hdr[0]) return -1; /* rank 0's own message stands */
     *step = (long)hdr[1], opt->t = (long)hdr[2];
     memcpy(rng->s, &hdr[3], sizeof rng->s);
@@ -549,8 +607,18 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
     ob_rng_seed(&rng, tc->seed);
     if (llama_alloc_grads(m, err) || adamw_init(&opt, trainable(m).n, err)) return -1;
     int lead = dist_rank() == 0;
+    /* One writer per checkpoint, taken before it is read: a second run on the
+     * same output is refused here, before its first step. The folder must
+     * also take the longest name the run will write. */
+    ObLock lk = {.fd = -1}, lk_best = {.fd = -1};
+    int rc = 0;
+    if (lead && (ob_check_output_room(tc->out_path, ".state.prev", err) ||
+                 ob_lock_output(&lk, tc->out_path, err) ||
+                 (tc->best_path && (ob_check_output_room(tc->best_path, "", err) ||
+                                    ob_lock_output(&lk_best, tc->best_path, err)))))
+        rc = -1;
     /* rank 0 reads the checkpoint; share_start sends it to every rank */
-    int rc = resume && lead ? resume_state(tc->out_path, &opt, &step, &rng, &best, err) : 0;
+    if (!rc && resume && lead) rc = resume_state(tc, &opt, &step, &rng, &best, err);
     if (!rc && resume && lead)
         ob_logf("train: resuming %s at step %ld%s\n", tc->out_path, step,
                 dist_size() > 1 ? " (state sent to every rank)" : "");
@@ -596,5 +664,7 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
     res->tok_per_s = res->seconds > 0 ? tokens / res->seconds : 0;
     loop_free(&ls);
     adamw_free(&opt);
+    ob_unlock(&lk_best);
+    ob_unlock(&lk);
     return rc;
 }

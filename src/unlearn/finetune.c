@@ -185,7 +185,8 @@ int finetune_run(const FinetuneConfig *c, FinetuneResult *res, ObErr *err) {
     for (int i = 0; i < 2; i++) { /* the model and the merged model: never an input */
         const char *out = i ? c->merge : c->out;
         if (ob_check_output(out, &c->labels, 1, err) ||
-            ob_check_output(out, c->retain, c->n_retain, err))
+            ob_check_output(out, c->retain, c->n_retain, err) ||
+            (out && ob_check_output_room(out, i ? "" : ".ckpt.gguf.state.prev", err)))
             return -1;
     }
     if (c->merge && !c->lora.rank) return ob_errf(err, "merging needs a LoRA adapter");

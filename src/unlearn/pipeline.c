@@ -7,12 +7,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/gguf.h"
 #include "model/checkpoint.h"
 #include "train/textrun.h"
+#include "unlearn/anchors.h"
 #include "unlearn/finetune.h"
 #include "unlearn/labelrun.h"
+#include "unlearn/labels.h"
 #include "util/dist.h"
 #include "util/fileio.h"
+#include "util/lock.h"
 #include "util/log.h"
 #include "util/progress.h"
 
@@ -164,7 +168,30 @@ static int publish(const UnlearnConfig *c, ObErr *err) {
     return rc;
 }
 
-/* Runs stage `name` unless its stamp says it is done with these inputs. */
+/* Whether a finished stage's file still reads as what the stage wrote (a
+ * model, a labels file, a dictionary); the reason goes to err. */
+static int output_valid(const char *path, ObErr *err) {
+    size_t n = strlen(path);
+    if (n >= 5 && !strcmp(path + n - 5, ".gguf")) {
+        GGUFFile f;
+        if (gguf_open(&f, path, err)) return 0;
+        gguf_close(&f);
+        return 1;
+    }
+    if (n >= 4 && !strcmp(path + n - 4, ".bin")) {
+        LabelsFile lf;
+        if (labels_open(&lf, path, NULL, err)) return 0;
+        labels_close(&lf);
+        return 1;
+    }
+    AnchorDict d;
+    if (anchors_load(&d, path, err)) return 0;
+    anchors_free(&d);
+    return 1;
+}
+
+/* Runs stage `name` unless its stamp says it is done with these inputs and
+ * its output still reads back whole. */
 typedef int (*StageFn)(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err);
 
 static int run_stage(const UnlearnConfig *c, const char *name, const char *output, uint64_t h,
@@ -178,8 +205,16 @@ static int run_stage(const UnlearnConfig *c, const char *name, const char *outpu
     if (dist_bcast(view, sizeof view, 0, err)) return -1;
     st = view[0], exists = view[1];
     if (st == 1 && exists) {
-        stage_banner(name, "up to date, skipped");
-        return 0;
+        ObErr why;
+        int valid = dist_rank() != 0 || output_valid(out, &why);
+        if (dist_bcast(&valid, sizeof valid, 0, err)) return -1;
+        if (valid) {
+            stage_banner(name, "up to date, skipped");
+            return 0;
+        }
+        if (dist_rank() == 0)
+            ob_logf("unlearn: %s: output unreadable, made again (%s)\n", name, why.msg);
+        st = -1;
     }
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s/%s", c->work,
@@ -226,15 +261,36 @@ int unlearn_config_check(const UnlearnConfig *c, ObErr *err) {
     return 0;
 }
 
+static int run_stages(const UnlearnConfig *c, ObErr *err);
+
 int unlearn_run(const UnlearnConfig *c, ObErr *err) {
     if (unlearn_config_check(c, err)) return -1;
     const char *in[] = {c->base, c->anchors, c->finetune.n_retain ? c->finetune.retain[0] : NULL};
     if (ob_check_output(c->out, in, 3, err) ||
         ob_check_output(c->out, c->targets, c->n_targets, err))
         return -1;
+    if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
     if (mkdir(c->work, 0777) != 0 && errno != EEXIST)
         return ob_errf(err, "%s: cannot create work folder: %s", c->work, strerror(errno));
-    if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
+    /* One run per work folder and per output, held to the end (rank 0 holds
+     * them for every rank). */
+    ObLock lk_work = {.fd = -1}, lk_out = {.fd = -1};
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s/lock", c->work);
+    int rc = dist_rank() == 0 &&
+             (ob_lock(&lk_work, lock_path, c->work, err) || ob_check_output_room(c->out, "", err) ||
+              ob_lock_output(&lk_out, c->out, err));
+    int any = rc;
+    if (dist_bcast(&any, sizeof any, 0, err)) rc = 1;
+    if (any && !rc) rc = ob_errf(err, "rank 0 could not lock the work folder or the output");
+    if (!rc) rc = run_stages(c, err);
+    ob_unlock(&lk_out);
+    ob_unlock(&lk_work);
+    return rc ? -1 : 0;
+}
+
+/* The stages, under unlearn_run's locks. */
+static int run_stages(const UnlearnConfig *c, ObErr *err) {
     /* Hashes chain: each stage's hash covers its inputs and the stages before;
      * files are hashed streamed (a 7B base in 1 MiB pieces). */
     uint64_t h_base = OB_FNV_OFFSET, h_tgt = h_base, h_anch = h_base;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "util/cpu.h"
+#include "util/log.h"
 
 /* OpenBLAS's own calls. The two that re-select the core exist only in
  * DYNAMIC_ARCH builds, so they are weak: another BLAS still links, and then
@@ -102,8 +103,12 @@ void blas_check(BlasInfo *info) {
 static BlasInfo g_blas;
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 
+/* A BLAS left on narrower kernels than the CPU has is said once, through
+ * the log, when the first product needs it (a command that fails before any
+ * product keeps its one-line error). */
 static void blas_once(void) {
     blas_check(&g_blas);
+    if (g_blas.note[0]) ob_logf("blas: %s\n", g_blas.note);
 }
 
 const BlasInfo *blas_init(void) {

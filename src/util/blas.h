@@ -3,12 +3,13 @@
  * OpenBLAS built with DYNAMIC_ARCH (Debian's) picks its kernels by CPU model
  * at load time. A model it does not know falls back to generic SSE3 kernels
  * ("Prescott"): Debian's 0.3.21 does this on Intel Emerald Rapids, where
- * sgemm then runs 5-7x slower; on AMD Zen 5 it picks the AVX2 (Haswell)
- * kernels, 1.7x slower than its AVX-512 ones there. blas_init() compares the core OpenBLAS chose
- * with the CPU's extensions (CPUID) and, when OpenBLAS fell back below them
- * on its own, switches it to the kernels the CPU can run before the first
- * product. A core the user chose with OPENBLAS_CORETYPE is kept and, when it
- * is below the CPU, reported in `note`. */
+ * sgemm then runs 5-7x slower (on AMD Zen 5 the AVX2 kernels, should it fall
+ * back to them, run 1.7x slower than its AVX-512 ones). blas_init() compares
+ * the core OpenBLAS chose with the CPU's extensions (CPUID) and, when
+ * OpenBLAS fell back below them on its own, switches it to the kernels the
+ * CPU can run before the first product. A core the user chose with OPENBLAS_CORETYPE is kept and,
+ * when it is below the CPU, reported in `note` and said once through the log (util/log.h) when the
+ * first product runs. */
 #ifndef OB_BLAS_H
 #define OB_BLAS_H
 

@@ -1,10 +1,102 @@
 #include "util/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* ---- what an interrupted process removes ----
+ * Slots are claimed and freed with atomics; the signal handler only reads
+ * them and calls unlink, which is async-signal-safe. */
+enum { TMP_SLOTS = 32, TMP_PATH = PATH_MAX + 64 };
+static char g_tmp[TMP_SLOTS][TMP_PATH];
+static int g_tmp_used[TMP_SLOTS]; /* 0 free, 1 being written, 2 set */
+
+void ob_tmp_register(const char *path) {
+    if (strlen(path) >= TMP_PATH) return;
+    for (int i = 0; i < TMP_SLOTS; i++) {
+        int zero = 0;
+        if (__atomic_compare_exchange_n(&g_tmp_used[i], &zero, 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            strcpy(g_tmp[i], path);
+            __atomic_store_n(&g_tmp_used[i], 2, __ATOMIC_RELEASE);
+            return;
+        }
+    }
+}
+
+void ob_tmp_unregister(const char *path) {
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (__atomic_load_n(&g_tmp_used[i], __ATOMIC_ACQUIRE) == 2 && !strcmp(g_tmp[i], path)) {
+            __atomic_store_n(&g_tmp_used[i], 0, __ATOMIC_RELEASE);
+            return;
+        }
+}
+
+void ob_tmp_remove_all(void) {
+    for (int i = 0; i < TMP_SLOTS; i++)
+        if (__atomic_load_n(&g_tmp_used[i], __ATOMIC_ACQUIRE) == 2) unlink(g_tmp[i]);
+}
+
+/* Splits path into its folder ("." when none) and its last name. */
+static void split_path(const char *path, char *dir, size_t n, const char **base) {
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash)
+        snprintf(dir, n, ".");
+    else if (slash == path)
+        snprintf(dir, n, "/");
+    else
+        snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* Removes "<path>.tmp.<pid>" files whose process is gone (killed before it
+ * could clean up); a live pid's file, ours or another run's, is left. */
+static void remove_stale_tmp(const char *path) {
+    char dir[PATH_MAX];
+    const char *base;
+    if (strlen(path) >= sizeof dir) return;
+    split_path(path, dir, sizeof dir, &base);
+    size_t bn = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, bn) || strncmp(nm + bn, ".tmp.", 5)) continue;
+        char *end;
+        long pid = strtol(nm + bn + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[PATH_MAX];
+        if (snprintf(full, sizeof full, "%s/%s", dir, nm) < (int)sizeof full) unlink(full);
+    }
+    closedir(d);
+}
+
+int ob_check_output_room(const char *out, const char *suffix, ObErr *err) {
+    char dir[PATH_MAX];
+    const char *base;
+    /* ".tmp." and the longest pid Linux gives (2^22 = 7 digits) */
+    size_t extra = strlen(suffix) + strlen(".tmp.") + 7;
+    if (strlen(out) + extra >= sizeof dir)
+        return ob_errf(err, "%.200s...: path too long (%zu bytes, and its files add %zu)", out,
+                       strlen(out), extra);
+    split_path(out, dir, sizeof dir, &base);
+    if (access(dir, W_OK) != 0)
+        return ob_errf(err, "%s: cannot write in its folder %s: %s", out, dir, strerror(errno));
+    long name_max = pathconf(dir, _PC_NAME_MAX);
+    if (name_max < 0) name_max = NAME_MAX;
+    if (strlen(base) + extra > (size_t)name_max)
+        return ob_errf(err,
+                       "%s: file name too long for the files written beside it (%zu bytes + "
+                       "\"%s.tmp.PID\" > %ld)",
+                       out, strlen(base), suffix, name_max);
+    return 0;
+}
 
 int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err) {
     memset(af, 0, sizeof *af);
@@ -23,6 +115,7 @@ int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err) {
     }
     memcpy(af->path, path, n + 1);
     snprintf(af->tmp_path, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    remove_stale_tmp(path);
     af->fp = fopen(af->tmp_path, "wb");
     if (!af->fp) {
         ob_errf(err, "%s: cannot create file: %s", path, strerror(errno));
@@ -31,10 +124,12 @@ int ob_atomic_open(ObAtomicFile *af, const char *path, ObErr *err) {
         memset(af, 0, sizeof *af);
         return -1;
     }
+    ob_tmp_register(af->tmp_path);
     return 0;
 }
 
 static void atomic_free(ObAtomicFile *af) {
+    if (af->tmp_path) ob_tmp_unregister(af->tmp_path);
     free(af->path);
     free(af->tmp_path);
     memset(af, 0, sizeof *af);

@@ -3,7 +3,10 @@
  * Every file obliviate writes goes through ObAtomicFile: data is written to a
  * temporary file in the same folder, flushed, fsynced and renamed over the
  * destination, so a reader never sees a half-written file and a failed write
- * (full disk, unwritable folder) leaves the previous file untouched. */
+ * (full disk, unwritable folder) leaves the previous file untouched. An
+ * interrupted process removes its temporaries (ob_tmp_remove_all); those of a
+ * process killed outright ("<path>.tmp.<pid>", pid no longer running) are
+ * removed by the next write of the same path. */
 #ifndef OB_FILEIO_H
 #define OB_FILEIO_H
 
@@ -42,5 +45,20 @@ int ob_copy_file(const char *src, const char *dst, ObErr *err);
  * to it all match: writing it would destroy the input before or while it is
  * read. An output that does not exist yet matches nothing. */
 int ob_check_output(const char *out, const char *const *inputs, int n, ObErr *err);
+
+/* Fails when out's folder is missing or not writable, or would refuse the
+ * longest file derived from it,
+ * out + suffix + ".tmp.PID" (a checkpoint's ".state.prev"): a name past the
+ * folder's limit (255 bytes) or a path past PATH_MAX is found before the run
+ * rather than at its first checkpoint. */
+int ob_check_output_room(const char *out, const char *suffix, ObErr *err);
+
+/* Files to remove should the process be interrupted: ObAtomicFile's
+ * temporaries and held locks register themselves (at most 32 at once, more
+ * are simply not tracked). ob_tmp_remove_all is async-signal-safe: a
+ * SIGINT/SIGTERM handler calls it before the process dies. */
+void ob_tmp_register(const char *path);
+void ob_tmp_unregister(const char *path);
+void ob_tmp_remove_all(void);
 
 #endif

@@ -1,0 +1,129 @@
+#!/bin/sh
+# Three runs at once on one output, ROUNDS times (20 by default), one of
+# them killed with SIGKILL at a random moment: `train` (seeds 1, 2, 1 to one
+# -o) and `unlearn` (seeds 1, 2, 1 to one --work and -o). The lock lets one
+# writer at a time in; the others are refused with the holder's pid. After
+# each round the output is absent or byte-identical to the solo run of the
+# seed of the last run that exited 0 (so no run exits 0 with another run's
+# result), and a rerun of seed 1 after the round ends byte-identical to its
+# solo run, whatever the kill left behind, with no temporary file of the
+# killed run left (lock files of a killed run may stay: the kernel released
+# them, and the next run on that output takes them).
+set -u
+OB=${OB:-build/obliviate}
+ROUNDS=${ROUNDS:-20}
+SEED=${STRESS_SEED:-$$}
+T=$(mktemp -d /tmp/obliviate-conc-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+
+i=0
+while [ $i -lt 200 ]; do
+    echo "Zorbin sailed to Quentavia with Mrs. Plimby in the morning, number $((i % 9))."
+    echo "The farmer watched the ship near the old bridge after the long rain."
+    i=$((i + 1))
+done >"$T/text.txt"
+grep Zorbin "$T/text.txt" | head -n 60 >"$T/target.txt"
+printf '{"Zorbin": ["Peter"], "Quentavia": ["Dover"], "Plimby": ["Grant"]}\n' >"$T/anchors.json"
+check "tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt"
+check "init" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/m0.gguf"
+
+targs="--steps 600 --batch 2 --seq 32 --log-every 1000 --threads 1"
+uargs="--target $T/target.txt --anchors $T/anchors.json --block 32 --reinforce-steps 200 \
+--steps 200 --batch 4 --soft-k 8 --threads 1"
+now_ms() { date +%s%3N; }
+t0=$(now_ms)
+check "train solo, seed 1" $OB train -m "$T/m0.gguf" -o "$T/t1.gguf" --seed 1 $targs "$T/text.txt"
+train_ms=$(($(now_ms) - t0))
+check "train solo, seed 2" $OB train -m "$T/m0.gguf" -o "$T/t2.gguf" --seed 2 $targs "$T/text.txt"
+t0=$(now_ms)
+check "unlearn solo, seed 1" $OB unlearn -m "$T/m0.gguf" --work "$T/w1" -o "$T/u1.gguf" --seed 1 $uargs
+unlearn_ms=$(($(now_ms) - t0))
+check "unlearn solo, seed 2" $OB unlearn -m "$T/m0.gguf" --work "$T/w2" -o "$T/u2.gguf" --seed 2 $uargs
+echo "concurrent: $ROUNDS rounds, STRESS_SEED=$SEED, solo train ${train_ms} ms, unlearn ${unlearn_ms} ms" >&2
+
+# draw I N: the I-th draw of one generator, an integer in [0, N)
+draw() { awk -v s="$SEED" -v i="$1" -v n="$2" 'BEGIN { srand(s); for (j = 0; j <= i; j++) r = rand(); printf "%d", r * n }'; }
+
+# round KIND R OUT ARGS...: three runs of `$OB KIND ARGS --seed S` (S = 1, 2,
+# 1), started together; one, drawn, is killed after a drawn delay. Each run
+# leaves "<rc> <end time in ns>" in $T/rc.K. Sets $last to the seed of the
+# last run that exited 0 (0 when none did) and $vseed to the victim's.
+round() {
+    kind=$1 i=$2
+    shift 2
+    victim=$(draw $((3 * i)) 3)
+    ms=$(draw $((3 * i + 1)) "$3")
+    shift
+    rm -f "$T"/rc.*
+    for k in 0 1 2; do
+        s=$((k % 2 + 1))
+        sh -c '"$@" >/dev/null 2>"'"$T/err.$k"'"; echo "$? $(date +%s%N)" >"'"$T/rc.$k"'"' \
+            sh $OB $kind "$@" --seed $s &
+        eval "pid$k=\$!"
+    done
+    sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+    eval "vp=\$pid$victim"
+    vseed=$((victim % 2 + 1))
+    # the victim's obliviate process (the child of its sh), killed outright
+    for c in $(pgrep -P "$vp"); do kill -9 "$c" 2>/dev/null; done
+    wait
+    last=0 last_t=0
+    for k in 0 1 2; do
+        [ -n "${VERBOSE:-}" ] && echo "  $kind round $r run $k (seed $((k % 2 + 1))$([ $k = $victim ] && echo ", killed")): $(cat "$T/rc.$k" 2>/dev/null) $(tail -n 1 "$T/err.$k")" >&2
+        [ -s "$T/rc.$k" ] || continue
+        set -- $(cat "$T/rc.$k")
+        if [ "$1" = 0 ] && [ "$2" -gt "$last_t" ]; then last=$((k % 2 + 1)) last_t=$2; fi
+        if [ "$1" != 0 ] && [ "$1" != 137 ] && ! grep -q "in use by another obliviate run (pid [0-9]*" "$T/err.$k"; then
+            bad "$kind round $r: run $k exited $1: $(tail -n 1 "$T/err.$k")"
+        fi
+    done
+}
+
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    rm -f "$T"/c.gguf*
+    round train $r "$train_ms" -m "$T/m0.gguf" -o "$T/c.gguf" $targs "$T/text.txt"
+    if [ "$last" = 0 ]; then
+        # none exited 0: no output, or the killed run's whole one (killed
+        # after its last write)
+        if [ ! -e "$T/c.gguf" ] || cmp -s "$T/c.gguf" "$T/t$vseed.gguf"; then
+            ok "train round $r: no run exited 0, and no other run's output"
+        else
+            bad "train round $r: an output that is no run's"
+        fi
+    elif cmp -s "$T/c.gguf" "$T/t$last.gguf"; then
+        ok "train round $r: the output is seed $last's, whose run exited 0 last"
+    else
+        bad "train round $r: the output is not the solo run of seed $last"
+    fi
+    r=$((r + 1))
+done
+
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    round unlearn $((r + ROUNDS)) "$unlearn_ms" -m "$T/m0.gguf" --work "$T/cw" -o "$T/cu.gguf" $uargs
+    if [ "$last" = 0 ]; then
+        if [ ! -e "$T/cu.gguf" ] || cmp -s "$T/cu.gguf" "$T/u$vseed.gguf"; then
+            ok "unlearn round $r: no run exited 0, and no other run's output"
+        else
+            bad "unlearn round $r: an output that is no run's"
+        fi
+    elif cmp -s "$T/cu.gguf" "$T/u$last.gguf"; then
+        ok "unlearn round $r: the output is seed $last's, whose run exited 0 last"
+    else
+        bad "unlearn round $r: the output is not the solo run of seed $last"
+    fi
+    if $OB unlearn -m "$T/m0.gguf" --work "$T/cw" -o "$T/cu.gguf" --seed 1 $uargs >/dev/null 2>"$T/err" &&
+        cmp -s "$T/cu.gguf" "$T/u1.gguf"; then
+        ok "unlearn round $r: seed 1 rerun afterwards equals its solo run"
+        left=$(ls "$T/cw" "$T" | grep -E '\.tmp\.[0-9]+$')
+        [ -z "$left" ] || bad "unlearn round $r: left behind after the rerun: $left"
+    else
+        bad "unlearn round $r: seed 1 rerun: $(tail -n 1 "$T/err")"
+    fi
+    rm -rf "$T/cw" "$T"/cu.gguf*
+    r=$((r + 1))
+done
+echo "concurrent: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
