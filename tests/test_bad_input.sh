@@ -312,6 +312,10 @@ n250=$(printf '%0245d' 0).gguf
 expect_error "a 250-byte output name" "file name too long for the files written beside it" \
     $OB train -m "$T/m.gguf" -o "$T/$n250" --steps 1 --batch 1 --seq 16 "$T/text.txt"
 
+expect_error "unlearn -o into a missing folder" "nodir/u.gguf: cannot write in its folder" \
+    $OB unlearn -m "$T/m.gguf" --target "$T/text.txt" --anchors "$T/anchors.json" -o "$T/nodir/u.gguf" --work "$T/uw9"
+[ ! -e "$T/uw9" ] && ok "unlearn: refused before any stage (no work folder)" || bad "unlearn made its work folder first"
+
 # ---- row 13: a finished stage's output damaged afterwards is made again
 UA="unlearn -m $T/m.gguf --target $T/text.txt --anchors $T/anchors.json --block 16 --reinforce-steps 2 --steps 2 --batch 2 --soft-k 4 --threads 1"
 check "unlearn" $OB $UA --work "$T/uw13" -o "$T/u13.gguf"

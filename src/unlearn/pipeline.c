@@ -270,6 +270,13 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
         ob_check_output(c->out, c->targets, c->n_targets, err))
         return -1;
     if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
+    /* the output's folder, and room for the work folder's longest path,
+     * before any stage */
+    const char *longest = "/unlearned.ckpt.gguf.state.prev.tmp.1234567";
+    if (ob_check_output_room(c->out, "", err)) return -1;
+    if (strlen(c->work) + strlen(longest) >= 4096)
+        return ob_errf(err, "%.200s...: work folder path too long (%zu bytes, its files add %zu)",
+                       c->work, strlen(c->work), strlen(longest));
     if (mkdir(c->work, 0777) != 0 && errno != EEXIST)
         return ob_errf(err, "%s: cannot create work folder: %s", c->work, strerror(errno));
     /* One run per work folder and per output, held to the end (rank 0 holds
