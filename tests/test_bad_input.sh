@@ -277,14 +277,21 @@ rc=$?
     bad "SIGTERM: exit $rc, $(tail -n 1 "$T/busy.err"), left: $(ls "$T" | grep busy)"
 printf '{"fox": ["cat"], "river": ["lake"]}\n' >"$T/anchors.json"
 UW="unlearn -m $T/m.gguf --target $T/text.txt --anchors $T/anchors.json --block 16 --reinforce-steps 100000 --threads 1"
-$OB $UW --work "$T/busyw" -o "$T/bu1.gguf" >/dev/null 2>&1 &
+# a background job of a script starts with SIGINT ignored (and obliviate
+# keeps a signal its caller ignores): perl puts the default back first
+perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' $OB $UW --work "$T/busyw" -o "$T/bu1.gguf" \
+    >/dev/null 2>"$T/busyw.err" &
 bp=$!
 wait_for "$T/busyw/lock"
 expect_error "unlearn on a work folder in use" "busyw: in use by another obliviate run (pid $bp, lock" \
     $OB $UW --work "$T/busyw" -o "$T/bu2.gguf" --seed 2
-kill -INT $bp 2>/dev/null || kill -TERM $bp
+kill -INT $bp
 wait $bp
-[ ! -e "$T/busyw/lock" ] && ok "SIGINT: the work folder's lock removed" || bad "the work folder's lock stayed"
+rc=$?
+[ $rc -eq 130 ] && [ ! -e "$T/busyw/lock" ] && [ ! -e "$T/bu1.gguf.lock" ] &&
+    grep -q "obliviate unlearn: interrupted; temporary files removed; rerun the same command" "$T/busyw.err" &&
+    ok "SIGINT: exit 130, one line, the work folder's and the output's locks removed" ||
+    bad "SIGINT: exit $rc, $(tail -n 1 "$T/busyw.err"), left: $(ls "$T/busyw" "$T" | grep lock)"
 sh -c 'exit 0' &
 deadpid=$!
 wait $deadpid

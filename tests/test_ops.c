@@ -234,24 +234,32 @@ typedef struct {
     int N, V;
     float *logits, *losses, *lse;
     int32_t *tgt;
+    const float *w; /* per-row weights, or NULL */
 } CeCtx;
 
 static double ce_loss(void *p) {
     CeCtx *c = p;
     crossentropy_forward(c->losses, c->lse, c->logits, c->tgt, c->N, c->V);
     double s = 0;
-    for (int n = 0; n < c->N; n++) s += c->losses[n] * 0.5; /* scale 0.5 */
+    for (int n = 0; n < c->N; n++) s += c->losses[n] * 0.5 * (c->w ? c->w[n] : 1); /* scale 0.5 */
     return s;
 }
 
 static void test_crossentropy(void) {
     int32_t tgt[5] = {3, -1, 0, 10, 3};
-    CeCtx c = {5, 11, NULL, NULL, NULL, tgt};
+    CeCtx c = {5, 11, NULL, NULL, NULL, tgt, NULL};
     c.logits = test_randn(&rng, 55, 3), c.losses = malloc(20), c.lse = malloc(20);
     float *d = malloc(55 * 4);
     ce_loss(&c);
-    crossentropy_backward(d, c.logits, c.lse, tgt, 0.5f, 5, 11);
+    crossentropy_backward(d, c.logits, c.lse, tgt, 0.5f, NULL, 5, 11);
     CHECK(grad_check(ce_loss, &c, c.logits, d, 55, 55, 1e-2f) < TOL, "dlogits");
+    /* per-row weights, one negative (an ascended row) */
+    const float w[5] = {2.0f, 7.0f, -1.5f, 0.25f, -3.0f};
+    c.w = w;
+    ce_loss(&c);
+    crossentropy_backward(d, c.logits, c.lse, tgt, 0.5f, w, 5, 11);
+    CHECK(grad_check(ce_loss, &c, c.logits, d, 55, 55, 1e-2f) < TOL, "dlogits, weighted rows");
+    c.w = NULL;
     CHECK(c.losses[1] == 0.0f, "masked row has loss");
     /* exact value on a hand-computed row: logits (0, ln 3) target 0 -> ln 4 */
     float z[2] = {0.0f, logf(3.0f)}, l, s;
@@ -299,11 +307,11 @@ static void test_soft_crossentropy(void) {
     float *d = malloc(4 * N * V), *z0 = malloc(4 * N * V);
     soft_loss(&c);
     memcpy(z0, c.logits, 4 * N * V);
-    crossentropy_soft_backward(d, c.logits, c.lse, c.prest, mask, &c.st, 0.25f, N, V);
+    crossentropy_soft_backward(d, c.logits, c.lse, c.prest, mask, &c.st, 0.25f, NULL, N, V);
     CHECK(grad_check(soft_loss, &c, c.logits, d, N * V, N * V, 1e-2f) < TOL, "soft dlogits");
     /* In place (dlogits aliasing logits) gives the same gradient. */
     soft_loss(&c);
-    crossentropy_soft_backward(c.logits, c.logits, c.lse, c.prest, mask, &c.st, 0.25f, N, V);
+    crossentropy_soft_backward(c.logits, c.logits, c.lse, c.prest, mask, &c.st, 0.25f, NULL, N, V);
     CHECK(memcmp(c.logits, d, 4 * N * V) == 0, "in-place soft backward differs");
     memcpy(c.logits, z0, 4 * N * V);
     /* One listed token with probability 1 and no rest is the hard loss. */

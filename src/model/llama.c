@@ -479,6 +479,10 @@ float llama_forward_soft(Llama *m, const int32_t *inputs, const int32_t *targets
 }
 
 void llama_backward(Llama *m, float scale) {
+    llama_backward_rows(m, scale, NULL);
+}
+
+void llama_backward_rows(Llama *m, float scale, const float *row_scale) {
     const LlamaConfig *c = &m->cfg;
     LlamaActs *a = &m->acts;
     const LlamaParams *w = &m->w;
@@ -491,9 +495,9 @@ void llama_backward(Llama *m, float scale) {
     float *dlogits = a->logits;
     if (a->soft.k > 0)
         crossentropy_soft_backward(dlogits, a->logits, a->lse, a->prest, a->targets, &a->soft,
-                                   scale, N, V);
+                                   scale, row_scale, N, V);
     else
-        crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, N, V);
+        crossentropy_backward(dlogits, a->logits, a->lse, a->targets, scale, row_scale, N, V);
     linear_backward(m, LLAMA_OUTPUT, 0, a->dn, dlogits, a->nf, N, 0.0f);
     memset(a->dx, 0, sizeof(float) * sC);
     rmsnorm_backward(a->dx, g ? g->out_norm : NULL, a->dn, a->x + (size_t)c->n_layers * sC,

@@ -199,6 +199,10 @@ float llama_forward_soft(Llama *m, const int32_t *inputs, const int32_t *targets
  * for the mean; 1/(total over micro-batches) for accumulation). Adds into
  * grads; call llama_zero_grads first. Destroys acts.logits. */
 void llama_backward(Llama *m, float scale);
+/* The same with a weight per position (B, T): the backward of
+ * sum over unmasked n of CE_n * scale * row_scale[n]. Weights may be
+ * negative (ascent on those positions). */
+void llama_backward_rows(Llama *m, float scale, const float *row_scale);
 void llama_zero_grads(Llama *m);
 
 /* Key/value cache for generation. */

@@ -291,7 +291,8 @@ void crossentropy_forward(float *losses, float *lse, const float *logits, const 
 }
 
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse,
-                           const int32_t *targets, float scale, int N, int V) {
+                           const int32_t *targets, float scale, const float *row_scale, int N,
+                           int V) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
@@ -301,10 +302,10 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
             memset(d, 0, sizeof(float) * V);
             continue;
         }
-        float m = lse[n];
+        float m = lse[n], s = row_scale ? scale * row_scale[n] : scale;
 #pragma omp simd
-        for (int i = 0; i < V; i++) d[i] = scale * ob_expf(z[i] - m);
-        d[tgt] -= scale;
+        for (int i = 0; i < V; i++) d[i] = s * ob_expf(z[i] - m);
+        d[tgt] -= s;
     }
 }
 
@@ -347,7 +348,7 @@ void crossentropy_soft_forward(float *losses, float *lse, float *prest, const fl
 
 void crossentropy_soft_backward(float *dlogits, const float *logits, const float *lse,
                                 const float *prest, const int32_t *targets, const SoftTargets *st,
-                                float scale, int N, int V) {
+                                float scale, const float *row_scale, int N, int V) {
     int k = st->k;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -359,12 +360,13 @@ void crossentropy_soft_backward(float *dlogits, const float *logits, const float
             memset(d, 0, sizeof(float) * V);
             continue;
         }
-        float m = lse[n], other = scale * (1.0f - st->rest[n] / prest[n]);
+        float s = row_scale ? scale * row_scale[n] : scale;
+        float m = lse[n], other = s * (1.0f - st->rest[n] / prest[n]);
         float p_listed[SOFT_K_MAX]; /* saved first: d may overwrite z */
         for (int j = 0; j < k; j++) p_listed[j] = ids[j] >= 0 ? ob_expf(z[ids[j]] - m) : 0.0f;
 #pragma omp simd
         for (int i = 0; i < V; i++) d[i] = other * ob_expf(z[i] - m);
         for (int j = 0; j < k; j++)
-            if (ids[j] >= 0) d[ids[j]] = scale * (p_listed[j] - q[j]);
+            if (ids[j] >= 0) d[ids[j]] = s * (p_listed[j] - q[j]);
     }
 }

@@ -66,10 +66,13 @@ void swiglu_backward(float *dgate, float *dup, const float *dout, const float *g
  * the target, 0 where target < 0. */
 void crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets,
                           int N, int V);
-/* dlogits (N, V) = scale * (softmax - onehot(target)) for rows with a target,
- * 0 elsewhere. dlogits may alias logits. */
+/* dlogits (N, V) = scale * w[n] * (softmax - onehot(target)) for rows with a
+ * target, 0 elsewhere; row_scale w (N) may be NULL (all 1) and negative (a
+ * row whose loss is ascended, weighted per sequence: unlearn/objective.h).
+ * dlogits may alias logits. */
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse,
-                           const int32_t *targets, float scale, int N, int V);
+                           const int32_t *targets, float scale, const float *row_scale, int N,
+                           int V);
 
 /* Soft targets: per row, k token ids with target probabilities q (ids < 0
  * ignored) and `rest`, the target mass of every other token taken together.
@@ -89,11 +92,12 @@ typedef struct {
  * the soft-target loss; prest (N) keeps P_rest for the backward pass. */
 void crossentropy_soft_forward(float *losses, float *lse, float *prest, const float *logits,
                                const int32_t *targets, const SoftTargets *st, int N, int V);
-/* dlogits = scale * (p - q) on listed tokens and scale * p * (1 - rest /
- * P_rest) elsewhere; 0 on masked rows. dlogits may alias logits. */
+/* dlogits = s * (p - q) on listed tokens and s * p * (1 - rest / P_rest)
+ * elsewhere, s = scale * row_scale[n] (row_scale NULL: all 1); 0 on masked
+ * rows. dlogits may alias logits. */
 void crossentropy_soft_backward(float *dlogits, const float *logits, const float *lse,
                                 const float *prest, const int32_t *targets, const SoftTargets *st,
-                                float scale, int N, int V);
+                                float scale, const float *row_scale, int N, int V);
 
 /* exp with ~2 ulp error that vectorises in loops (glibc's expf does not
  * without -ffast-math). Inputs below -87 give ~1e-38, above 88 give ~1e38. */

@@ -1,0 +1,76 @@
+#include "unlearn/objective.h"
+
+#include <math.h>
+
+void forget_objective_defaults(ForgetObjective *o, ForgetLoss kind) {
+    *o = (ForgetObjective){.kind = kind, .beta = 0.1f, .delta = 0.0f, .gamma = 1.0f};
+    if (kind == FORGET_SIMNPO) o->beta = 4.5f, o->gamma = 0.125f;
+}
+
+/* log(1 + e^x) without overflow, and its derivative, the logistic sigmoid. */
+static double softplus(double x) {
+    return fmax(x, 0.0) + log1p(exp(-fabs(x)));
+}
+static double sigmoid(double x) {
+    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
+double forget_seq_loss(const ForgetObjective *o, double nll, int n, double ref_nll, double *dnll) {
+    double g = o->gamma, b = o->beta;
+    switch (o->kind) {
+    case FORGET_GA: *dnll = n > 0 ? -g / n : 0.0; return -g * nll / (n > 0 ? n : 1);
+    case FORGET_NPO: {
+        double d = ref_nll - nll; /* logp_theta - logp_ref */
+        *dnll = -2.0 * g * sigmoid(b * d);
+        return g * (2.0 / b) * softplus(b * d);
+    }
+    case FORGET_SIMNPO: {
+        if (n <= 0) return *dnll = 0.0, 0.0;
+        double u = b * (nll / n - o->delta);
+        *dnll = -2.0 * g * sigmoid(-u) / n;
+        return g * (2.0 / b) * softplus(-u);
+    }
+    }
+    return *dnll = 0.0, 0.0;
+}
+
+/* Sequence b's summed loss over its scored positions, and their count. */
+static double seq_sum(const Llama *m, const int32_t *targets, int T, int b, int *n) {
+    double s = 0;
+    *n = 0;
+    for (int t = 0; t < T; t++) {
+        size_t i = (size_t)b * T + t;
+        if (targets[i] >= 0) s += m->acts.losses[i], (*n)++;
+    }
+    return s;
+}
+
+void forget_seq_nll(const Llama *m, const int32_t *targets, int B, int T, double *nll, int *n) {
+    for (int b = 0; b < B; b++) {
+        int c;
+        nll[b] = seq_sum(m, targets, T, b, &c);
+        if (n) n[b] = c;
+    }
+}
+
+double forget_batch(const ForgetObjective *o, const Llama *m, const int32_t *targets, int B, int T,
+                    const double *ref_nll, float *row_scale) {
+    double loss = 0;
+    int total = 0;
+    for (size_t i = 0; i < (size_t)B * T; i++) total += targets[i] >= 0;
+    for (int b = 0; b < B; b++) {
+        int n;
+        double nll = seq_sum(m, targets, T, b, &n);
+        /* GA is the token mean over the batch; the others average sequences */
+        double dnll, l;
+        if (o->kind == FORGET_GA)
+            l = forget_seq_loss(o, nll, total, 0.0, &dnll);
+        else {
+            l = forget_seq_loss(o, nll, n, ref_nll ? ref_nll[b] : 0.0, &dnll) / B;
+            dnll /= B;
+        }
+        loss += l;
+        for (int t = 0; t < T; t++) row_scale[(size_t)b * T + t] = (float)dnll;
+    }
+    return loss;
+}
