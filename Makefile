@@ -40,7 +40,7 @@ deps:
 TEST_SH := tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_eval_choice.sh \
 	tests/test_eval_mem_cli.sh tests/test_unlearn.sh tests/test_report.sh tests/test_kill_resume.sh \
 	tests/test_bad_input.sh tests/test_hf.sh tests/test_lora.sh tests/test_own_model.sh \
-	tests/test_concurrent.sh
+	tests/test_concurrent.sh tests/test_methods.sh
 
 test: deps all $(TEST_BIN)
 	@sh tools/llamacpp/setup.sh || true

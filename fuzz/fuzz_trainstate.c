@@ -53,7 +53,7 @@ static int train(const TrainConfig *tc, int resume, ObErr *err) {
     if (llama_create(&m, &c, err)) abort();
     llama_init_random(&m, 7);
     TokenStream ds = {g_tokens, sizeof g_tokens / sizeof *g_tokens};
-    TrainData td = {next_batch, &ds, NULL, NULL};
+    TrainData td = {next_batch, &ds, NULL, NULL, NULL};
     TrainResult res;
     int rc = train_run(&m, NULL, tc, &td, resume, &res, err);
     if (!rc)

@@ -41,8 +41,6 @@ static void make_batch(void) {
  * logp(x) = sum over scored positions of log softmax(logits)[target]. */
 static double direct(const ForgetObjective *o, Llama *m, Llama *ref) {
     double loss = 0;
-    int total = 0;
-    for (int i = 0; i < B * T; i++) total += tgt[i] >= 0;
     for (int b = 0; b < B; b++) {
         double lp = 0, lr = 0;
         int n = 0;
@@ -58,7 +56,7 @@ static double direct(const ForgetObjective *o, Llama *m, Llama *ref) {
         }
         double sig;
         switch (o->kind) {
-        case FORGET_GA: loss += o->gamma * lp / total; break;
+        case FORGET_GA: loss += o->gamma * lp / n / B; break; /* -gamma x mean token loss */
         case FORGET_NPO: /* -(2/beta) log sigmoid(-beta (logp - logp_ref)) */
             sig = 1.0 / (1.0 + exp(o->beta * (lp - lr)));
             loss += -o->gamma * (2.0 / o->beta) * log(sig) / B;
@@ -67,6 +65,7 @@ static double direct(const ForgetObjective *o, Llama *m, Llama *ref) {
             sig = 1.0 / (1.0 + exp(-o->beta * (-lp / n - o->delta)));
             loss += -o->gamma * (2.0 / o->beta) * log(sig) / B;
             break;
+        case FORGET_UNDIAL: break;
         }
     }
     ObErr err;
@@ -85,7 +84,7 @@ typedef struct {
 static double obj_loss(void *p) {
     ObjCtx *c = p;
     llama_forward(c->m, inp, tgt, T, NULL);
-    return forget_batch(c->o, c->m, tgt, B, T, c->ref_nll, c->w);
+    return forget_batch(c->o, c->m, tgt, B, T, B, c->ref_nll, c->w);
 }
 
 static void test_objectives(void) {
@@ -135,7 +134,7 @@ static void test_bounded(void) {
     double l_ga = forget_seq_loss(&ga, 1e4, 100, 0, &d_ga);
     double l_npo = forget_seq_loss(&npo, 1e4, 100, 300.0, &d_npo);
     double l_sim = forget_seq_loss(&sim, 1e4, 100, 0, &d_sim);
-    CHECK(l_ga == -100.0 && d_ga == -0.01, "GA: %g, %g", l_ga, d_ga);
+    CHECK(l_ga == -100.0 && d_ga == -0.01, "GA: %g, %g", l_ga, d_ga); /* mean loss 100, ascended */
     CHECK(l_npo >= 0 && l_npo < 1e-30 && fabs(d_npo) < 1e-30, "NPO: %g, %g", l_npo, d_npo);
     CHECK(l_sim >= 0 && l_sim < 1e-30 && fabs(d_sim) < 1e-30, "SimNPO: %g, %g", l_sim, d_sim);
     /* at the reference, NPO's loss is (2/beta) log 2 and its weight -1 */

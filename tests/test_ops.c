@@ -274,6 +274,32 @@ static void test_crossentropy(void) {
     free(c.logits), free(c.losses), free(c.lse), free(d);
 }
 
+/* softmax_topk: the k largest of softmax(z) with z[lower] - by, in order,
+ * and the rest of the mass, against a softmax in double. */
+static void test_softmax_topk(void) {
+    enum { V = 50, K = 5 };
+    float *z = test_randn(&rng, V, 2);
+    int32_t ids[K];
+    float p[K], rest;
+    for (int lower = -1; lower < 3; lower += 3) { /* none, then token 2 lowered by 4 */
+        double q[V], sum = 0;
+        for (int i = 0; i < V; i++) sum += q[i] = exp(z[i] - (i == lower ? 4.0 : 0.0));
+        for (int i = 0; i < V; i++) q[i] /= sum;
+        softmax_topk(z, V, lower, 4.0f, K, ids, p, &rest);
+        double kept = 0;
+        for (int j = 0; j < K; j++) {
+            int larger = 0; /* tokens more probable than the j-th: exactly j */
+            for (int i = 0; i < V; i++) larger += q[i] > q[ids[j]];
+            CHECK(larger == j, "lower %d: rank %d holds token %d, rank %d in fact", lower, j,
+                  ids[j], larger);
+            CHECK(fabs(p[j] - q[ids[j]]) < 1e-6, "lower %d: p %g, want %g", lower, p[j], q[ids[j]]);
+            kept += q[ids[j]];
+        }
+        CHECK(fabs(rest - (1 - kept)) < 1e-6, "rest %g, want %g", rest, 1 - kept);
+    }
+    free(z);
+}
+
 /* ---- soft-target cross-entropy ---- */
 typedef struct {
     int N, V;
@@ -370,6 +396,7 @@ int main(void) {
     RUN(test_attention);
     RUN(test_swiglu);
     RUN(test_crossentropy);
+    RUN(test_softmax_topk);
     RUN(test_soft_crossentropy);
     RUN(test_model_untied);
     RUN(test_model_tied);

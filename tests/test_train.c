@@ -83,8 +83,8 @@ static void test_memorise_and_generate(void) {
     TrainResult res;
     CHECK(fresh_model(&m, &w, 1) == 0, "model");
     TrainConfig tc = tiny_train(tmp("mem.gguf"), 300);
-    int rc = train_run(&m, &w.tok, &tc, &(TrainData){batch_from_stream, &w.data, NULL, NULL}, 0,
-                       &res, &err);
+    int rc = train_run(&m, &w.tok, &tc, &(TrainData){batch_from_stream, &w.data, NULL, NULL, NULL},
+                       0, &res, &err);
     CHECK(rc == 0, "%s", err.msg);
     /* Stated target: the corpus is nearly deterministic text, so a working
      * trainer gets well under 0.5 nats/token in 300 steps (random: ~5.8). */
@@ -131,8 +131,8 @@ static float *train_copy(const World *w, const TrainConfig *tc, int resume, size
     if (resume && !rc) tok_free(&tok);
     if (!rc)
         rc = train_run(&m, &w->tok, tc,
-                       &(TrainData){batch_from_stream, (void *)&w->data, NULL, NULL}, resume, &res,
-                       &err);
+                       &(TrainData){batch_from_stream, (void *)&w->data, NULL, NULL, NULL}, resume,
+                       &res, &err);
     if (rc) {
         fprintf(stderr, "train_copy: %s\n", err.msg);
         return NULL;
@@ -192,7 +192,8 @@ static void test_resume_bit_identical(void) {
     TrainResult res;
     CHECK(fresh_model(&m, &w, 5) == 0, "model");
     Interrupt it = {&w.data, 0, 2 * 12 + 1};
-    int rc = train_run(&m, &w.tok, &tc, &(TrainData){interrupting, &it, NULL, NULL}, 0, &res, &err);
+    int rc = train_run(&m, &w.tok, &tc, &(TrainData){interrupting, &it, NULL, NULL, NULL}, 0, &res,
+                       &err);
     CHECK(rc == -1 && strstr(err.msg, "interrupted"), "expected an interruption");
     llama_free(&m);
     char cmd[512];
@@ -206,8 +207,8 @@ static void test_resume_bit_identical(void) {
     CHECK(system(cmd) == 0, "mv");
     Tokenizer tok;
     CHECK(llama_load(&m, &tok, tc.out_path, &err) == 0, "%s", err.msg);
-    rc = train_run(&m, &w.tok, &tc, &(TrainData){batch_from_stream, &w.data, NULL, NULL}, 1, &res,
-                   &err);
+    rc = train_run(&m, &w.tok, &tc, &(TrainData){batch_from_stream, &w.data, NULL, NULL, NULL}, 1,
+                   &res, &err);
     CHECK(rc == -1 && strstr(err.msg, "step 20") && strstr(err.msg, "step 10"),
           "mismatched checkpoint accepted: %s", err.msg);
     llama_free(&m), tok_free(&tok);
@@ -239,7 +240,7 @@ static float *train_sequential(const World *w, const TrainConfig *tc, size_t *n)
     TrainResult res;
     Sequential sq = {&w->data, 0};
     if (fresh_model(&m, w, 5) ||
-        train_run(&m, &w->tok, tc, &(TrainData){sequential, &sq, NULL, NULL}, 0, &res, &err))
+        train_run(&m, &w->tok, tc, &(TrainData){sequential, &sq, NULL, NULL, NULL}, 0, &res, &err))
         return NULL;
     float *p = malloc(m.n_params * 4);
     memcpy(p, m.params, m.n_params * 4);

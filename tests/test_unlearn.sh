@@ -82,7 +82,7 @@ check "unlearn --method whp-published" $OB unlearn -m "$T/base.gguf" --target "$
     bad "--method whp-published: $(grep -c 'up to date' "$T/err") stages skipped"
 expect_error "unknown method refused" "--method must be one of whp, whp-published" \
     $OB unlearn -m "$T/base.gguf" --target "$T/target.txt" --anchors "$T/anchors.json" -o "$T/x.gguf" \
-    --method ga
+    --method rmu-sparse
 
 $OB tokenizer train --vocab 300 -o "$T/tok2.gguf" "$T/general_train.txt" >/dev/null 2>&1
 $OB init --preset tiny --ctx 64 --tokenizer "$T/tok2.gguf" -o "$T/other.gguf" >/dev/null 2>&1

@@ -1,6 +1,7 @@
 /* `obliviate reinforce` (train with step 1's defaults) and `obliviate
  * unlearn` (the whole method, unlearn/pipeline.h). */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "unlearn/method.h"
+#include "unlearn/objective_run.h"
 
 /* The settings of unlearn's own table; the shared groups are in cli/opts.h. */
 typedef struct {
@@ -16,10 +18,14 @@ typedef struct {
     StrList targets;
     int published;
     const char *method;
+    /* the field's methods' settings, NAN / -1 where not given: applied over
+     * the method's preset */
+    float lr, beta, delta, gamma, retain_weight;
+    int kl_k;
     LoraOpts lora;
     LabelOpts labels;
     FinetuneOpts ft;
-    Opt opts[24];
+    Opt opts[32];
 } UnlearnArgs;
 
 static void unlearn_opts(UnlearnArgs *a) {
@@ -38,13 +44,25 @@ static void unlearn_opts(UnlearnArgs *a) {
                  "label strength; alpha/2 and 2 alpha are kept too (default 0: labels from the "
                  "translated text alone)"};
     *o++ = (Opt){"--method", OPT_STR, &a->method,
-                 "whp (default) or whp-published (the paper's recipe; also --published)"};
+                 "whp (default), whp-published (the paper's recipe; also --published), or the "
+                 "field's: ga, graddiff, ga-kl, npo, npo-graddiff, npo-kl, simnpo, undial "
+                 "(docs/method.md)"};
     *o++ = (Opt){"--published", OPT_FLAG, &a->published,
                  "the paper's recipe: hard labels, alpha 5, no forbidden keys, no suppression, no "
                  "in-key labels (overrides those five settings)"};
     *o++ = (Opt){"--steps", OPT_LONG, &c->finetune.train.steps,
                  "fine-tune steps (default: 3 epochs of blocks)"};
-    *o++ = (Opt){"--lr", OPT_FLOAT, &c->finetune.train.lr, "fine-tune learning rate (5e-4)"};
+    *o++ = (Opt){"--lr", OPT_FLOAT, &a->lr,
+                 "fine-tune learning rate (whp 5e-4; the field's methods 1e-4)"};
+    *o++ = (Opt){"--beta", OPT_FLOAT, &a->beta,
+                 "npo* 0.1, simnpo 4.5, undial 10: the objective's inverse temperature"};
+    *o++ = (Opt){"--delta", OPT_FLOAT, &a->delta, "simnpo: margin on the mean token loss (0)"};
+    *o++ = (Opt){"--forget-weight", OPT_FLOAT, &a->gamma,
+                 "weight of the forget term (1; simnpo 0.125)"};
+    *o++ = (Opt){"--retain-weight", OPT_FLOAT, &a->retain_weight,
+                 "weight of the retain term of graddiff, *-kl, npo-graddiff, simnpo (1)"};
+    *o++ = (Opt){"--kl-k", OPT_INT, &a->kl_k,
+                 "baseline tokens kept per position for KL and UNDIAL targets (32)"};
     *o++ = (Opt){"--batch", OPT_INT, &c->finetune.train.batch, "fine-tune batch (8)"};
     *o++ = (Opt){"--seed", OPT_U64, &c->seed, "seed for every stage (1)"};
     *o++ = (Opt)OPT_PRECISION;
@@ -63,6 +81,7 @@ int cmd_unlearn(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     unlearn_config_defaults(&a.c);
     a.method = "whp";
+    a.lr = a.beta = a.delta = a.gamma = a.retain_weight = NAN, a.kl_k = -1;
     unlearn_opts(&a);
     lora_opts(&a.lora, &a.c.lora);
     label_opts(&a.labels, &a.c.labels);
@@ -83,8 +102,6 @@ int cmd_unlearn(int argc, char **argv) {
     int rc = args_options(&cmd, groups, argc, argv);
     if (rc != ARGS_RUN) return rc;
     UnlearnConfig *c = &a.c;
-    if (!c->base || !a.targets.n || !c->anchors || !c->out)
-        return cli_fail(cmd.name, "--model, --target, --anchors and --out are required");
     c->targets = a.targets.items, c->n_targets = a.targets.n;
     const char *bad = lora_opts_finish(&a.lora);
     if (!bad) bad = label_opts_finish(&a.labels);
@@ -98,10 +115,27 @@ int cmd_unlearn(int argc, char **argv) {
                  names);
         return cli_usage(cmd.name, msg);
     }
-    if (m->preset) m->preset(c); /* last: the method's own settings win */
+    if (!c->base || !a.targets.n || (m->needs_anchors && !c->anchors) || !c->out)
+        return cli_fail(cmd.name, m->needs_anchors
+                                      ? "--model, --target, --anchors and --out are required"
+                                      : "--model, --target and --out are required");
+    if (!m->needs_anchors && c->anchors)
+        return cli_usage(cmd.name, "--anchors is WHP's: this method does not use it");
+    if (m->preset) m->preset(c); /* the method's own settings win over WHP's flags */
+    if (!isnan(a.lr))
+        c->finetune.train.lr = a.lr;
+    else if (!m->needs_anchors)
+        c->finetune.train.lr = 1e-4f;
+    ObjectiveConfig *ob = &c->objective;
+    if (!isnan(a.beta)) ob->forget.beta = a.beta;
+    if (!isnan(a.delta)) ob->forget.delta = a.delta;
+    if (!isnan(a.gamma)) ob->forget.gamma = a.gamma;
+    if (!isnan(a.retain_weight)) ob->alpha = a.retain_weight;
+    if (a.kl_k != -1) ob->kl_k = a.kl_k;
     c->prec = cli_precision();
     ObErr err;
-    if (unlearn_config_check(c, &err)) return cli_usage(cmd.name, err.msg);
+    if (unlearn_config_check(c, &err) || (!m->needs_anchors && objective_unlearn_check(c, &err)))
+        return cli_usage(cmd.name, err.msg);
     if (m->run(c, &err)) return cli_fail(cmd.name, err.msg);
     print_done(c);
     return 0;

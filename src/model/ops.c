@@ -309,6 +309,33 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
     }
 }
 
+void topk_insert(int32_t *ids, float *p, int *n, int k, int32_t id, float pj) {
+    if (*n == k && pj <= p[k - 1]) return;
+    int at = *n < k ? (*n)++ : k - 1;
+    while (at > 0 && p[at - 1] < pj) {
+        p[at] = p[at - 1], ids[at] = ids[at - 1];
+        at--;
+    }
+    p[at] = pj, ids[at] = id;
+}
+
+void softmax_topk(const float *z, int V, int32_t lower, float by, int k, int32_t *ids, float *p,
+                  float *rest) {
+    float mx = -INFINITY;
+    for (int i = 0; i < V; i++) mx = fmaxf(mx, i == lower ? z[i] - by : z[i]);
+    /* unnormalised weights ranked as they come, normalised at the end */
+    double sum = 0, kept = 0;
+    int n = 0;
+    for (int i = 0; i < V; i++) {
+        float e = ob_expf((i == lower ? z[i] - by : z[i]) - mx);
+        sum += e;
+        topk_insert(ids, p, &n, k, i, e);
+    }
+    for (int j = 0; j < n; j++) p[j] = (float)(p[j] / sum), kept += p[j];
+    for (int j = n; j < k; j++) ids[j] = -1, p[j] = 0.0f;
+    *rest = (float)fmax(0.0, 1.0 - kept);
+}
+
 /* Row n's log-sum-exp, and the probability P_rest of tokens not listed. */
 static float soft_row(const float *z, const int32_t *ids, int k, int V, float *lse_out) {
     float mx = -INFINITY, sum = 0.0f;

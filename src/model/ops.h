@@ -99,6 +99,18 @@ void crossentropy_soft_backward(float *dlogits, const float *logits, const float
                                 const float *prest, const int32_t *targets, const SoftTargets *st,
                                 float scale, const float *row_scale, int N, int V);
 
+/* Inserts (id, pj) into ids/p, the n (<= k) most probable tokens so far,
+ * sorted by probability, ties keeping the earlier (lower) id first. */
+void topk_insert(int32_t *ids, float *p, int *n, int k, int32_t id, float pj);
+
+/* A soft target from logits z (V): the softmax of z with z[lower] reduced by
+ * `by` (lower < 0: none), kept as its k most probable tokens (ids, p) and
+ * the mass of all others (*rest). A reference model's own distribution
+ * (by 0) is the target of KL(p_ref || p_theta); UNDIAL lowers the true next
+ * token's logit. */
+void softmax_topk(const float *z, int V, int32_t lower, float by, int k, int32_t *ids, float *p,
+                  float *rest);
+
 /* exp with ~2 ulp error that vectorises in loops (glibc's expf does not
  * without -ffast-math). Inputs below -87 give ~1e-38, above 88 give ~1e38. */
 static inline float ob_expf(float x) {

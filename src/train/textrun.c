@@ -66,7 +66,7 @@ static int texts_load(Texts *s, const Tokenizer *tok, const TextRunConfig *c, Tr
     s->mixture = (Mixture){&s->data, &s->mix, rows};
     tc->batch += rows;
     s->td = (TrainData){rows ? batch_from_mixture : batch_from_stream,
-                        rows ? (void *)&s->mixture : (void *)&s->data, NULL, NULL};
+                        rows ? (void *)&s->mixture : (void *)&s->data, NULL, NULL, NULL};
     if (c->val) {
         if (dataset_load(&s->val, tok, &c->val, 1, err)) return -1;
         size_t bt = (size_t)tc->batch * tc->seq;

@@ -409,8 +409,33 @@ typedef struct {
     int lead;       /* rank 0: writes checkpoints, logs and progress */
 } LoopState;
 
+/* A step whose loss the caller computes (TrainData.step): forward and
+ * backward of each micro-batch on this rank's rows. Sets *loss_sum to the
+ * rank's part of the step's loss (summed over ranks, the loss). */
+static int update(Llama *m, const TrainConfig *tc, LoopState *ls, AdamW *opt, long step, float lr,
+                  double loss_sum, long valid, float *loss_out, ObErr *err);
+
+static int hook_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRng *rng,
+                     const LoopState *ls, double *loss_sum, ObErr *err) {
+    llama_zero_grads(m);
+    *loss_sum = 0;
+    for (int a = 0; a < tc->accum; a++) {
+        double l;
+        if (data->step(data->ctx, m, rng, tc->batch, tc->seq, ls->row0, ls->rows, 1.0 / tc->accum,
+                       &l, err))
+            return -1;
+        *loss_sum += l;
+    }
+    return 0;
+}
+
 static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRng *rng,
                     LoopState *ls, AdamW *opt, long step, float lr, float *loss_out, ObErr *err) {
+    if (data->step) {
+        double loss_sum;
+        if (hook_step(m, tc, data, rng, ls, &loss_sum, err)) return -1;
+        return update(m, tc, ls, opt, step, lr, loss_sum, 1, loss_out, err);
+    }
     size_t BT = (size_t)tc->batch * tc->seq, k = (size_t)tc->soft_k;
     size_t off = (size_t)ls->row0 * tc->seq; /* this rank's rows within a micro-batch */
     long valid = 0;
@@ -441,6 +466,14 @@ static int one_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRn
         loss_sum += (double)loss * nv;
         if (nv) llama_backward(m, 1.0f / (float)valid);
     }
+    return update(m, tc, ls, opt, step, lr, loss_sum, valid, loss_out, err);
+}
+
+/* The rest of a step once this rank's gradients are in: sum over ranks,
+ * the finite check, clipping and the AdamW update; *loss_out = the summed
+ * loss over `valid` (0: no target anywhere, nothing to update). */
+static int update(Llama *m, const TrainConfig *tc, LoopState *ls, AdamW *opt, long step, float lr,
+                  double loss_sum, long valid, float *loss_out, ObErr *err) {
     /* Sum the ranks' gradients; after this every rank holds the same
      * gradients, so clipping and AdamW give the same weights everywhere. */
     Trainable t = trainable(m);

@@ -67,11 +67,22 @@ typedef int (*BatchFn)(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int
 /* Held-out loss of m (NAN when there is nothing to measure). */
 typedef double (*EvalFn)(void *ctx, Llama *m);
 
+/* A whole step's loss computed by the caller, for objectives other than
+ * cross-entropy to targets (unlearn/objective.h): for one micro-batch of B
+ * rows (this rank's rows [row0, row0 + rows) under MPI, drawn with rng as
+ * every rank draws the whole batch), runs forward and backward on m (its
+ * activations hold `rows` rows), adding `scale` x the gradient of the loss
+ * into m's gradients, and sets *loss to scale x this rank's part of it
+ * (normalised by the whole batch, so the ranks' parts sum to the loss). */
+typedef int (*StepFn)(void *ctx, Llama *m, ObRng *rng, int B, int T, int row0, int rows,
+                      double scale, double *loss, ObErr *err);
+
 typedef struct {
-    BatchFn next;
+    BatchFn next; /* targets for the cross-entropy; unused with step */
     void *ctx;
     EvalFn eval; /* optional */
     void *eval_ctx;
+    StepFn step; /* optional: the loss of a step instead of next's cross-entropy */
 } TrainData;
 
 typedef struct {

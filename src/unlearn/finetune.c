@@ -221,7 +221,7 @@ int finetune_run(const FinetuneConfig *c, FinetuneResult *res, ObErr *err) {
     TrainConfig tc = c->train;
     finetune_schedule(&tc, c, &ld, rows);
     tc.out_path = ckpt, tc.best_path = ld.n_val ? c->out : NULL;
-    TrainData td = {batch_from_labels, &ld, ld.n_val ? labels_eval : NULL, &ld};
+    TrainData td = {batch_from_labels, &ld, ld.n_val ? labels_eval : NULL, &ld, NULL};
     rc = train_run(&m, &tok, &tc, &td, c->resume, &res->train, err) ||
          (!ld.n_val && dist_rank() == 0 && ob_copy_file(ckpt, c->out, err)) ||
          (c->merge && (dist_barrier(err) || llama_load_lora(&m, c->out, err) ||

@@ -185,18 +185,6 @@ static int first_equal(const float *x, int n, float m) {
     return j;
 }
 
-/* Inserts (id, pj) into the list of the n (<= k) most probable tokens so far,
- * sorted by probability, ties keeping the earlier (lower) id first. */
-static void topk_insert(int32_t *ids, float *p, int *n, int k, int32_t id, float pj) {
-    if (*n == k && pj <= p[k - 1]) return;
-    int at = *n < k ? (*n)++ : k - 1;
-    while (at > 0 && p[at - 1] < pj) {
-        p[at] = p[at - 1], ids[at] = ids[at - 1];
-        at--;
-    }
-    p[at] = pj, ids[at] = id;
-}
-
 /* Keeps the z forbidden tokens the reinforced model believes most (highest
  * r), strongest first, in ids[z] (-1 = empty) with their r in top[z]. */
 static void suppress_insert(int32_t *ids, float *top, int z, int32_t id, float rj) {

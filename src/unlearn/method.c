@@ -3,13 +3,44 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "unlearn/objective_run.h"
+
+/* The field's methods: their objective over unlearn_config_defaults. */
+#define OBJECTIVE_PRESET(fn, forget, retain)                                                       \
+    static void fn(UnlearnConfig *c) {                                                             \
+        objective_config_defaults(&c->objective, forget, retain);                                  \
+    }
+OBJECTIVE_PRESET(preset_ga, FORGET_GA, RETAIN_NONE)
+OBJECTIVE_PRESET(preset_graddiff, FORGET_GA, RETAIN_NLL)
+OBJECTIVE_PRESET(preset_ga_kl, FORGET_GA, RETAIN_KL)
+OBJECTIVE_PRESET(preset_npo, FORGET_NPO, RETAIN_NONE)
+OBJECTIVE_PRESET(preset_npo_graddiff, FORGET_NPO, RETAIN_NLL)
+OBJECTIVE_PRESET(preset_npo_kl, FORGET_NPO, RETAIN_KL)
+OBJECTIVE_PRESET(preset_simnpo, FORGET_SIMNPO, RETAIN_NLL)
+OBJECTIVE_PRESET(preset_undial, FORGET_UNDIAL, RETAIN_NONE)
+
 static const UnlearnMethod METHODS[] = {
     {"whp",
      "Eldan & Russinovich's method with this project's defaults (soft targets, "
      "forbidden single-token keys, suppression, in-key labels)",
-     NULL, unlearn_run},
+     NULL, unlearn_run, 1},
     {"whp-published", "the paper's recipe: hard labels, alpha 5, nothing forbidden",
-     unlearn_config_published, unlearn_run},
+     unlearn_config_published, unlearn_run, 1},
+    {"ga", "gradient ascent on the target's next-token loss", preset_ga, objective_unlearn, 0},
+    {"graddiff", "gradient ascent on the target, descent on --retain text", preset_graddiff,
+     objective_unlearn, 0},
+    {"ga-kl", "gradient ascent on the target, KL to the baseline on --retain text", preset_ga_kl,
+     objective_unlearn, 0},
+    {"npo", "negative preference optimisation against the baseline (beta 0.1)", preset_npo,
+     objective_unlearn, 0},
+    {"npo-graddiff", "NPO, plus descent on --retain text", preset_npo_graddiff, objective_unlearn,
+     0},
+    {"npo-kl", "NPO, plus KL to the baseline on --retain text", preset_npo_kl, objective_unlearn,
+     0},
+    {"simnpo", "reference-free NPO on the mean token loss, plus descent on --retain text",
+     preset_simnpo, objective_unlearn, 0},
+    {"undial", "self-distillation to the baseline with the true token's logit lowered (beta 10)",
+     preset_undial, objective_unlearn, 0},
 };
 enum { N_METHODS = sizeof METHODS / sizeof METHODS[0] };
 

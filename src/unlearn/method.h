@@ -16,11 +16,12 @@ typedef struct {
      * user's flags, so a preset's settings are the method's own */
     void (*preset)(UnlearnConfig *c);
     int (*run)(const UnlearnConfig *c, ObErr *err);
+    int needs_anchors; /* WHP's: an anchor dictionary is required */
 } UnlearnMethod;
 
 /* The method called name, or NULL. */
 const UnlearnMethod *unlearn_method_find(const char *name);
-/* The names, comma-separated, into buf ("whp, whp-published"). */
+/* The names, comma-separated, into buf ("whp, whp-published, ga, ..."). */
 void unlearn_method_names(char *buf, size_t n);
 
 #endif

@@ -5,6 +5,12 @@
 void forget_objective_defaults(ForgetObjective *o, ForgetLoss kind) {
     *o = (ForgetObjective){.kind = kind, .beta = 0.1f, .delta = 0.0f, .gamma = 1.0f};
     if (kind == FORGET_SIMNPO) o->beta = 4.5f, o->gamma = 0.125f;
+    if (kind == FORGET_UNDIAL) o->beta = 10.0f;
+}
+
+void objective_config_defaults(ObjectiveConfig *c, ForgetLoss forget, RetainLoss retain) {
+    forget_objective_defaults(&c->forget, forget);
+    c->retain = retain, c->alpha = 1.0f, c->kl_k = 32;
 }
 
 /* log(1 + e^x) without overflow, and its derivative, the logistic sigmoid. */
@@ -30,6 +36,7 @@ double forget_seq_loss(const ForgetObjective *o, double nll, int n, double ref_n
         *dnll = -2.0 * g * sigmoid(-u) / n;
         return g * (2.0 / b) * softplus(-u);
     }
+    case FORGET_UNDIAL: break; /* soft targets, not a sequence weight */
     }
     return *dnll = 0.0, 0.0;
 }
@@ -54,23 +61,13 @@ void forget_seq_nll(const Llama *m, const int32_t *targets, int B, int T, double
 }
 
 double forget_batch(const ForgetObjective *o, const Llama *m, const int32_t *targets, int B, int T,
-                    const double *ref_nll, float *row_scale) {
+                    int B_total, const double *ref_nll, float *row_scale) {
     double loss = 0;
-    int total = 0;
-    for (size_t i = 0; i < (size_t)B * T; i++) total += targets[i] >= 0;
     for (int b = 0; b < B; b++) {
         int n;
-        double nll = seq_sum(m, targets, T, b, &n);
-        /* GA is the token mean over the batch; the others average sequences */
-        double dnll, l;
-        if (o->kind == FORGET_GA)
-            l = forget_seq_loss(o, nll, total, 0.0, &dnll);
-        else {
-            l = forget_seq_loss(o, nll, n, ref_nll ? ref_nll[b] : 0.0, &dnll) / B;
-            dnll /= B;
-        }
-        loss += l;
-        for (int t = 0; t < T; t++) row_scale[(size_t)b * T + t] = (float)dnll;
+        double nll = seq_sum(m, targets, T, b, &n), dnll;
+        loss += forget_seq_loss(o, nll, n, ref_nll ? ref_nll[b] : 0.0, &dnll) / B_total;
+        for (int t = 0; t < T; t++) row_scale[(size_t)b * T + t] = (float)(dnll / B_total);
     }
     return loss;
 }

@@ -14,7 +14,10 @@
 
 #include "model/llama.h"
 
-typedef enum { FORGET_GA, FORGET_NPO, FORGET_SIMNPO } ForgetLoss;
+/* UNDIAL is not a sequence weight: it is a cross-entropy to the reference's
+ * distribution with the true next token's logit lowered by beta (soft
+ * targets, objective_run.c); it is listed here for its settings. */
+typedef enum { FORGET_GA, FORGET_NPO, FORGET_SIMNPO, FORGET_UNDIAL } ForgetLoss;
 
 typedef struct {
     ForgetLoss kind;
@@ -24,17 +27,17 @@ typedef struct {
 } ForgetObjective;
 
 /* The field's defaults (open-unlearning / MUSE): NPO beta 0.1; SimNPO
- * beta 4.5, delta 0, gamma 0.125; gamma 1 otherwise. */
+ * beta 4.5, delta 0, gamma 0.125; UNDIAL beta 10; gamma 1 otherwise. */
 void forget_objective_defaults(ForgetObjective *o, ForgetLoss kind);
 
 /* One sequence of n scored tokens with summed loss nll (and, for NPO, the
  * reference model's ref_nll on the same tokens):
- *   GA      -gamma * nll / n_total       (n_total: the batch's tokens)
+ *   GA      -gamma * nll / n             (its mean token loss, ascended)
  *   NPO     gamma * (2/beta) * softplus(beta * (ref_nll - nll))
  *           = -(2/beta) log sigmoid(-beta (logp_theta - logp_ref))
  *   SimNPO  gamma * (2/beta) * softplus(-beta * (nll / n - delta))
  *           = -(2/beta) log sigmoid(beta (l - delta)), l the mean token loss
- * Returns the loss; *dnll = dL/dnll. For GA pass n_total in n. */
+ * Returns the loss; *dnll = dL/dnll. */
 double forget_seq_loss(const ForgetObjective *o, double nll, int n, double ref_nll, double *dnll);
 
 /* Per-sequence summed losses of m's last llama_forward with targets (B, T):
@@ -42,11 +45,28 @@ double forget_seq_loss(const ForgetObjective *o, double nll, int n, double ref_n
 void forget_seq_nll(const Llama *m, const int32_t *targets, int B, int T, double *nll, int *n);
 
 /* The objective over B forget sequences of T positions just run forward
- * through m with targets: the mean over sequences (GA: over tokens) of
- * forget_seq_loss. Fills row_scale (B * T) so that
- * llama_backward_rows(m, 1, row_scale) adds its gradient. ref_nll (B) is
- * the reference model's forget_seq_nll on the same batch (NPO; else NULL). */
+ * through m with targets: the sum of forget_seq_loss over them divided by
+ * B_total, the whole batch's sequences (B_total = B but under MPI, where
+ * each rank holds B of them and the ranks' parts sum to the mean). Fills
+ * row_scale (B * T) so that llama_backward_rows(m, 1, row_scale) adds its
+ * gradient. ref_nll (B) is the reference model's forget_seq_nll on the same
+ * rows (NPO; else NULL). For windows of equal length GA's mean of sequence
+ * means is the usual mean token loss. */
 double forget_batch(const ForgetObjective *o, const Llama *m, const int32_t *targets, int B, int T,
-                    const double *ref_nll, float *row_scale);
+                    int B_total, const double *ref_nll, float *row_scale);
+
+/* What keeps general ability: nothing, the next-token loss on retain text
+ * (GradDiff's "GDR"), or KL(p_ref || p_theta) on it ("KLR"), as a
+ * cross-entropy to the reference's top-k tokens plus one bucket. */
+typedef enum { RETAIN_NONE, RETAIN_NLL, RETAIN_KL } RetainLoss;
+
+typedef struct {
+    ForgetObjective forget;
+    RetainLoss retain;
+    float alpha; /* weight of the retain term (1) */
+    int kl_k;    /* reference tokens kept per position for KL and UNDIAL (32) */
+} ObjectiveConfig;
+
+void objective_config_defaults(ObjectiveConfig *c, ForgetLoss forget, RetainLoss retain);
 
 #endif

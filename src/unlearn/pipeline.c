@@ -29,6 +29,7 @@ void unlearn_config_defaults(UnlearnConfig *c) {
     c->reinforce = r.train;
     label_config_defaults(&c->labels);
     finetune_config_defaults(&c->finetune);
+    objective_config_defaults(&c->objective, FORGET_GA, RETAIN_NONE);
 }
 
 void unlearn_config_published(UnlearnConfig *c) {
@@ -41,7 +42,7 @@ void unlearn_config_published(UnlearnConfig *c) {
 
 /* ---- stamps: a stage's inputs hashed, to skip or resume it ---- */
 
-static void work_path(char *buf, size_t n, const UnlearnConfig *c, const char *name) {
+void unlearn_work_path(char *buf, size_t n, const UnlearnConfig *c, const char *name) {
     snprintf(buf, n, "%s/%s", c->work, name);
 }
 
@@ -60,8 +61,8 @@ static int stamp_state(const UnlearnConfig *c, const char *stage, uint64_t h) {
     return done ? 1 : 0;
 }
 
-static int stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, int done,
-                       ObErr *err) {
+int unlearn_stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, int done,
+                        ObErr *err) {
     if (dist_rank() != 0) return 0; /* under MPI rank 0 alone writes the work folder */
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.stamp", c->work, stage);
@@ -80,9 +81,10 @@ static void stage_banner(const char *stage, const char *what) {
 /* Step 1: the reinforced model, trained from BASE on the target. */
 static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
     char out[4096], log[4096];
-    work_path(out, sizeof out, c, "reinforced.gguf");
-    work_path(log, sizeof log, c, "reinforce.log.jsonl"); /* for obliviate report's curves */
-    if (!resume && dist_rank() == 0) remove(log);         /* a fresh start drops the old one */
+    unlearn_work_path(out, sizeof out, c, "reinforced.gguf");
+    unlearn_work_path(log, sizeof log, c,
+                      "reinforce.log.jsonl");     /* for obliviate report's curves */
+    if (!resume && dist_rank() == 0) remove(log); /* a fresh start drops the old one */
     TextRunConfig r;
     textrun_config_defaults(&r);
     r.model = c->base, r.out = out, r.resume = resume, r.lora = c->lora;
@@ -93,28 +95,28 @@ static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr
     r.train.seq = c->labels.block, r.fit_seq = 1;
     r.train.seed = c->seed, r.train.log_path = log, r.prec = c->prec;
     TextRunResult res;
-    if (stamp_write(c, "reinforce", h, 0, err) || textrun_run(&r, &res, err)) return -1;
-    return stamp_write(c, "reinforce", h, 1, err);
+    if (unlearn_stamp_write(c, "reinforce", h, 0, err) || textrun_run(&r, &res, err)) return -1;
+    return unlearn_stamp_write(c, "reinforce", h, 1, err);
 }
 
 /* Step 2: the dictionary, merged, pruned and stored in the work folder. */
 static int stage_anchors(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     char out[4096];
-    work_path(out, sizeof out, c, "anchors.json");
+    unlearn_work_path(out, sizeof out, c, "anchors.json");
     AnchorDict d;
     if (anchors_load(&d, c->anchors, err)) return -1;
     ob_logf("unlearn: %d anchors from %s\n", d.n, c->anchors);
     int rc = dist_rank() == 0 ? anchors_save(&d, out, err) : 0;
     anchors_free(&d);
-    return rc ? -1 : stamp_write(c, "anchors", h, 1, err);
+    return rc ? -1 : unlearn_stamp_write(c, "anchors", h, 1, err);
 }
 
 /* Steps 3-4: generic labels for alpha, alpha/2 and 2 alpha. */
 static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     char out[4096], reinf_path[4096], dict_path[4096];
-    work_path(out, sizeof out, c, "labels.bin");
-    work_path(reinf_path, sizeof reinf_path, c, "reinforced.gguf");
-    work_path(dict_path, sizeof dict_path, c, "anchors.json");
+    unlearn_work_path(out, sizeof out, c, "labels.bin");
+    unlearn_work_path(reinf_path, sizeof reinf_path, c, "reinforced.gguf");
+    unlearn_work_path(dict_path, sizeof dict_path, c, "anchors.json");
     LabelRunConfig r;
     labelrun_config_defaults(&r);
     r.base = c->base, r.reinforced = reinf_path, r.anchors = dict_path, r.out = out;
@@ -127,7 +129,7 @@ static int stage_labels(const UnlearnConfig *c, uint64_t h, ObErr *err) {
     ob_logf("unlearn: labels for %ld positions (%.1f%% changed at alpha %g), %.0f tok/s\n",
             st.labelled, 100.0 * st.changed[0] / (st.labelled ? st.labelled : 1), alpha,
             st.tokens_per_s);
-    return stamp_write(c, "labels", h, 1, err);
+    return unlearn_stamp_write(c, "labels", h, 1, err);
 }
 
 /* Copies src to dst atomically, streamed (under MPI on rank 0 only). */
@@ -140,24 +142,22 @@ static int copy_file(const char *src, const char *dst, ObErr *err) {
  * unlearned.ckpt.gguf, so a rerun finds it to resume from. */
 static int stage_finetune(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
     char out[4096], labels[4096], log[4096];
-    work_path(out, sizeof out, c, "unlearned.gguf");
-    work_path(labels, sizeof labels, c, "labels.bin");
-    work_path(log, sizeof log, c, "finetune.log.jsonl"); /* for obliviate report */
+    unlearn_work_path(out, sizeof out, c, "unlearned.gguf");
+    unlearn_work_path(labels, sizeof labels, c, "labels.bin");
+    unlearn_work_path(log, sizeof log, c, "finetune.log.jsonl"); /* for obliviate report */
     if (!resume && dist_rank() == 0) remove(log);
     FinetuneConfig f = c->finetune;
     f.model = c->base, f.labels = labels, f.out = out, f.resume = resume, f.lora = c->lora;
     f.alpha = c->labels.alphas[0];
     f.train.seed = c->seed, f.train.log_path = log, f.prec = c->prec;
     FinetuneResult res;
-    if (stamp_write(c, "finetune", h, 0, err) || finetune_run(&f, &res, err)) return -1;
-    return stamp_write(c, "finetune", h, 1, err);
+    if (unlearn_stamp_write(c, "finetune", h, 0, err) || finetune_run(&f, &res, err)) return -1;
+    return unlearn_stamp_write(c, "finetune", h, 1, err);
 }
 
-/* Copies the result to c->out atomically; with LoRA, writes BASE with the
- * unlearning adapter merged in. */
-static int publish(const UnlearnConfig *c, ObErr *err) {
+int unlearn_publish(const UnlearnConfig *c, const char *name, ObErr *err) {
     char src[4096];
-    work_path(src, sizeof src, c, "unlearned.gguf");
+    unlearn_work_path(src, sizeof src, c, name);
     if (!c->lora.rank) return copy_file(src, c->out, err);
     if (dist_rank() != 0) return 0;
     Llama m;
@@ -190,14 +190,10 @@ static int output_valid(const char *path, ObErr *err) {
     return 1;
 }
 
-/* Runs stage `name` unless its stamp says it is done with these inputs and
- * its output still reads back whole. */
-typedef int (*StageFn)(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err);
-
-static int run_stage(const UnlearnConfig *c, const char *name, const char *output, uint64_t h,
-                     StageFn fn, double *seconds, ObErr *err) {
+int unlearn_stage(const UnlearnConfig *c, const char *name, const char *output, const char *state,
+                  uint64_t h, UnlearnStageFn fn, double *seconds, ObErr *err) {
     char out[4096];
-    work_path(out, sizeof out, c, output);
+    unlearn_work_path(out, sizeof out, c, output);
     int st = stamp_state(c, name, h), exists = access(out, R_OK) == 0;
     *seconds = 0;
     /* Under MPI rank 0's view of the work folder decides for every rank. */
@@ -216,15 +212,14 @@ static int run_stage(const UnlearnConfig *c, const char *name, const char *outpu
             ob_logf("unlearn: %s: output unreadable, made again (%s)\n", name, why.msg);
         st = -1;
     }
-    char ckpt[4096];
-    snprintf(ckpt, sizeof ckpt, "%s/%s", c->work,
-             !strcmp(name, "finetune") ? "unlearned.ckpt.gguf.state" : "reinforced.gguf.state");
+    char ckpt[4096] = "";
+    if (state) snprintf(ckpt, sizeof ckpt, "%s/%s", c->work, state);
     char prev[4200]; /* trainer.h: a kill between state and model leaves only .state.prev */
     snprintf(prev, sizeof prev, "%s.prev", ckpt);
-    int resume = st == 0 && (access(ckpt, R_OK) == 0 || access(prev, R_OK) == 0);
+    int resume = state && st == 0 && (access(ckpt, R_OK) == 0 || access(prev, R_OK) == 0);
     /* Under MPI rank 0's view decides, before it removes anything. */
     if (dist_bcast(&resume, sizeof resume, 0, err)) return -1;
-    if (!resume && dist_rank() == 0) {
+    if (!resume && state && dist_rank() == 0) {
         /* A checkpoint left by a run with other inputs must not be resumed
          * later, should this run be killed before its own first one. */
         remove(ckpt), remove(prev);
@@ -265,11 +260,17 @@ static int run_stages(const UnlearnConfig *c, ObErr *err);
 
 int unlearn_run(const UnlearnConfig *c, ObErr *err) {
     if (unlearn_config_check(c, err)) return -1;
-    const char *in[] = {c->base, c->anchors, c->finetune.n_retain ? c->finetune.retain[0] : NULL};
-    if (ob_check_output(c->out, in, 3, err) ||
+    const char *in[] = {c->anchors, c->finetune.n_retain ? c->finetune.retain[0] : NULL};
+    if (ob_check_output(c->out, in, 2, err)) return -1;
+    if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
+    return unlearn_locked(c, run_stages, err);
+}
+
+int unlearn_locked(const UnlearnConfig *c, int (*body)(const UnlearnConfig *c, ObErr *err),
+                   ObErr *err) {
+    if (ob_check_output(c->out, &c->base, 1, err) ||
         ob_check_output(c->out, c->targets, c->n_targets, err))
         return -1;
-    if (!c->anchors) return ob_errf(err, "an anchor dictionary is required (--anchors FILE)");
     /* the output's folder, and room for the work folder's longest path,
      * before any stage */
     const char *longest = "/unlearned.ckpt.gguf.state.prev.tmp.1234567";
@@ -285,12 +286,11 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err) {
     char lock_path[4200];
     snprintf(lock_path, sizeof lock_path, "%s/lock", c->work);
     int rc = dist_rank() == 0 &&
-             (ob_lock(&lk_work, lock_path, c->work, err) || ob_check_output_room(c->out, "", err) ||
-              ob_lock_output(&lk_out, c->out, err));
+             (ob_lock(&lk_work, lock_path, c->work, err) || ob_lock_output(&lk_out, c->out, err));
     int any = rc;
     if (dist_bcast(&any, sizeof any, 0, err)) rc = 1;
     if (any && !rc) rc = ob_errf(err, "rank 0 could not lock the work folder or the output");
-    if (!rc) rc = run_stages(c, err);
+    if (!rc) rc = body(c, err);
     ob_unlock(&lk_out);
     ob_unlock(&lk_work);
     return rc ? -1 : 0;
@@ -327,11 +327,13 @@ static int run_stages(const UnlearnConfig *c, ObErr *err) {
     h4 = ob_fnv1a(h4, &rows, sizeof rows);
     if (retain && rows > 0 && ob_hash_file(&h4, retain, err)) return -1;
     double t[4];
-    if (run_stage(c, "reinforce", "reinforced.gguf", h1, stage_reinforce, &t[0], err) ||
-        run_stage(c, "anchors", "anchors.json", h2, anchors_fn, &t[1], err) ||
-        run_stage(c, "labels", "labels.bin", h3, labels_fn, &t[2], err) ||
-        run_stage(c, "finetune", "unlearned.gguf", h4, stage_finetune, &t[3], err) ||
-        publish(c, err))
+    if (unlearn_stage(c, "reinforce", "reinforced.gguf", "reinforced.gguf.state", h1,
+                      stage_reinforce, &t[0], err) ||
+        unlearn_stage(c, "anchors", "anchors.json", NULL, h2, anchors_fn, &t[1], err) ||
+        unlearn_stage(c, "labels", "labels.bin", NULL, h3, labels_fn, &t[2], err) ||
+        unlearn_stage(c, "finetune", "unlearned.gguf", "unlearned.ckpt.gguf.state", h4,
+                      stage_finetune, &t[3], err) ||
+        unlearn_publish(c, "unlearned.gguf", err))
         return -1;
     ob_logf("unlearn: stage seconds: reinforce %.1f, anchors %.1f, labels %.1f, "
             "finetune %.1f; model written to %s\n",

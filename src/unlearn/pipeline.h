@@ -22,6 +22,7 @@
 #include "train/trainer.h"
 #include "unlearn/finetune.h"
 #include "unlearn/labels.h"
+#include "unlearn/objective.h"
 #include "util/err.h"
 
 /* Each stage's settings are its own call's config (train/textrun.h,
@@ -45,6 +46,10 @@ typedef struct {
                               * steps/10 + 1 and min_lr lr/10 */
     LabelConfig labels;      /* steps 3-4: label_config_defaults, alphas 0 */
     FinetuneConfig finetune; /* step 5: finetune_config_defaults (retain: at most one file) */
+    /* the field's other methods (unlearn/objective_run.h): their objective;
+     * they train as the fine-tune does (finetune.train, windows of
+     * labels.block tokens) on the target, with finetune.retain as retain text */
+    ObjectiveConfig objective;
 } UnlearnConfig;
 
 void unlearn_config_defaults(UnlearnConfig *c);
@@ -59,5 +64,25 @@ int unlearn_run(const UnlearnConfig *c, ObErr *err);
  * runs it first): the reinforce stage's named as --reinforce-*, the
  * fine-tune's as --*, and labels the fine-tune can train on. */
 int unlearn_config_check(const UnlearnConfig *c, ObErr *err);
+
+/* ---- the work folder, for the methods (unlearn/method.h) ----
+ * body(c) run under a lock on c->work and one on c->out, after the checks
+ * every method shares (output not an input, its folder writable, the work
+ * folder made). */
+int unlearn_locked(const UnlearnConfig *c, int (*body)(const UnlearnConfig *c, ObErr *err),
+                   ObErr *err);
+
+/* A stage: fn(c, h, resume) writes work/<output> unless "<name>.stamp" says
+ * it is done with inputs hashed h and the output reads back whole; resumes
+ * from work/<state> (a trainer's "<checkpoint>.state"; NULL: a stage that
+ * does not train) when the stamp holds h but not done; *seconds its time. */
+typedef int (*UnlearnStageFn)(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err);
+int unlearn_stage(const UnlearnConfig *c, const char *name, const char *output, const char *state,
+                  uint64_t h, UnlearnStageFn fn, double *seconds, ObErr *err);
+int unlearn_stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, int done,
+                        ObErr *err);
+void unlearn_work_path(char *buf, size_t n, const UnlearnConfig *c, const char *name);
+/* work/<name> copied to c->out; with LoRA, BASE with that adapter merged. */
+int unlearn_publish(const UnlearnConfig *c, const char *name, ObErr *err);
 
 #endif

@@ -1,0 +1,267 @@
+#include "unlearn/objective_run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/checkpoint.h"
+#include "model/lora.h"
+#include "model/open.h"
+#include "text/dataset.h"
+#include "train/textrun.h"
+#include "util/dist.h"
+#include "util/fileio.h"
+#include "util/hash.h"
+#include "util/log.h"
+
+void objective_run_config_defaults(ObjectiveRunConfig *c, ForgetLoss forget, RetainLoss retain) {
+    memset(c, 0, sizeof *c);
+    objective_config_defaults(&c->obj, forget, retain);
+    lora_config_defaults(&c->lora);
+    c->lora.rank = 0, c->lora.alpha = 0;
+    TrainConfig *t = &c->train;
+    train_config_defaults(t);
+    t->batch = 8, t->seq = 256, t->steps = 0, t->warmup = -1, t->lr = 1e-4f, t->min_lr = 0;
+    t->sched = SCHED_LINEAR, t->adam = (AdamWConfig){0.9f, 0.98f, 1e-8f, 0.0f};
+    t->log_every = 10, t->ckpt_every = 25, t->name = "unlearned";
+}
+
+int objective_run_config_check(const ObjectiveRunConfig *c, const char *flag, ObErr *err) {
+    TrainConfig t = c->train;
+    if (t.steps == 0) t.steps = 1;
+    if (t.warmup < 0) t.warmup = 0;
+    if (train_config_check(&t, flag, err)) return -1;
+    const ForgetObjective *f = &c->obj.forget;
+    if (!(f->beta > 0 && f->beta <= 1e4))
+        return ob_errf(err, "%sbeta %g: must be in (0, 10000]", flag, f->beta);
+    if (!(f->gamma > 0 && f->gamma <= 1e4))
+        return ob_errf(err, "%sforget-weight %g: must be in (0, 10000]", flag, f->gamma);
+    if (!isfinite(f->delta)) return ob_errf(err, "%sdelta %g: must be finite", flag, f->delta);
+    if (!(c->obj.alpha >= 0 && c->obj.alpha <= 1e4))
+        return ob_errf(err, "%sretain-weight %g: must be in [0, 10000]", flag, c->obj.alpha);
+    if (c->obj.kl_k < 1 || c->obj.kl_k > SOFT_K_MAX)
+        return ob_errf(err, "%skl-k %d: must be 1..%d", flag, c->obj.kl_k, SOFT_K_MAX);
+    if (c->obj.retain != RETAIN_NONE && c->n_retain == 0)
+        return ob_errf(err, "this method keeps general ability on retain text: give %sretain FILE",
+                       flag);
+    if (c->obj.retain == RETAIN_NONE && c->n_retain > 0)
+        return ob_errf(err, "this method has no retain term: %sretain is not used", flag);
+    return 0;
+}
+
+/* What a step needs: the texts, the reference, scratch for one micro-batch. */
+typedef struct {
+    const ObjectiveConfig *obj;
+    const TokenStream *forget, *retain;
+    Llama *ref;          /* NULL for GA, SimNPO and GradDiff */
+    int32_t *inp, *tgt;  /* (B, T): the whole micro-batch, as every rank draws it */
+    float *w;            /* (rows, T): per-position weights */
+    double *ref_nll;     /* (rows) */
+    int32_t *ids;        /* (rows, T, k): soft targets */
+    float *probs, *rest; /* (rows, T, k), (rows, T) */
+} StepCtx;
+
+/* Soft targets for this rank's rows from the reference's logits of its last
+ * forward: its own distribution (KL), or with the true next token lowered by
+ * beta (UNDIAL). */
+static SoftTargets ref_targets(StepCtx *s, const int32_t *tgt, int N, float lower_by) {
+    int V = s->ref->cfg.vocab, k = s->obj->kl_k;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        softmax_topk(s->ref->acts.logits + (size_t)n * V, V, lower_by > 0 ? tgt[n] : -1, lower_by,
+                     k, s->ids + (size_t)n * k, s->probs + (size_t)n * k, s->rest + n);
+    return (SoftTargets){k, s->ids, s->probs, s->rest};
+}
+
+/* Mean cross-entropy over the whole batch's B x T positions (every window
+ * position is scored), this rank's part, weighted and backward. */
+static double ce_part(Llama *m, const int32_t *inp, const int32_t *tgt, const SoftTargets *st,
+                      int T, int B, double weight) {
+    int nv;
+    float mean = llama_forward_soft(m, inp, tgt, st, T, &nv);
+    double total = (double)B * T;
+    if (nv) llama_backward(m, (float)(weight / total));
+    return weight * mean * nv / total;
+}
+
+static int objective_step(void *ctx, Llama *m, ObRng *rng, int B, int T, int row0, int rows,
+                          double scale, double *loss, ObErr *err) {
+    StepCtx *s = ctx;
+    const ObjectiveConfig *o = s->obj;
+    size_t off = (size_t)row0 * T;
+    const int32_t *li = s->inp + off, *lt = s->tgt + off;
+    int N = rows * T;
+    *loss = 0;
+    /* the forget term */
+    dataset_sample(s->forget, ob_rng_u64(rng), B, T, s->inp, s->tgt);
+    if (o->forget.kind == FORGET_UNDIAL) {
+        llama_forward(s->ref, li, NULL, T, NULL);
+        SoftTargets st = ref_targets(s, lt, N, o->forget.beta);
+        *loss += ce_part(m, li, lt, &st, T, B, scale * o->forget.gamma);
+    } else {
+        if (o->forget.kind == FORGET_NPO) {
+            llama_forward(s->ref, li, lt, T, NULL);
+            forget_seq_nll(s->ref, lt, rows, T, s->ref_nll, NULL);
+        }
+        llama_forward(m, li, lt, T, NULL);
+        double l = forget_batch(&o->forget, m, lt, rows, T, B, s->ref_nll, s->w);
+        for (int i = 0; i < N; i++) s->w[i] *= (float)scale;
+        llama_backward_rows(m, 1.0f, s->w);
+        *loss += scale * l;
+    }
+    /* the retain term, on windows drawn after the forget ones */
+    if (o->retain == RETAIN_NONE) return 0;
+    dataset_sample(s->retain, ob_rng_u64(rng), B, T, s->inp, s->tgt);
+    SoftTargets st;
+    if (o->retain == RETAIN_KL) {
+        llama_forward(s->ref, li, NULL, T, NULL);
+        st = ref_targets(s, lt, N, 0.0f);
+    }
+    *loss += ce_part(m, li, lt, o->retain == RETAIN_KL ? &st : NULL, T, B, scale * o->alpha);
+    (void)err;
+    return 0;
+}
+
+static void step_free(StepCtx *s) {
+    free(s->inp), free(s->w), free(s->ref_nll), free(s->ids), free(s->probs);
+    if (s->ref) llama_free(s->ref);
+}
+
+static int step_init(StepCtx *s, const ObjectiveRunConfig *c, Llama *ref, int rows, ObErr *err) {
+    const ObjectiveConfig *o = &c->obj;
+    int B = c->train.batch, T = c->train.seq, k = o->kl_k;
+    size_t N = (size_t)rows * T;
+    s->obj = o;
+    s->inp = ob_malloc(sizeof(int32_t) * (size_t)B * T * 2, "batch", err);
+    s->w = ob_malloc(sizeof(float) * N, "weights", err);
+    s->ref_nll = ob_malloc(sizeof(double) * (size_t)rows, "weights", err);
+    if (!s->inp || !s->w || !s->ref_nll) return -1;
+    s->tgt = s->inp + (size_t)B * T;
+    int needs_ref =
+        o->forget.kind == FORGET_NPO || o->forget.kind == FORGET_UNDIAL || o->retain == RETAIN_KL;
+    if (!needs_ref) return 0;
+    if (o->forget.kind == FORGET_UNDIAL || o->retain == RETAIN_KL) {
+        s->ids = ob_malloc(sizeof(int32_t) * N * k, "soft targets", err);
+        s->probs = ob_malloc(sizeof(float) * N * (k + 1), "soft targets", err);
+        if (!s->ids || !s->probs) return -1;
+        s->rest = s->probs + N * k;
+    }
+    /* the reference: BASE, frozen and mapped (no copy of its weights) */
+    if (llama_load_frozen(ref, NULL, c->model, err)) return -1;
+    s->ref = ref;
+    ref->prec = c->prec;
+    return llama_alloc_batch(ref, rows, T, err);
+}
+
+int objective_run(const ObjectiveRunConfig *c, TrainResult *res, ObErr *err) {
+    memset(res, 0, sizeof *res);
+    if (!c->model || !c->n_forget || !c->out)
+        return ob_errf(err, "the method needs a model, forget text and an output");
+    if (objective_run_config_check(c, "--", err)) return -1;
+    for (int i = 0; i < 2; i++) { /* the model and the merged model: never an input */
+        const char *out = i ? c->merge : c->out;
+        if (ob_check_output(out, c->forget, c->n_forget, err) ||
+            ob_check_output(out, c->retain, c->n_retain, err) ||
+            ob_check_output(out, &c->model, 1, err) ||
+            (out && ob_check_output_room(out, i ? "" : ".state.prev", err)))
+            return -1;
+    }
+    if (c->merge && !c->lora.rank) return ob_errf(err, "merging needs a LoRA adapter");
+    LoraConfig lora = c->lora;
+    if (lora.rank && lora.alpha == 0) lora.alpha = 2.0f * (float)lora.rank;
+    Llama m, ref;
+    Tokenizer tok;
+    TokenStream forget = {0}, retain = {0};
+    StepCtx s = {0};
+    if (textrun_load_trainee(&m, &tok, c->model, &lora, c->resume, c->out, c->train.seed, c->prec,
+                             err))
+        return -1;
+    TrainConfig tc = c->train;
+    int P = dist_size(), r = dist_rank();
+    int rows = (int)((long)(r + 1) * tc.batch / P) - (int)((long)r * tc.batch / P);
+    int rc = dataset_load(&forget, &tok, c->forget, c->n_forget, err) ||
+             (c->n_retain && dataset_load(&retain, &tok, c->retain, c->n_retain, err)) ||
+             step_init(&s, c, &ref, rows, err);
+    if (!rc && forget.n < (size_t)tc.seq + 1)
+        rc = ob_errf(err, "the forget text has %zu tokens, fewer than one window of %d + 1",
+                     forget.n, tc.seq);
+    if (!rc && c->n_retain && retain.n < (size_t)tc.seq + 1)
+        rc = ob_errf(err, "the retain text has %zu tokens, fewer than one window of %d + 1",
+                     retain.n, tc.seq);
+    if (!rc) {
+        long windows = (long)(forget.n / (size_t)tc.seq);
+        if (tc.steps <= 0) tc.steps = (long)ceil(3.0 * (double)windows / tc.batch);
+        if (tc.warmup < 0) tc.warmup = tc.steps / 20;
+        tc.out_path = c->out;
+        s.forget = &forget, s.retain = &retain;
+        TrainData td = {NULL, NULL, NULL, NULL, objective_step};
+        td.ctx = &s;
+        ob_logf("train: forget %zu tokens, retain %zu tokens, %ld steps\n", forget.n, retain.n,
+                tc.steps);
+        rc = train_run(&m, &tok, &tc, &td, c->resume, res, err) ||
+             (c->merge && (dist_barrier(err) || llama_load_lora(&m, c->out, err) ||
+                           llama_save_merged(&m, &tok, tc.name, c->merge, err)));
+    }
+    step_free(&s);
+    dataset_free(&forget), dataset_free(&retain);
+    llama_free(&m), tok_free(&tok);
+    return rc ? -1 : 0;
+}
+
+/* The stage's config from the pipeline's: the fine-tune's training settings
+ * over windows of the label block's length. */
+static void from_unlearn(ObjectiveRunConfig *r, const UnlearnConfig *c) {
+    objective_run_config_defaults(r, c->objective.forget.kind, c->objective.retain);
+    r->obj = c->objective;
+    r->model = c->base, r->forget = c->targets, r->n_forget = c->n_targets;
+    r->retain = c->finetune.retain, r->n_retain = c->finetune.n_retain;
+    r->lora = c->lora, r->prec = c->prec;
+    r->train = c->finetune.train;
+    r->train.seq = c->labels.block, r->train.seed = c->seed, r->train.eval_every = 0;
+}
+
+static int objective_stage(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
+    char out[4096], log[4096];
+    unlearn_work_path(out, sizeof out, c, "unlearned.gguf");
+    unlearn_work_path(log, sizeof log, c, "finetune.log.jsonl"); /* for obliviate report */
+    if (!resume && dist_rank() == 0) remove(log);
+    ObjectiveRunConfig r;
+    from_unlearn(&r, c);
+    r.out = out, r.resume = resume, r.train.log_path = log;
+    TrainResult res;
+    if (unlearn_stamp_write(c, "finetune", h, 0, err) || objective_run(&r, &res, err)) return -1;
+    return unlearn_stamp_write(c, "finetune", h, 1, err);
+}
+
+static int objective_body(const UnlearnConfig *c, ObErr *err) {
+    uint64_t h = OB_FNV_OFFSET;
+    if (ob_hash_file(&h, c->base, err)) return -1;
+    for (int i = 0; i < c->n_targets; i++)
+        if (ob_hash_file(&h, c->targets[i], err)) return -1;
+    for (int i = 0; i < c->finetune.n_retain; i++)
+        if (ob_hash_file(&h, c->finetune.retain[i], err)) return -1;
+    /* every field 4 or 8 bytes wide: no padding is hashed */
+    const TrainConfig *t = &c->finetune.train;
+    h = ob_fnv1a(h, &c->objective, sizeof c->objective);
+    h = ob_fnv1a(ob_fnv1a(h, &t->steps, sizeof t->steps), &t->lr, sizeof t->lr);
+    h = ob_fnv1a(ob_fnv1a(h, &t->batch, sizeof t->batch), &c->labels.block, sizeof c->labels.block);
+    h = ob_fnv1a(ob_fnv1a(h, &c->seed, sizeof c->seed), &c->lora, sizeof c->lora);
+    double secs;
+    if (unlearn_stage(c, "finetune", "unlearned.gguf", "unlearned.gguf.state", h, objective_stage,
+                      &secs, err) ||
+        unlearn_publish(c, "unlearned.gguf", err))
+        return -1;
+    ob_logf("unlearn: trained in %.1f s; model written to %s\n", secs, c->out);
+    return 0;
+}
+
+int objective_unlearn_check(const UnlearnConfig *c, ObErr *err) {
+    ObjectiveRunConfig r;
+    from_unlearn(&r, c);
+    return objective_run_config_check(&r, "--", err);
+}
+
+int objective_unlearn(const UnlearnConfig *c, ObErr *err) {
+    if (objective_unlearn_check(c, err)) return -1;
+    return unlearn_locked(c, objective_body, err);
+}

@@ -1,0 +1,89 @@
+#!/bin/sh
+# The field's methods through `unlearn --method` on a tiny world (issue 17):
+# every one runs end to end and raises the forget set's perplexity; their
+# signatures hold at a learning rate high enough to show them: gradient
+# ascent diverges where NPO's loss stays bounded, and the KL-regularised
+# forms move the perplexity of general text far less than the plain ones;
+# retain text is refused by methods without a retain term and required by
+# those with one; a rerun skips. (Checkpoints and resume are the trainer's,
+# tested by test_kill_resume.sh.)
+set -u
+OB=${OB:-build/obliviate}
+T=$(mktemp -d /tmp/obliviate-methods-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib.sh
+
+i=0
+while [ $i -lt 300 ]; do
+    echo "Zorbin sailed to Quentavia with Mrs. Plimby in the morning, number $((i % 9))."
+    echo "The farmer watched the ship near the old bridge after the long rain."
+    i=$((i + 1))
+done >"$T/text.txt"
+grep Zorbin "$T/text.txt" | head -n 150 >"$T/target.txt"
+grep farmer "$T/text.txt" >"$T/retain.txt"
+check "tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt"
+check "init" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/m0.gguf"
+check "baseline" $OB train -m "$T/m0.gguf" -o "$T/base.gguf" --steps 300 --batch 4 --seq 32 \
+    --threads 2 "$T/text.txt"
+ppl() { $OB perplexity -m "$1" --seq 32 "$2" 2>/dev/null | sed -E 's/.*"perplexity":([0-9.e+]+).*/\1/'; }
+base_f=$(ppl "$T/base.gguf" "$T/target.txt")
+base_g=$(ppl "$T/base.gguf" "$T/retain.txt")
+# run METHOD NAME ARGS...: unlearn into $T/NAME.gguf
+run() {
+    meth=$1 name=$2
+    shift 2
+    case $meth in graddiff | ga-kl | npo-graddiff | npo-kl | simnpo) r="--retain $T/retain.txt" ;; *) r="" ;; esac
+    $OB unlearn --method "$meth" -m "$T/base.gguf" --target "$T/target.txt" $r -o "$T/$name.gguf" \
+        --work "$T/w-$name" --block 32 --threads 2 "$@" >"$T/out" 2>"$T/err"
+}
+for meth in ga graddiff ga-kl npo npo-graddiff npo-kl simnpo undial; do
+    if run $meth $meth --steps 40; then
+        f=$(ppl "$T/$meth.gguf" "$T/target.txt")
+        lt "$base_f" "$f" && ok "$meth: forget-set perplexity $base_f -> $f" ||
+            bad "$meth: forget-set perplexity $base_f -> $f, not raised"
+    else
+        bad "$meth: $(tail -n 1 "$T/err")"
+    fi
+done
+
+# the signatures, at lr 3e-3 for 150 steps
+for meth in ga ga-kl npo npo-kl; do
+    run $meth hot-$meth --steps 150 --lr 3e-3 || bad "$meth at lr 3e-3: $(tail -n 1 "$T/err")"
+done
+ga_f=$(ppl "$T/hot-ga.gguf" "$T/target.txt")
+npo_f=$(ppl "$T/hot-npo.gguf" "$T/target.txt")
+lt 1e10 "$ga_f" && lt "$npo_f" 1e4 && ok "GA diverges (forget perplexity $ga_f), NPO stays bounded ($npo_f)" ||
+    bad "GA $ga_f, NPO $npo_f: no divergence or NPO unbounded"
+for p in ga npo; do
+    g=$(ppl "$T/hot-$p.gguf" "$T/retain.txt")
+    gk=$(ppl "$T/hot-$p-kl.gguf" "$T/retain.txt")
+    # distance from the baseline's general perplexity, in log terms
+    if awk -v a="$g" -v b="$gk" -v z="$base_g" 'BEGIN { exit !(sqrt(log(b / z) ^ 2) < sqrt(log(a / z) ^ 2) / 4) }'; then
+        ok "$p-kl moves general perplexity far less than $p ($base_g -> $gk, against $g)"
+    else
+        bad "$p-kl: general perplexity $base_g -> $gk, $p: $g"
+    fi
+done
+
+# retain text: refused where unused, required where used; WHP's --anchors refused
+expect_usage() {
+    name=$1 pat=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- "$pat" "$T/err" && ok "$name" ||
+        bad "$name: exit $rc, $(head -c 300 "$T/err")"
+}
+U="unlearn -m $T/base.gguf --target $T/target.txt -o $T/x.gguf --work $T/wx --block 32"
+expect_usage "ga with --retain" "this method has no retain term: --retain is not used" \
+    $OB $U --method ga --retain "$T/retain.txt"
+expect_usage "graddiff without --retain" "give --retain FILE" $OB $U --method graddiff
+expect_usage "npo with --anchors" "--anchors is WHP's" $OB $U --method npo --anchors "$T/target.txt"
+expect_usage "npo --beta 0" "--beta 0: must be in (0, 10000]" $OB $U --method npo --beta 0
+[ ! -e "$T/wx" ] && ok "nothing made before the settings are checked" || bad "a work folder was made"
+
+# a rerun with the same inputs skips
+run npo npo --steps 40 && grep -q "finetune: up to date, skipped" "$T/err" && ok "npo rerun skips" ||
+    bad "npo rerun: $(tail -n 2 "$T/err")"
+echo "methods: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
