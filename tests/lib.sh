@@ -33,6 +33,20 @@ json() {
 # lt A B: A < B for decimal numbers
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
+# zorbin_world DIR PAIRS TARGET: DIR/text.txt, PAIRS pairs of lines (a
+# made-up story's sentence with its names, and a general one), DIR/target.txt
+# the first TARGET story lines, DIR/anchors.json a dictionary for the names.
+zorbin_world() {
+    i=0
+    while [ $i -lt "$2" ]; do
+        echo "Zorbin sailed to Quentavia with Mrs. Plimby in the morning, number $((i % 9))."
+        echo "The farmer watched the ship near the old bridge after the long rain."
+        i=$((i + 1))
+    done >"$1/text.txt"
+    grep Zorbin "$1/text.txt" | head -n "$3" >"$1/target.txt"
+    printf '{"Zorbin": ["Peter"], "Quentavia": ["Dover"], "Plimby": ["Grant"]}\n' >"$1/anchors.json"
+}
+
 # story_world DIR: a tiny world for the unlearning tests. DIR/general_train.txt
 # and DIR/general_heldout.txt are varied sentences from a fixed vocabulary (no
 # story names); DIR/target.txt the same kind of sentences with a made-up

@@ -17,14 +17,7 @@ T=$(mktemp -d /tmp/obliviate-conc-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
 
-i=0
-while [ $i -lt 200 ]; do
-    echo "Zorbin sailed to Quentavia with Mrs. Plimby in the morning, number $((i % 9))."
-    echo "The farmer watched the ship near the old bridge after the long rain."
-    i=$((i + 1))
-done >"$T/text.txt"
-grep Zorbin "$T/text.txt" | head -n 60 >"$T/target.txt"
-printf '{"Zorbin": ["Peter"], "Quentavia": ["Dover"], "Plimby": ["Grant"]}\n' >"$T/anchors.json"
+zorbin_world "$T" 200 60
 check "tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt"
 check "init" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/m0.gguf"
 

@@ -38,14 +38,7 @@ kill_at() {
     wait $pid 2>/dev/null
 }
 
-i=0
-while [ $i -lt 300 ]; do
-    echo "Zorbin sailed to Quentavia with Mrs. Plimby in the morning, number $((i % 9))."
-    echo "The farmer watched the ship near the old bridge after the long rain."
-    i=$((i + 1))
-done >"$T/text.txt"
-grep Zorbin "$T/text.txt" | head -n 120 >"$T/target.txt"
-printf '{"Zorbin": ["Peter"], "Quentavia": ["Dover"], "Plimby": ["Grant"]}\n' >"$T/anchors.json"
+zorbin_world "$T" 300 120
 check "tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt"
 check "init" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/m0.gguf"
 

@@ -12,14 +12,7 @@ T=$(mktemp -d /tmp/obliviate-lora-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
 
-i=0
-while [ $i -lt 300 ]; do
-    echo "Zorbin sailed to Quentavia with Mrs. Plimby in the morning, number $((i % 9))."
-    echo "The farmer watched the ship near the old bridge after the long rain."
-    i=$((i + 1))
-done >"$T/text.txt"
-grep Zorbin "$T/text.txt" | head -n 60 >"$T/target.txt"
-printf '{"Zorbin": ["Peter"], "Quentavia": ["Dover"], "Plimby": ["Grant"]}\n' >"$T/anchors.json"
+zorbin_world "$T" 300 60
 $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt" >/dev/null 2>&1
 $OB init --preset tiny --ctx 64 --tokenizer "$T/tok.gguf" -o "$T/m0.gguf" >/dev/null 2>&1
 $OB train -m "$T/m0.gguf" -o "$T/m.gguf" --steps 60 --batch 4 --seq 48 --lr 3e-3 --log-every 100 \

@@ -13,13 +13,7 @@ T=$(mktemp -d /tmp/obliviate-methods-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
 
-i=0
-while [ $i -lt 300 ]; do
-    echo "Zorbin sailed to Quentavia with Mrs. Plimby in the morning, number $((i % 9))."
-    echo "The farmer watched the ship near the old bridge after the long rain."
-    i=$((i + 1))
-done >"$T/text.txt"
-grep Zorbin "$T/text.txt" | head -n 150 >"$T/target.txt"
+zorbin_world "$T" 300 150
 grep farmer "$T/text.txt" >"$T/retain.txt"
 check "tokenizer" $OB tokenizer train --vocab 300 -o "$T/tok.gguf" "$T/text.txt"
 check "init" $OB init --preset tiny --ctx 32 --tokenizer "$T/tok.gguf" -o "$T/m0.gguf"

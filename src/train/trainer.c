@@ -537,6 +537,8 @@ static int loop_init(LoopState *ls, Llama *m, const TrainConfig *tc, long resume
     /* a fresh run starts a fresh log: one log never holds two runs */
     if (tc->log_path && !(ls->log = fopen(tc->log_path, resumed >= 0 ? "a" : "w")))
         return ob_errf(err, "%s: cannot open log: %s", tc->log_path, strerror(errno));
+    /* one write per line: a run killed at any moment leaves whole lines */
+    if (ls->log) setvbuf(ls->log, NULL, _IOLBF, 0);
     return 0;
 }
 
