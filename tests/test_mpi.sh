@@ -143,6 +143,14 @@ check "unlearn rerun, 2 ranks" run2 $OB $UN --work "$T/work" -o "$T/unlearned.gg
 [ "$(grep -c "up to date, skipped" "$T/err")" -eq 4 ] && ok "rerun skips all 4 stages once each" ||
     bad "rerun: $(grep unlearn: "$T/err" | head -8)"
 
+# --- the field's methods (unlearn/objective_run.h): NPO with its KL retain term,
+# the reference forward and the top-k targets split by rank, against 1 rank
+grep Zorbin -v "$T/text.txt" >"$T/retain.txt"
+UO="unlearn --method npo-kl -m $T/one.gguf --target $T/text.txt --retain $T/retain.txt --block 32 --steps 6 --batch 4"
+check "npo-kl, 1 rank" $OB $UO --work "$T/wo1" -o "$T/npo1.gguf"
+check "npo-kl, 2 ranks" run2 $OB $UO --work "$T/wo2" -o "$T/npo2.gguf"
+close "npo-kl: 2 ranks = 1 rank" "$T/npo1.gguf" "$T/npo2.gguf"
+
 # --- failures end the job, naming the rank
 cat >"$T/rank1.sh" <<EOF
 #!/bin/sh
