@@ -1,6 +1,7 @@
 /* GGUF reader, then what obliviate reads from a valid file: every metadata
  * value through the typed getters, every small tensor converted to fp32, and
  * the Llama model (llama_from_gguf), and a LoRA adapter (lora_from_gguf). */
+#include "../tests/tiny.h"
 #include "fuzz.h"
 #include "io/gguf.h"
 #include "model/checkpoint.h"
@@ -32,17 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     Llama m;
     if (!llama_from_gguf(&m, &f, &err)) llama_free(&m);
     /* as a LoRA adapter for the tiny preset's shape */
-    LlamaConfig c = {.dim = 64,
-                     .n_layers = 2,
-                     .n_heads = 4,
-                     .n_kv_heads = 2,
-                     .head_dim = 16,
-                     .ffn_dim = 176,
-                     .vocab = 300,
-                     .ctx_len = 64,
-                     .norm_eps = 1e-5f,
-                     .rope_base = 10000.0f,
-                     .tied = 1};
+    LlamaConfig c = tiny_shape(64, 2, 4, 2, 176, 300, 64, 1);
     int dims[MAT_N][2];
     llama_mat_dims(&c, dims);
     Lora lo;

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <sys/stat.h>
 
+#include "../tests/tiny.h"
 #include "fuzz.h"
 #include "model/checkpoint.h"
 #include "train/trainer.h"
@@ -19,20 +20,6 @@ static int32_t g_tokens[512];
 static char *g_model; /* the step-1 checkpoint's bytes, put back before each resume */
 static size_t g_model_len;
 static int g_batches_left = -1; /* setup: stop after this many batches */
-
-static LlamaConfig tiny(void) {
-    return (LlamaConfig){.dim = 16,
-                         .n_layers = 1,
-                         .n_heads = 2,
-                         .n_kv_heads = 1,
-                         .head_dim = 8,
-                         .ffn_dim = 32,
-                         .vocab = 32,
-                         .ctx_len = 16,
-                         .norm_eps = 1e-5f,
-                         .rope_base = 10000.0f,
-                         .tied = 1};
-}
 
 static void base_config(TrainConfig *tc) {
     train_config_defaults(tc);
@@ -49,7 +36,7 @@ static int next_batch(void *ctx, ObRng *rng, int B, int T, int32_t *inputs, int3
 
 static int train(const TrainConfig *tc, int resume, ObErr *err) {
     Llama m;
-    LlamaConfig c = tiny();
+    LlamaConfig c = tiny_shape(16, 1, 2, 1, 32, 32, 16, 1);
     if (llama_create(&m, &c, err)) abort();
     llama_init_random(&m, 7);
     TokenStream ds = {g_tokens, sizeof g_tokens / sizeof *g_tokens};

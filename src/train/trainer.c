@@ -409,12 +409,12 @@ typedef struct {
     int lead;       /* rank 0: writes checkpoints, logs and progress */
 } LoopState;
 
-/* A step whose loss the caller computes (TrainData.step): forward and
- * backward of each micro-batch on this rank's rows. Sets *loss_sum to the
- * rank's part of the step's loss (summed over ranks, the loss). */
 static int update(Llama *m, const TrainConfig *tc, LoopState *ls, AdamW *opt, long step, float lr,
                   double loss_sum, long valid, float *loss_out, ObErr *err);
 
+/* A step whose loss the caller computes (TrainData.step): forward and
+ * backward of each micro-batch on this rank's rows. Sets *loss_sum to the
+ * rank's part of the step's loss (summed over ranks, the loss). */
 static int hook_step(Llama *m, const TrainConfig *tc, const TrainData *data, ObRng *rng,
                      const LoopState *ls, double *loss_sum, ObErr *err) {
     llama_zero_grads(m);

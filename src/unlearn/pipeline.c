@@ -82,9 +82,9 @@ static void stage_banner(const char *stage, const char *what) {
 static int stage_reinforce(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
     char out[4096], log[4096];
     unlearn_work_path(out, sizeof out, c, "reinforced.gguf");
-    unlearn_work_path(log, sizeof log, c,
-                      "reinforce.log.jsonl");     /* for obliviate report's curves */
-    if (!resume && dist_rank() == 0) remove(log); /* a fresh start drops the old one */
+    /* the log, for obliviate report's curves; a fresh start drops the old one */
+    unlearn_work_path(log, sizeof log, c, "reinforce.log.jsonl");
+    if (!resume && dist_rank() == 0) remove(log);
     TextRunConfig r;
     textrun_config_defaults(&r);
     r.model = c->base, r.out = out, r.resume = resume, r.lora = c->lora;
