@@ -29,6 +29,10 @@ build/libobliviate.a: $(LIB_OBJ)
 build/obliviate: $(CLI_OBJ) build/libobliviate.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+build/tests/gguf_diff: tests/gguf_diff.c build/libobliviate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MF $@.d $< build/libobliviate.a -o $@ $(LDLIBS)
+
 build/tests/%: tests/%.c build/libobliviate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MF $@.d -Itests $< build/libobliviate.a -o $@ $(LDLIBS)
@@ -42,7 +46,7 @@ TEST_SH := tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/te
 	tests/test_bad_input.sh tests/test_hf.sh tests/test_lora.sh tests/test_own_model.sh \
 	tests/test_concurrent.sh tests/test_methods.sh
 
-test: deps all $(TEST_BIN)
+test: deps all $(TEST_BIN) build/tests/gguf_diff
 	@sh tools/llamacpp/setup.sh || true
 	@sh tools/llamatok/setup.sh || true
 	@sh tests/run.sh $(TEST_BIN) $(TEST_SH)
@@ -70,7 +74,7 @@ build-san/tests/%: tests/%.c build-san/libobliviate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) $(BASE_CFLAGS) -fopenmp -MF $@.d -Itests $< build-san/libobliviate.a -o $@ $(LDLIBS)
 
-test-sanitize: deps build-san/obliviate $(SAN_TEST_BIN)
+test-sanitize: deps build-san/obliviate $(SAN_TEST_BIN) build/tests/gguf_diff
 	@sh tools/llamacpp/setup.sh || true
 	@sh tools/sanitize/run.sh $(SAN_TEST_BIN) $(TEST_SH)
 

@@ -5,7 +5,9 @@
 # ascent diverges where NPO's loss stays bounded, and the KL-regularised
 # forms move the perplexity of general text far less than the plain ones;
 # retain text is refused by methods without a retain term and required by
-# those with one; a rerun skips. (Checkpoints and resume are the trainer's,
+# those with one; a rerun skips. RMU moves the MLPs of the blocks it names
+# and no other tensor (bit for bit); the task vector is the reinforced
+# model's change negated. (Checkpoints and resume are the trainer's,
 # tested by test_kill_resume.sh.)
 set -u
 OB=${OB:-build/obliviate}
@@ -26,12 +28,17 @@ base_g=$(ppl "$T/base.gguf" "$T/retain.txt")
 run() {
     meth=$1 name=$2
     shift 2
-    case $meth in graddiff | ga-kl | npo-graddiff | npo-kl | simnpo) r="--retain $T/retain.txt" ;; *) r="" ;; esac
+    case $meth in graddiff | ga-kl | npo-graddiff | npo-kl | simnpo | rmu) r="--retain $T/retain.txt" ;; *) r="" ;; esac
     $OB unlearn --method "$meth" -m "$T/base.gguf" --target "$T/target.txt" $r -o "$T/$name.gguf" \
         --work "$T/w-$name" --block 32 --threads 2 "$@" >"$T/out" 2>"$T/err"
 }
-for meth in ga graddiff ga-kl npo npo-graddiff npo-kl simnpo undial; do
-    if run $meth $meth --steps 40; then
+for meth in ga graddiff ga-kl npo npo-graddiff npo-kl simnpo undial rmu task-vector; do
+    case $meth in
+    rmu) set -- --steps 40 --lr 1e-3 --layer 0 ;; # block 0 of 2: block 1 must not move
+    task-vector) set -- --reinforce-steps 20 --negate 1 ;;
+    *) set -- --steps 40 ;;
+    esac
+    if run $meth $meth "$@"; then
         f=$(ppl "$T/$meth.gguf" "$T/target.txt")
         lt "$base_f" "$f" && ok "$meth: forget-set perplexity $base_f -> $f" ||
             bad "$meth: forget-set perplexity $base_f -> $f, not raised"
@@ -59,6 +66,17 @@ for p in ga npo; do
     fi
 done
 
+# RMU at block 0: its MLP moves, nothing else by a single bit
+DIFF=${GGUF_DIFF:-build/tests/gguf_diff}
+if "$DIFF" --each "$T/base.gguf" "$T/rmu.gguf" >"$T/diff"; then
+    moved=$(awk '$2 != 0 { printf "%s ", $1 }' "$T/diff")
+    [ "$moved" = "blk.0.ffn_gate.weight blk.0.ffn_up.weight blk.0.ffn_down.weight " ] &&
+        ok "rmu --layer 0 moved only block 0's MLP ($(wc -l <"$T/diff") tensors compared)" ||
+        bad "rmu --layer 0 moved: $moved"
+else
+    bad "gguf_diff failed"
+fi
+
 # retain text: refused where unused, required where used; WHP's --anchors refused
 expect_usage() {
     name=$1 pat=$2
@@ -74,6 +92,12 @@ expect_usage "ga with --retain" "this method has no retain term: --retain is not
 expect_usage "graddiff without --retain" "give --retain FILE" $OB $U --method graddiff
 expect_usage "npo with --anchors" "--anchors is WHP's" $OB $U --method npo --anchors "$T/target.txt"
 expect_usage "npo --beta 0" "--beta 0: must be in (0, 10000]" $OB $U --method npo --beta 0
+expect_usage "rmu on attention adapters" "rmu trains MLP weights only" \
+    $OB $U --method rmu --retain "$T/retain.txt" --lora-rank 4
+expect_usage "task-vector --negate 0" "--negate 0: must be in (0, 10000]" \
+    $OB $U --method task-vector --negate 0
+expect_usage "task-vector with --retain" "no retain term" \
+    $OB $U --method task-vector --retain "$T/retain.txt"
 [ ! -e "$T/wx" ] && ok "nothing made before the settings are checked" || bad "a work folder was made"
 
 # a rerun with the same inputs skips

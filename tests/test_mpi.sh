@@ -150,6 +150,11 @@ UO="unlearn --method npo-kl -m $T/one.gguf --target $T/text.txt --retain $T/reta
 check "npo-kl, 1 rank" $OB $UO --work "$T/wo1" -o "$T/npo1.gguf"
 check "npo-kl, 2 ranks" run2 $OB $UO --work "$T/wo2" -o "$T/npo2.gguf"
 close "npo-kl: 2 ranks = 1 rank" "$T/npo1.gguf" "$T/npo2.gguf"
+# RMU: hidden states of each rank's rows, the means over the whole batch
+UR="unlearn --method rmu -m $T/one.gguf --target $T/text.txt --retain $T/retain.txt --block 32 --steps 6 --batch 4 --lr 1e-3"
+check "rmu, 1 rank" $OB $UR --work "$T/wr1" -o "$T/rmu1.gguf"
+check "rmu, 2 ranks" run2 $OB $UR --work "$T/wr2" -o "$T/rmu2.gguf"
+close "rmu: 2 ranks = 1 rank" "$T/rmu1.gguf" "$T/rmu2.gguf"
 
 # --- failures end the job, naming the rank
 cat >"$T/rank1.sh" <<EOF

@@ -20,12 +20,12 @@ typedef struct {
     const char *method;
     /* the field's methods' settings, NAN / -1 where not given: applied over
      * the method's preset */
-    float lr, beta, delta, gamma, retain_weight;
-    int kl_k;
+    float lr, beta, delta, gamma, retain_weight, steer, negate;
+    int kl_k, layer;
     LoraOpts lora;
     LabelOpts labels;
     FinetuneOpts ft;
-    Opt opts[32];
+    Opt opts[36];
 } UnlearnArgs;
 
 static void unlearn_opts(UnlearnArgs *a) {
@@ -45,8 +45,8 @@ static void unlearn_opts(UnlearnArgs *a) {
                  "translated text alone)"};
     *o++ = (Opt){"--method", OPT_STR, &a->method,
                  "whp (default), whp-published (the paper's recipe; also --published), or the "
-                 "field's: ga, graddiff, ga-kl, npo, npo-graddiff, npo-kl, simnpo, undial "
-                 "(docs/method.md)"};
+                 "field's: ga, graddiff, ga-kl, npo, npo-graddiff, npo-kl, simnpo, undial, rmu, "
+                 "task-vector (docs/method.md)"};
     *o++ = (Opt){"--published", OPT_FLAG, &a->published,
                  "the paper's recipe: hard labels, alpha 5, no forbidden keys, no suppression, no "
                  "in-key labels (overrides those five settings)"};
@@ -60,9 +60,15 @@ static void unlearn_opts(UnlearnArgs *a) {
     *o++ = (Opt){"--forget-weight", OPT_FLOAT, &a->gamma,
                  "weight of the forget term (1; simnpo 0.125)"};
     *o++ = (Opt){"--retain-weight", OPT_FLOAT, &a->retain_weight,
-                 "weight of the retain term of graddiff, *-kl, npo-graddiff, simnpo (1)"};
+                 "weight of the retain term of graddiff, *-kl, npo-graddiff, simnpo (1), rmu "
+                 "(1200)"};
     *o++ = (Opt){"--kl-k", OPT_INT, &a->kl_k,
                  "baseline tokens kept per position for KL and UNDIAL targets (32)"};
+    *o++ = (Opt){"--layer", OPT_INT, &a->layer,
+                 "rmu: the block whose output is steered (default 7/32 of the depth)"};
+    *o++ = (Opt){"--steer", OPT_FLOAT, &a->steer, "rmu: length of the random target vector (6.5)"};
+    *o++ = (Opt){"--negate", OPT_FLOAT, &a->negate,
+                 "task-vector: BASE - NEGATE x (reinforced - BASE) (5)"};
     *o++ = (Opt){"--batch", OPT_INT, &c->finetune.train.batch, "fine-tune batch (8)"};
     *o++ = (Opt){"--seed", OPT_U64, &c->seed, "seed for every stage (1)"};
     *o++ = (Opt)OPT_PRECISION;
@@ -81,7 +87,8 @@ int cmd_unlearn(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     unlearn_config_defaults(&a.c);
     a.method = "whp";
-    a.lr = a.beta = a.delta = a.gamma = a.retain_weight = NAN, a.kl_k = -1;
+    a.lr = a.beta = a.delta = a.gamma = a.retain_weight = a.steer = a.negate = NAN;
+    a.kl_k = a.layer = -2;
     unlearn_opts(&a);
     lora_opts(&a.lora, &a.c.lora);
     label_opts(&a.labels, &a.c.labels);
@@ -122,20 +129,19 @@ int cmd_unlearn(int argc, char **argv) {
     if (!m->needs_anchors && c->anchors)
         return cli_usage(cmd.name, "--anchors is WHP's: this method does not use it");
     if (m->preset) m->preset(c); /* the method's own settings win over WHP's flags */
-    if (!isnan(a.lr))
-        c->finetune.train.lr = a.lr;
-    else if (!m->needs_anchors)
-        c->finetune.train.lr = 1e-4f;
+    if (!isnan(a.lr)) c->finetune.train.lr = a.lr;
     ObjectiveConfig *ob = &c->objective;
     if (!isnan(a.beta)) ob->forget.beta = a.beta;
     if (!isnan(a.delta)) ob->forget.delta = a.delta;
     if (!isnan(a.gamma)) ob->forget.gamma = a.gamma;
     if (!isnan(a.retain_weight)) ob->alpha = a.retain_weight;
-    if (a.kl_k != -1) ob->kl_k = a.kl_k;
+    if (a.kl_k != -2) ob->kl_k = a.kl_k;
+    if (a.layer != -2) ob->layer = a.layer;
+    if (!isnan(a.steer)) ob->steer = a.steer;
+    if (!isnan(a.negate)) c->negate = a.negate;
     c->prec = cli_precision();
     ObErr err;
-    if (unlearn_config_check(c, &err) || (!m->needs_anchors && objective_unlearn_check(c, &err)))
-        return cli_usage(cmd.name, err.msg);
+    if (m->check(c, &err)) return cli_usage(cmd.name, err.msg);
     if (m->run(c, &err)) return cli_fail(cmd.name, err.msg);
     print_done(c);
     return 0;

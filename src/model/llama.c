@@ -417,45 +417,95 @@ float llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, int
     return llama_forward_soft(m, inputs, targets, NULL, T, n_valid);
 }
 
+/* Block l of the last batch: x[l] -> x[l+1], keeping what backward needs. */
+static void layer_forward(Llama *m, int l) {
+    const LlamaConfig *c = &m->cfg;
+    LlamaActs *a = &m->acts;
+    const LlamaParams *w = &m->w;
+    int B = a->B, T = a->T_cur, N = B * T, C = c->dim, F = c->ffn_dim, hd = c->head_dim;
+    int H = c->n_heads, KV = c->n_kv_heads, QD = H * hd, KD = KV * hd;
+    size_t sC = (size_t)N * C, sQ = (size_t)N * QD, sK = (size_t)N * KD, sF = (size_t)N * F;
+    size_t sA = (size_t)B * H * T * T;
+    const Lora *lo = m->lora;
+    float *x = a->x + l * sC, *xa = a->xa + l * sC, *xo = a->x + (l + 1) * sC;
+    float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
+    float *q = a->q + l * sQ, *k = a->k + l * sK, *v = a->v + l * sK;
+    float *ao = a->ao + l * sQ, *att = a->att + l * sA;
+    float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
+#define MID(kind) (lo ? lora_mid(lo, l, kind) : NULL)
+    rmsnorm_forward(n1, a->rstd1 + (size_t)l * N, x, w->attn_norm + (size_t)l * C, N, C,
+                    c->norm_eps);
+    llama_linear_forward(m, MAT_Q, l, q, n1, N, 0.0f, MID(MAT_Q));
+    llama_linear_forward(m, MAT_K, l, k, n1, N, 0.0f, MID(MAT_K));
+    llama_linear_forward(m, MAT_V, l, v, n1, N, 0.0f, MID(MAT_V));
+    rope_forward(q, a->rope_cos, a->rope_sin, B, T, H, hd);
+    rope_forward(k, a->rope_cos, a->rope_sin, B, T, KV, hd);
+    attention_forward(ao, att, q, k, v, B, T, H, KV, hd);
+    memcpy(xa, x, sizeof(float) * sC);
+    llama_linear_forward(m, MAT_O, l, xa, ao, N, 1.0f, MID(MAT_O));
+    rmsnorm_forward(n2, a->rstd2 + (size_t)l * N, xa, w->ffn_norm + (size_t)l * C, N, C,
+                    c->norm_eps);
+    llama_linear_forward(m, MAT_GATE, l, gate, n2, N, 0.0f, MID(MAT_GATE));
+    llama_linear_forward(m, MAT_UP, l, up, n2, N, 0.0f, MID(MAT_UP));
+    swiglu_forward(hm, gate, up, (long)sF);
+    memcpy(xo, xa, sizeof(float) * sC);
+    llama_linear_forward(m, MAT_DOWN, l, xo, hm, N, 1.0f, MID(MAT_DOWN));
+#undef MID
+}
+
+/* Block l backward: acts.dx holds dL/dx[l+1] and gets dL/dx[l]; gradients
+ * of the block's weights (or adapters) are added. */
+static void layer_backward(Llama *m, int l) {
+    const LlamaConfig *c = &m->cfg;
+    LlamaActs *a = &m->acts;
+    const LlamaParams *w = &m->w;
+    LlamaParams *g = m->grads ? &m->g : NULL;
+    int B = a->B, T = a->T_cur, N = B * T, C = c->dim, F = c->ffn_dim, hd = c->head_dim;
+    int H = c->n_heads, KV = c->n_kv_heads, QD = H * hd, KD = KV * hd;
+    size_t sC = (size_t)N * C, sQ = (size_t)N * QD, sK = (size_t)N * KD, sF = (size_t)N * F;
+    size_t sA = (size_t)B * H * T * T;
+    float *x = a->x + l * sC, *xa = a->xa + l * sC;
+    float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
+    float *q = a->q + l * sQ, *k = a->k + l * sK, *v = a->v + l * sK;
+    float *ao = a->ao + l * sQ, *att = a->att + l * sA;
+    float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
+    /* x_out = xa + hm Wd^T: dx passes through to xa unchanged. */
+    linear_backward(m, MAT_DOWN, l, a->dhmid, a->dx, hm, N, 0.0f);
+    swiglu_backward(a->dgate, a->dup, a->dhmid, gate, up, (long)sF);
+    linear_backward(m, MAT_GATE, l, a->dn, a->dgate, n2, N, 0.0f);
+    linear_backward(m, MAT_UP, l, a->dn, a->dup, n2, N, 1.0f);
+    rmsnorm_backward(a->dx, g ? g->ffn_norm + (size_t)l * C : NULL, a->dn, xa,
+                     w->ffn_norm + (size_t)l * C, a->rstd2 + (size_t)l * N, N, C);
+    /* xa = x + ao Wo^T */
+    linear_backward(m, MAT_O, l, a->dao, a->dx, ao, N, 0.0f);
+    attention_backward(a->dq, a->dk, a->dv, a->datt, a->dao, q, k, v, att, B, T, H, KV, hd);
+    rope_backward(a->dq, a->rope_cos, a->rope_sin, B, T, H, hd);
+    rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, KV, hd);
+    linear_backward(m, MAT_Q, l, a->dn, a->dq, n1, N, 0.0f);
+    linear_backward(m, MAT_K, l, a->dn, a->dk, n1, N, 1.0f);
+    linear_backward(m, MAT_V, l, a->dn, a->dv, n1, N, 1.0f);
+    rmsnorm_backward(a->dx, g ? g->attn_norm + (size_t)l * C : NULL, a->dn, x,
+                     w->attn_norm + (size_t)l * C, a->rstd1 + (size_t)l * N, N, C);
+}
+
+const float *llama_forward_hidden(Llama *m, const int32_t *inputs, int T, int upto) {
+    LlamaActs *a = &m->acts;
+    int N = a->B * T;
+    a->T_cur = T;
+    memcpy(a->inputs, inputs, sizeof(int32_t) * N);
+    llama_embed(m, a->x, inputs, N);
+    for (int l = 0; l < upto; l++) layer_forward(m, l);
+    return a->x + (size_t)upto * N * m->cfg.dim;
+}
+
 float llama_forward_soft(Llama *m, const int32_t *inputs, const int32_t *targets,
                          const SoftTargets *soft, int T, int *n_valid) {
     const LlamaConfig *c = &m->cfg;
     LlamaActs *a = &m->acts;
     const LlamaParams *w = &m->w;
-    int B = a->B, N = B * T, C = c->dim, F = c->ffn_dim, V = c->vocab, hd = c->head_dim;
-    int H = c->n_heads, KV = c->n_kv_heads, QD = H * hd, KD = KV * hd;
-    size_t sC = (size_t)N * C, sQ = (size_t)N * QD, sK = (size_t)N * KD, sF = (size_t)N * F;
-    size_t sA = (size_t)B * H * T * T;
-    a->T_cur = T;
-    memcpy(a->inputs, inputs, sizeof(int32_t) * N);
-    llama_embed(m, a->x, inputs, N);
-    const Lora *lo = m->lora;
-    for (int l = 0; l < c->n_layers; l++) {
-        float *x = a->x + l * sC, *xa = a->xa + l * sC, *xo = a->x + (l + 1) * sC;
-        float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
-        float *q = a->q + l * sQ, *k = a->k + l * sK, *v = a->v + l * sK;
-        float *ao = a->ao + l * sQ, *att = a->att + l * sA;
-        float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
-#define MID(kind) (lo ? lora_mid(lo, l, kind) : NULL)
-        rmsnorm_forward(n1, a->rstd1 + (size_t)l * N, x, w->attn_norm + (size_t)l * C, N, C,
-                        c->norm_eps);
-        llama_linear_forward(m, MAT_Q, l, q, n1, N, 0.0f, MID(MAT_Q));
-        llama_linear_forward(m, MAT_K, l, k, n1, N, 0.0f, MID(MAT_K));
-        llama_linear_forward(m, MAT_V, l, v, n1, N, 0.0f, MID(MAT_V));
-        rope_forward(q, a->rope_cos, a->rope_sin, B, T, H, hd);
-        rope_forward(k, a->rope_cos, a->rope_sin, B, T, KV, hd);
-        attention_forward(ao, att, q, k, v, B, T, H, KV, hd);
-        memcpy(xa, x, sizeof(float) * sC);
-        llama_linear_forward(m, MAT_O, l, xa, ao, N, 1.0f, MID(MAT_O));
-        rmsnorm_forward(n2, a->rstd2 + (size_t)l * N, xa, w->ffn_norm + (size_t)l * C, N, C,
-                        c->norm_eps);
-        llama_linear_forward(m, MAT_GATE, l, gate, n2, N, 0.0f, MID(MAT_GATE));
-        llama_linear_forward(m, MAT_UP, l, up, n2, N, 0.0f, MID(MAT_UP));
-        swiglu_forward(hm, gate, up, (long)sF);
-        memcpy(xo, xa, sizeof(float) * sC);
-        llama_linear_forward(m, MAT_DOWN, l, xo, hm, N, 1.0f, MID(MAT_DOWN));
-#undef MID
-    }
+    int N = a->B * T, C = c->dim, V = c->vocab;
+    size_t sC = (size_t)N * C;
+    llama_forward_hidden(m, inputs, T, c->n_layers);
     rmsnorm_forward(a->nf, a->rstdf, a->x + (size_t)c->n_layers * sC, w->out_norm, N, C,
                     c->norm_eps);
     llama_linear_forward(m, LLAMA_OUTPUT, 0, a->logits, a->nf, N, 0.0f, NULL);
@@ -487,11 +537,8 @@ void llama_backward_rows(Llama *m, float scale, const float *row_scale) {
     LlamaActs *a = &m->acts;
     const LlamaParams *w = &m->w;
     LlamaParams *g = m->grads ? &m->g : NULL; /* NULL: base weights get no gradients */
-    int B = a->B, T = a->T_cur, C = c->dim, F = c->ffn_dim, V = c->vocab, hd = c->head_dim;
-    int H = c->n_heads, KV = c->n_kv_heads, QD = H * hd, KD = KV * hd;
-    int N = B * T;
-    size_t sC = (size_t)N * C, sQ = (size_t)N * QD, sK = (size_t)N * KD, sF = (size_t)N * F;
-    size_t sA = (size_t)B * H * T * T;
+    int N = a->B * a->T_cur, C = c->dim, V = c->vocab;
+    size_t sC = (size_t)N * C;
     float *dlogits = a->logits;
     if (a->soft.k > 0)
         crossentropy_soft_backward(dlogits, a->logits, a->lse, a->prest, a->targets, &a->soft,
@@ -502,29 +549,12 @@ void llama_backward_rows(Llama *m, float scale, const float *row_scale) {
     memset(a->dx, 0, sizeof(float) * sC);
     rmsnorm_backward(a->dx, g ? g->out_norm : NULL, a->dn, a->x + (size_t)c->n_layers * sC,
                      w->out_norm, a->rstdf, N, C);
-    for (int l = c->n_layers - 1; l >= 0; l--) {
-        float *x = a->x + l * sC, *xa = a->xa + l * sC;
-        float *n1 = a->n1 + l * sC, *n2 = a->n2 + l * sC;
-        float *q = a->q + l * sQ, *k = a->k + l * sK, *v = a->v + l * sK;
-        float *ao = a->ao + l * sQ, *att = a->att + l * sA;
-        float *gate = a->gate + l * sF, *up = a->up + l * sF, *hm = a->hmid + l * sF;
-        /* x_out = xa + hm Wd^T: dx passes through to xa unchanged. */
-        linear_backward(m, MAT_DOWN, l, a->dhmid, a->dx, hm, N, 0.0f);
-        swiglu_backward(a->dgate, a->dup, a->dhmid, gate, up, (long)sF);
-        linear_backward(m, MAT_GATE, l, a->dn, a->dgate, n2, N, 0.0f);
-        linear_backward(m, MAT_UP, l, a->dn, a->dup, n2, N, 1.0f);
-        rmsnorm_backward(a->dx, g ? g->ffn_norm + (size_t)l * C : NULL, a->dn, xa,
-                         w->ffn_norm + (size_t)l * C, a->rstd2 + (size_t)l * N, N, C);
-        /* xa = x + ao Wo^T */
-        linear_backward(m, MAT_O, l, a->dao, a->dx, ao, N, 0.0f);
-        attention_backward(a->dq, a->dk, a->dv, a->datt, a->dao, q, k, v, att, B, T, H, KV, hd);
-        rope_backward(a->dq, a->rope_cos, a->rope_sin, B, T, H, hd);
-        rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, KV, hd);
-        linear_backward(m, MAT_Q, l, a->dn, a->dq, n1, N, 0.0f);
-        linear_backward(m, MAT_K, l, a->dn, a->dk, n1, N, 1.0f);
-        linear_backward(m, MAT_V, l, a->dn, a->dv, n1, N, 1.0f);
-        rmsnorm_backward(a->dx, g ? g->attn_norm + (size_t)l * C : NULL, a->dn, x,
-                         w->attn_norm + (size_t)l * C, a->rstd1 + (size_t)l * N, N, C);
-    }
+    for (int l = c->n_layers - 1; l >= 0; l--) layer_backward(m, l);
     if (g) embedding_backward(g->tok_embd, a->dx, a->inputs, N, C);
+}
+
+void llama_backward_hidden(Llama *m, int upto, const float *dh, int lowest) {
+    LlamaActs *a = &m->acts;
+    memcpy(a->dx, dh, sizeof(float) * a->B * a->T_cur * m->cfg.dim);
+    for (int l = upto - 1; l >= lowest; l--) layer_backward(m, l);
 }

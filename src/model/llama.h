@@ -205,6 +205,16 @@ void llama_backward(Llama *m, float scale);
 void llama_backward_rows(Llama *m, float scale, const float *row_scale);
 void llama_zero_grads(Llama *m);
 
+/* The residual stream entering block `upto` (0 <= upto <= L; L: the final
+ * one before the output norm), (B, T, C), from a forward through blocks
+ * 0..upto-1 only: what representation-level objectives (RMU) act on. The
+ * pointer is into acts and valid until the next forward. */
+const float *llama_forward_hidden(Llama *m, const int32_t *inputs, int T, int upto);
+/* Backward of that forward from dh = dL/d(hidden) (B, T, C) through blocks
+ * upto-1 down to `lowest`: their gradients are added, nothing below
+ * (embeddings included) gets any. */
+void llama_backward_hidden(Llama *m, int upto, const float *dh, int lowest);
+
 /* Key/value cache for generation. */
 typedef struct {
     int n_ctx;

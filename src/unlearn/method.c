@@ -4,11 +4,14 @@
 #include <string.h>
 
 #include "unlearn/objective_run.h"
+#include "unlearn/task_vector.h"
 
-/* The field's methods: their objective over unlearn_config_defaults. */
+/* The field's methods: their objective over unlearn_config_defaults, at
+ * the learning rate of the demo's sweep (docs/method.md). */
 #define OBJECTIVE_PRESET(fn, forget, retain)                                                       \
     static void fn(UnlearnConfig *c) {                                                             \
         objective_config_defaults(&c->objective, forget, retain);                                  \
+        c->finetune.train.lr = 1e-4f;                                                              \
     }
 OBJECTIVE_PRESET(preset_ga, FORGET_GA, RETAIN_NONE)
 OBJECTIVE_PRESET(preset_graddiff, FORGET_GA, RETAIN_NLL)
@@ -18,30 +21,35 @@ OBJECTIVE_PRESET(preset_npo_graddiff, FORGET_NPO, RETAIN_NLL)
 OBJECTIVE_PRESET(preset_npo_kl, FORGET_NPO, RETAIN_KL)
 OBJECTIVE_PRESET(preset_simnpo, FORGET_SIMNPO, RETAIN_NLL)
 OBJECTIVE_PRESET(preset_undial, FORGET_UNDIAL, RETAIN_NONE)
+OBJECTIVE_PRESET(preset_rmu, FORGET_RMU, RETAIN_HIDDEN)
 
+#define OBJ objective_unlearn, objective_unlearn_check, 0
 static const UnlearnMethod METHODS[] = {
     {"whp",
      "Eldan & Russinovich's method with this project's defaults (soft targets, "
      "forbidden single-token keys, suppression, in-key labels)",
-     NULL, unlearn_run, 1},
+     NULL, unlearn_run, unlearn_config_check, 1},
     {"whp-published", "the paper's recipe: hard labels, alpha 5, nothing forbidden",
-     unlearn_config_published, unlearn_run, 1},
-    {"ga", "gradient ascent on the target's next-token loss", preset_ga, objective_unlearn, 0},
-    {"graddiff", "gradient ascent on the target, descent on --retain text", preset_graddiff,
-     objective_unlearn, 0},
+     unlearn_config_published, unlearn_run, unlearn_config_check, 1},
+    {"ga", "gradient ascent on the target's next-token loss", preset_ga, OBJ},
+    {"graddiff", "gradient ascent on the target, descent on --retain text", preset_graddiff, OBJ},
     {"ga-kl", "gradient ascent on the target, KL to the baseline on --retain text", preset_ga_kl,
-     objective_unlearn, 0},
-    {"npo", "negative preference optimisation against the baseline (beta 0.1)", preset_npo,
-     objective_unlearn, 0},
-    {"npo-graddiff", "NPO, plus descent on --retain text", preset_npo_graddiff, objective_unlearn,
-     0},
-    {"npo-kl", "NPO, plus KL to the baseline on --retain text", preset_npo_kl, objective_unlearn,
-     0},
+     OBJ},
+    {"npo", "negative preference optimisation against the baseline (beta 0.1)", preset_npo, OBJ},
+    {"npo-graddiff", "NPO, plus descent on --retain text", preset_npo_graddiff, OBJ},
+    {"npo-kl", "NPO, plus KL to the baseline on --retain text", preset_npo_kl, OBJ},
     {"simnpo", "reference-free NPO on the mean token loss, plus descent on --retain text",
-     preset_simnpo, objective_unlearn, 0},
+     preset_simnpo, OBJ},
     {"undial", "self-distillation to the baseline with the true token's logit lowered (beta 10)",
-     preset_undial, objective_unlearn, 0},
+     preset_undial, OBJ},
+    {"rmu",
+     "hidden states of the target at one block pushed to a random vector, --retain text's held "
+     "at the baseline's; only that block's and the two below's MLPs train",
+     preset_rmu, OBJ},
+    {"task-vector", "BASE - a (reinforced - BASE): the reinforced model's change negated", NULL,
+     task_vector_unlearn, task_vector_check, 0},
 };
+#undef OBJ
 enum { N_METHODS = sizeof METHODS / sizeof METHODS[0] };
 
 const UnlearnMethod *unlearn_method_find(const char *name) {

@@ -16,6 +16,8 @@ typedef struct {
      * user's flags, so a preset's settings are the method's own */
     void (*preset)(UnlearnConfig *c);
     int (*run)(const UnlearnConfig *c, ObErr *err);
+    /* its settings checked before any work (run checks them too) */
+    int (*check)(const UnlearnConfig *c, ObErr *err);
     int needs_anchors; /* WHP's: an anchor dictionary is required */
 } UnlearnMethod;
 

@@ -11,6 +11,8 @@ void forget_objective_defaults(ForgetObjective *o, ForgetLoss kind) {
 void objective_config_defaults(ObjectiveConfig *c, ForgetLoss forget, RetainLoss retain) {
     forget_objective_defaults(&c->forget, forget);
     c->retain = retain, c->alpha = 1.0f, c->kl_k = 32;
+    c->layer = -1, c->steer = 6.5f;
+    if (forget == FORGET_RMU) c->alpha = 1200.0f;
 }
 
 /* log(1 + e^x) without overflow, and its derivative, the logistic sigmoid. */
@@ -36,7 +38,8 @@ double forget_seq_loss(const ForgetObjective *o, double nll, int n, double ref_n
         *dnll = -2.0 * g * sigmoid(-u) / n;
         return g * (2.0 / b) * softplus(-u);
     }
-    case FORGET_UNDIAL: break; /* soft targets, not a sequence weight */
+    case FORGET_UNDIAL:     /* soft targets, not a sequence weight */
+    case FORGET_RMU: break; /* hidden states */
     }
     return *dnll = 0.0, 0.0;
 }

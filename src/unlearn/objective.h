@@ -16,8 +16,9 @@
 
 /* UNDIAL is not a sequence weight: it is a cross-entropy to the reference's
  * distribution with the true next token's logit lowered by beta (soft
- * targets, objective_run.c); it is listed here for its settings. */
-typedef enum { FORGET_GA, FORGET_NPO, FORGET_SIMNPO, FORGET_UNDIAL } ForgetLoss;
+ * targets, objective_run.c); RMU acts on hidden states (unlearn/rmu.h).
+ * Both are listed here for their settings. */
+typedef enum { FORGET_GA, FORGET_NPO, FORGET_SIMNPO, FORGET_UNDIAL, FORGET_RMU } ForgetLoss;
 
 typedef struct {
     ForgetLoss kind;
@@ -56,15 +57,19 @@ double forget_batch(const ForgetObjective *o, const Llama *m, const int32_t *tar
                     int B_total, const double *ref_nll, float *row_scale);
 
 /* What keeps general ability: nothing, the next-token loss on retain text
- * (GradDiff's "GDR"), or KL(p_ref || p_theta) on it ("KLR"), as a
- * cross-entropy to the reference's top-k tokens plus one bucket. */
-typedef enum { RETAIN_NONE, RETAIN_NLL, RETAIN_KL } RetainLoss;
+ * (GradDiff's "GDR"), KL(p_ref || p_theta) on it ("KLR"), as a
+ * cross-entropy to the reference's top-k tokens plus one bucket, or (RMU)
+ * the mean squared distance of the hidden states at RMU's layer to the
+ * reference's. */
+typedef enum { RETAIN_NONE, RETAIN_NLL, RETAIN_KL, RETAIN_HIDDEN } RetainLoss;
 
 typedef struct {
     ForgetObjective forget;
     RetainLoss retain;
-    float alpha; /* weight of the retain term (1) */
+    float alpha; /* weight of the retain term (1; RMU 1200) */
     int kl_k;    /* reference tokens kept per position for KL and UNDIAL (32) */
+    int layer;   /* RMU: the block whose output is steered (-1: 7/32 of the depth) */
+    float steer; /* RMU: the length c of the forget target c u (6.5) */
 } ObjectiveConfig;
 
 void objective_config_defaults(ObjectiveConfig *c, ForgetLoss forget, RetainLoss retain);

@@ -9,6 +9,7 @@
 #include "model/open.h"
 #include "text/dataset.h"
 #include "train/textrun.h"
+#include "unlearn/rmu.h"
 #include "util/dist.h"
 #include "util/fileio.h"
 #include "util/hash.h"
@@ -41,6 +42,17 @@ int objective_run_config_check(const ObjectiveRunConfig *c, const char *flag, Ob
         return ob_errf(err, "%sretain-weight %g: must be in [0, 10000]", flag, c->obj.alpha);
     if (c->obj.kl_k < 1 || c->obj.kl_k > SOFT_K_MAX)
         return ob_errf(err, "%skl-k %d: must be 1..%d", flag, c->obj.kl_k, SOFT_K_MAX);
+    if (c->obj.forget.kind == FORGET_RMU) {
+        if (!(c->obj.steer > 0 && c->obj.steer <= 1e6))
+            return ob_errf(err, "%ssteer %g: must be in (0, 1000000]", flag, c->obj.steer);
+        if (c->obj.layer < -1 || c->obj.layer >= LLAMA_DIM_MAX)
+            return ob_errf(err, "%slayer %d: must be a block number", flag, c->obj.layer);
+        unsigned mlp = 1u << MAT_GATE | 1u << MAT_UP | 1u << MAT_DOWN;
+        if (c->lora.rank && !(c->lora.targets & mlp))
+            return ob_errf(err,
+                           "rmu trains MLP weights only: give %slora-targets with gate, up or down",
+                           flag);
+    }
     if (c->obj.retain != RETAIN_NONE && c->n_retain == 0)
         return ob_errf(err, "this method keeps general ability on retain text: give %sretain FILE",
                        flag);
@@ -59,6 +71,8 @@ typedef struct {
     double *ref_nll;     /* (rows) */
     int32_t *ids;        /* (rows, T, k): soft targets */
     float *probs, *rest; /* (rows, T, k), (rows, T) */
+    float *target, *dh;  /* RMU: c u (C); dL/dh (rows, T, C) */
+    int layer, lowest;   /* RMU: the steered block, the lowest that trains */
 } StepCtx;
 
 /* Soft targets for this rank's rows from the reference's logits of its last
@@ -84,6 +98,27 @@ static double ce_part(Llama *m, const int32_t *inp, const int32_t *tgt, const So
     return weight * mean * nv / total;
 }
 
+/* RMU (unlearn/rmu.h): forget rows' hidden states at block L to c u,
+ * retain rows' to the reference's; only the MLPs of blocks L-2..L train. */
+static void rmu_step(StepCtx *s, Llama *m, ObRng *rng, int B, int T, int row0, int rows,
+                     double scale, double *loss) {
+    const ObjectiveConfig *o = s->obj;
+    int C = m->cfg.dim, up = s->layer + 1;
+    size_t N = (size_t)rows * T;
+    const int32_t *li = s->inp + (size_t)row0 * T;
+    double per = scale / ((double)B * T * C); /* the means are over the whole batch */
+    dataset_sample(s->forget, ob_rng_u64(rng), B, T, s->inp, s->tgt);
+    const float *h = llama_forward_hidden(m, li, T, up);
+    *loss = rmu_mse(h, s->target, 0, N, C, per * o->forget.gamma, s->dh);
+    llama_backward_hidden(m, up, s->dh, s->lowest);
+    dataset_sample(s->retain, ob_rng_u64(rng), B, T, s->inp, s->tgt);
+    const float *hr = llama_forward_hidden(s->ref, li, T, up);
+    h = llama_forward_hidden(m, li, T, up);
+    *loss += rmu_mse(h, hr, (size_t)C, N, C, per * o->alpha, s->dh);
+    llama_backward_hidden(m, up, s->dh, s->lowest);
+    rmu_keep_mlp_grads(m, s->lowest, s->layer);
+}
+
 static int objective_step(void *ctx, Llama *m, ObRng *rng, int B, int T, int row0, int rows,
                           double scale, double *loss, ObErr *err) {
     (void)err; /* nothing here fails once step_init has run */
@@ -93,6 +128,7 @@ static int objective_step(void *ctx, Llama *m, ObRng *rng, int B, int T, int row
     const int32_t *li = s->inp + off, *lt = s->tgt + off;
     int N = rows * T;
     *loss = 0;
+    if (o->forget.kind == FORGET_RMU) return rmu_step(s, m, rng, B, T, row0, rows, scale, loss), 0;
     /* the forget term */
     dataset_sample(s->forget, ob_rng_u64(rng), B, T, s->inp, s->tgt);
     if (o->forget.kind == FORGET_UNDIAL) {
@@ -123,10 +159,12 @@ static int objective_step(void *ctx, Llama *m, ObRng *rng, int B, int T, int row
 
 static void step_free(StepCtx *s) {
     free(s->inp), free(s->w), free(s->ref_nll), free(s->ids), free(s->probs);
+    free(s->target), free(s->dh);
     if (s->ref) llama_free(s->ref);
 }
 
-static int step_init(StepCtx *s, const ObjectiveRunConfig *c, Llama *ref, int rows, ObErr *err) {
+static int step_init(StepCtx *s, const ObjectiveRunConfig *c, const Llama *m, Llama *ref, int rows,
+                     ObErr *err) {
     const ObjectiveConfig *o = &c->obj;
     int B = c->train.batch, T = c->train.seq, k = o->kl_k;
     size_t N = (size_t)rows * T;
@@ -136,8 +174,22 @@ static int step_init(StepCtx *s, const ObjectiveRunConfig *c, Llama *ref, int ro
     s->ref_nll = ob_malloc(sizeof(double) * (size_t)rows, "weights", err);
     if (!s->inp || !s->w || !s->ref_nll) return -1;
     s->tgt = s->inp + (size_t)B * T;
-    int needs_ref =
-        o->forget.kind == FORGET_NPO || o->forget.kind == FORGET_UNDIAL || o->retain == RETAIN_KL;
+    if (o->forget.kind == FORGET_RMU) {
+        int C = m->cfg.dim;
+        if (o->layer >= m->cfg.n_layers)
+            return ob_errf(err, "--layer %d: the model has blocks 0..%d", o->layer,
+                           m->cfg.n_layers - 1);
+        s->layer = rmu_layer(m->cfg.n_layers, o->layer), s->lowest = rmu_lowest(s->layer);
+        s->target = ob_malloc(sizeof(float) * C, "rmu target", err);
+        s->dh = ob_malloc(sizeof(float) * N * C, "rmu gradient", err);
+        if (!s->target || !s->dh) return -1;
+        rmu_direction(s->target, C, c->train.seed);
+        for (int i = 0; i < C; i++) s->target[i] *= o->steer;
+        ob_logf("rmu: steering block %d to %g u; training the MLPs of blocks %d..%d\n", s->layer,
+                o->steer, s->lowest, s->layer);
+    }
+    int needs_ref = o->forget.kind == FORGET_NPO || o->forget.kind == FORGET_UNDIAL ||
+                    o->forget.kind == FORGET_RMU || o->retain == RETAIN_KL;
     if (!needs_ref) return 0;
     if (o->forget.kind == FORGET_UNDIAL || o->retain == RETAIN_KL) {
         s->ids = ob_malloc(sizeof(int32_t) * N * k, "soft targets", err);
@@ -180,7 +232,7 @@ int objective_run(const ObjectiveRunConfig *c, TrainResult *res, ObErr *err) {
     int rows = (int)((long)(r + 1) * tc.batch / P) - (int)((long)r * tc.batch / P);
     int rc = dataset_load(&forget, &tok, c->forget, c->n_forget, err) ||
              (c->n_retain && dataset_load(&retain, &tok, c->retain, c->n_retain, err)) ||
-             step_init(&s, c, &ref, rows, err);
+             step_init(&s, c, &m, &ref, rows, err);
     if (!rc && forget.n < (size_t)tc.seq + 1)
         rc = ob_errf(err, "the forget text has %zu tokens, fewer than one window of %d + 1",
                      forget.n, tc.seq);

@@ -30,6 +30,7 @@ void unlearn_config_defaults(UnlearnConfig *c) {
     label_config_defaults(&c->labels);
     finetune_config_defaults(&c->finetune);
     objective_config_defaults(&c->objective, FORGET_GA, RETAIN_NONE);
+    c->negate = 5.0f;
 }
 
 void unlearn_config_published(UnlearnConfig *c) {
@@ -296,23 +297,33 @@ int unlearn_locked(const UnlearnConfig *c, int (*body)(const UnlearnConfig *c, O
     return rc ? -1 : 0;
 }
 
-/* The stages, under unlearn_run's locks. */
-static int run_stages(const UnlearnConfig *c, ObErr *err) {
+int unlearn_reinforce(const UnlearnConfig *c, uint64_t *h1, double *seconds, ObErr *err) {
     /* Hashes chain: each stage's hash covers its inputs and the stages before;
      * files are hashed streamed (a 7B base in 1 MiB pieces). */
-    uint64_t h_base = OB_FNV_OFFSET, h_tgt = h_base, h_anch = h_base;
-    if (ob_hash_file(&h_base, c->base, err) || ob_hash_file(&h_anch, c->anchors, err)) return -1;
+    uint64_t h_base = OB_FNV_OFFSET, h_tgt = h_base;
+    if (ob_hash_file(&h_base, c->base, err)) return -1;
     for (int i = 0; i < c->n_targets; i++)
         if (ob_hash_file(&h_tgt, c->targets[i], err)) return -1;
     /* The fields hashed are those the command line sets (and the order is
      * that of the stamps of earlier versions, so their work folders skip). */
-    const TrainConfig *r = &c->reinforce, *f = &c->finetune.train;
-    const LabelConfig *l = &c->labels;
-    uint64_t h1 = ob_fnv1a(h_base ^ h_tgt, &r->steps, sizeof r->steps);
-    h1 = ob_fnv1a(ob_fnv1a(h1, &r->lr, sizeof r->lr), &l->block, sizeof l->block);
-    h1 = ob_fnv1a(h1, &c->seed, sizeof c->seed);
+    const TrainConfig *r = &c->reinforce;
+    uint64_t h = ob_fnv1a(h_base ^ h_tgt, &r->steps, sizeof r->steps);
+    h = ob_fnv1a(ob_fnv1a(h, &r->lr, sizeof r->lr), &c->labels.block, sizeof c->labels.block);
+    h = ob_fnv1a(h, &c->seed, sizeof c->seed);
     if (c->lora.rank)
-        h1 = ob_fnv1a(h1, &c->lora, sizeof c->lora); /* no padding: int, float, unsigned */
+        h = ob_fnv1a(h, &c->lora, sizeof c->lora); /* no padding: int, float, unsigned */
+    *h1 = h;
+    return unlearn_stage(c, "reinforce", "reinforced.gguf", "reinforced.gguf.state", h,
+                         stage_reinforce, seconds, err);
+}
+
+/* The stages, under unlearn_run's locks. */
+static int run_stages(const UnlearnConfig *c, ObErr *err) {
+    uint64_t h1, h_anch = OB_FNV_OFFSET;
+    double t[4];
+    if (ob_hash_file(&h_anch, c->anchors, err) || unlearn_reinforce(c, &h1, &t[0], err)) return -1;
+    const TrainConfig *f = &c->finetune.train;
+    const LabelConfig *l = &c->labels;
     uint64_t h2 = h_anch;
     uint64_t h3 = ob_fnv1a(h1 ^ h2, &l->alphas[0], sizeof l->alphas[0]);
     h3 = ob_fnv1a(ob_fnv1a(h3, &l->soft_k, sizeof l->soft_k), &l->forbid_keys,
@@ -326,10 +337,7 @@ static int run_stages(const UnlearnConfig *c, ObErr *err) {
     int rows = c->finetune.retain_rows;
     h4 = ob_fnv1a(h4, &rows, sizeof rows);
     if (retain && rows > 0 && ob_hash_file(&h4, retain, err)) return -1;
-    double t[4];
-    if (unlearn_stage(c, "reinforce", "reinforced.gguf", "reinforced.gguf.state", h1,
-                      stage_reinforce, &t[0], err) ||
-        unlearn_stage(c, "anchors", "anchors.json", NULL, h2, anchors_fn, &t[1], err) ||
+    if (unlearn_stage(c, "anchors", "anchors.json", NULL, h2, anchors_fn, &t[1], err) ||
         unlearn_stage(c, "labels", "labels.bin", NULL, h3, labels_fn, &t[2], err) ||
         unlearn_stage(c, "finetune", "unlearned.gguf", "unlearned.ckpt.gguf.state", h4,
                       stage_finetune, &t[3], err) ||

@@ -50,6 +50,8 @@ typedef struct {
      * they train as the fine-tune does (finetune.train, windows of
      * labels.block tokens) on the target, with finetune.retain as retain text */
     ObjectiveConfig objective;
+    /* task-vector: theta = BASE - negate (reinforced - BASE) (5, MUSE's) */
+    float negate;
 } UnlearnConfig;
 
 void unlearn_config_defaults(UnlearnConfig *c);
@@ -82,6 +84,10 @@ int unlearn_stage(const UnlearnConfig *c, const char *name, const char *output, 
 int unlearn_stamp_write(const UnlearnConfig *c, const char *stage, uint64_t h, int done,
                         ObErr *err);
 void unlearn_work_path(char *buf, size_t n, const UnlearnConfig *c, const char *name);
+/* Step 1 as a stage of its own (WHP's, and the task vector's): work/
+ * reinforced.gguf, BASE trained further on the targets with c->reinforce;
+ * *h its stamp's hash, for the stages after it to chain on. */
+int unlearn_reinforce(const UnlearnConfig *c, uint64_t *h, double *seconds, ObErr *err);
 /* work/<name> copied to c->out; with LoRA, BASE with that adapter merged. */
 int unlearn_publish(const UnlearnConfig *c, const char *name, ObErr *err);
 
