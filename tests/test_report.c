@@ -145,6 +145,7 @@ static const char EXTRA[] =
     " {\"name\": \"a|b <i>\", \"familiarity\": {\"mean_prob\": 0.1},\n"
     "  \"verbmem\": {\"n\": 50, \"rougeL_f1\": 0.3125},\n"
     "  \"knowmem\": {\"n\": 40, \"rougeL_f1\": 0.2, \"rougeL_recall\": 0.25},\n"
+    "  \"knowmem_retain\": {\"n\": 30, \"rougeL_f1\": 0.35},\n"
     "  \"privleak\": {\"auc\": 0.75, \"privleak\": 44.23},\n"
     "  \"choice\": {\"piqa\": {\"layout\": \"piqa\", \"n\": 10, \"acc\": 0.6, \"acc_norm\": "
     "0.5}},\n"
@@ -168,6 +169,8 @@ static void test_extra_sections(void) {
         "|          - |\n",
         "| KnowMem ROUGE-L recall                                              |             0.250 "
         "|          - |\n",
+        "| KnowMem on retain ROUGE-L F1                                        |             0.350 "
+        "|          - |\n",
         "| PrivLeak Min-K% AUC                                                 |             0.750 "
         "|      0.520 |\n",
         "| PrivLeak vs oracle (%)                                              |             +44.2 "
@@ -185,9 +188,11 @@ static void test_extra_sections(void) {
     char *html = capture(report_html, &r);
     CHECK(html && strstr(html, "<th class=\"baseline\">a|b &lt;i&gt;</th>") && !strstr(html, "<i>"),
           "model name not escaped in HTML");
-    /* familiarity, relearn: two charts; no leak rate, perplexity or logs */
-    CHECK(html && strstr(html, "data-charts=\"2\"") && strstr(html, "id=\"familiarity\"") &&
-              strstr(html, "id=\"relearn\"") && !strstr(html, "id=\"leak-rate\""),
+    /* familiarity, relearn and MUSE's criteria with next-sentence: seven
+     * charts; no leak rate, perplexity or logs */
+    CHECK(html && strstr(html, "data-charts=\"7\"") && strstr(html, "id=\"familiarity\"") &&
+              strstr(html, "id=\"relearn\"") && strstr(html, "id=\"knowmem-retain\"") &&
+              strstr(html, "id=\"privleak\"") && !strstr(html, "id=\"leak-rate\""),
           "charts in HTML");
     CHECK(html && !strstr(html, "http://") && !strstr(html, "https://") && !strstr(html, " src=") &&
               !strstr(html, " href="),

@@ -34,8 +34,9 @@ grep -q "^| baseline | 2000 | 9.0364 | 4.3056 | - | - |$" "$T/rep/report.md" &&
     bad "log rows: $(grep '^| [bt][ai]' "$T/rep/report.md")"
 h="$T/rep/report.html"
 n_svg=$(grep -c '<svg class="chart"' "$h")
-grep -q 'data-charts="6"' "$h" && [ "$n_svg" = 6 ] && grep -q '<td class="oracle">8838x lower</td>' "$h" &&
-    grep -q '<td>104.43 (+2.4%)</td>' "$h" && ok "report.html: table and 6 charts" ||
+grep -q 'data-charts="10"' "$h" && [ "$n_svg" = 10 ] && grep -q 'id="verbmem"' "$h" &&
+    grep -q 'id="knowmem"' "$h" && grep -q 'id="privleak"' "$h" && grep -q 'id="next-sentence"' "$h" && grep -q '<td class="oracle">8838x lower</td>' "$h" &&
+    grep -q '<td>104.43 (+2.4%)</td>' "$h" && ok "report.html: table and 10 charts (6 + VerbMem, KnowMem, PrivLeak, next-sentence)" ||
     bad "html: $n_svg charts"
 grep -Eq 'https?://|<link|<img| src=| href=' "$h" && bad "report.html refers to an outside resource" ||
     ok "report.html is self-contained"

@@ -9,71 +9,15 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "eval/evaluate.h"
 #include "util/jsonfile.h"
 
 static EvalConfig cfg;
-static StrList models, texts, targets, choices, verb_targets, mia_forget, mia_holdout;
+static EvalOpts g;
 static const char *json_path;
 
 static const Opt OPTS[] = {
-    {"--model|-m", OPT_LIST, &models, "model (GGUF); repeat to compare models"},
-    {"--text", OPT_LIST, &texts, "NAME=FILE: perplexity on a text file; repeatable"},
-    {"--prompts", OPT_STR, &cfg.prompts,
-     "familiarity prompts, JSON Lines {\"prompt\", \"continuation\"}"},
-    {"--seq", OPT_INT, &cfg.seq, "tokens per perplexity window (default 256)"},
-    {"--batch", OPT_INT, &cfg.batch, "windows per forward pass (default 4)"},
-    {"--max-windows", OPT_LONG, &cfg.max_windows, "at most N windows per text (default: all)"},
-    {"--completions", OPT_INT, &cfg.comp.n,
-     "completion familiarity on N prompts cut from the target (default 0: off)"},
-    {"--completion-target", OPT_LIST, &targets,
-     "text the prompts are cut from (the forget set); repeatable"},
-    {"--anchors", OPT_STR, &cfg.anchors, "anchor dictionary: its keys are the target's own terms"},
-    {"--completion-tokens", OPT_INT, &cfg.comp.completion_tokens,
-     "tokens generated per prompt (default 24)"},
-    {"--completion-prompt-tokens", OPT_INT, &cfg.comp.prompt_tokens,
-     "tokens of target text per prompt (default 48)"},
-    {"--seed", OPT_U64, &cfg.seed,
-     "seed for the prompts, excerpts, chunks, next-sentence items and relearning (default 1)"},
-    {"--choice", OPT_LIST, &choices,
-     "NAME=FILE: multiple choice, JSON Lines in the hellaswag, piqa, arc, boolq or "
-     "winogrande layout; repeatable"},
-    {"--choice-layout", OPT_STR, &cfg.choice_layout,
-     "layout of every --choice file (default auto: from the first line's fields)"},
-    {"--next-sentence", OPT_STR, &cfg.next_sentence,
-     "held-out general text to cut next-sentence items from"},
-    {"--next-sentence-n", OPT_INT, &cfg.next.n, "next-sentence items (default 200)"},
-    {"--next-sentence-choices", OPT_INT, &cfg.next.choices,
-     "choices per next-sentence item (default 4)"},
-    {"--relearn", OPT_STR, &cfg.relearn,
-     "fine-tune each model on this text (never-seen stories), then measure again"},
-    {"--relearn-steps", OPT_LONG, &cfg.relearn_cfg.steps, "relearning steps (default 20)"},
-    {"--relearn-lr", OPT_FLOAT, &cfg.relearn_cfg.lr,
-     "relearning learning rate, constant (default 3e-4)"},
-    {"--relearn-batch", OPT_INT, &cfg.relearn_cfg.batch,
-     "relearning windows of --seq tokens per step (default 4)"},
-    {"--verbmem", OPT_INT, &cfg.verb.n,
-     "VerbMem on N excerpts: ROUGE-L of greedy continuations (default 0: off)"},
-    {"--verbmem-target", OPT_LIST, &verb_targets,
-     "text the excerpts are cut from; repeatable (default: --completion-target, else "
-     "--mia-forget)"},
-    {"--verbmem-prompt-tokens", OPT_INT, &cfg.verb.prompt_tokens,
-     "prompt tokens per excerpt (default 32)"},
-    {"--verbmem-tokens", OPT_INT, &cfg.verb.gen_tokens,
-     "tokens generated and compared (default 128)"},
-    {"--knowmem", OPT_STR, &cfg.knowmem,
-     "KnowMem questions, JSON Lines {\"question\", \"answer\"}, asked few-shot"},
-    {"--knowmem-shots", OPT_INT, &cfg.know.shots, "other questions shown as examples (default 3)"},
-    {"--knowmem-tokens", OPT_INT, &cfg.know.max_tokens, "longest answer generated (default 32)"},
-    {"--mia-forget", OPT_LIST, &mia_forget,
-     "membership inference: text the models were trained on (members); repeatable"},
-    {"--mia-holdout", OPT_LIST, &mia_holdout,
-     "unseen text of the same source (non-members); repeatable"},
-    {"--mia-chunk", OPT_INT, &cfg.mia_chunk, "tokens per membership chunk (default 128)"},
-    {"--mia-max-chunks", OPT_INT, &cfg.mia_max,
-     "at most N chunks per set, a seeded choice (default 200; 0: all)"},
-    {"--oracle", OPT_STR, &cfg.oracle,
-     "model (name or file) PrivLeak is relative to (default: the one named oracle)"},
     {"--json", OPT_STR, &json_path,
      "also write every figure, per prompt too, to FILE; "
      "'-': JSON on stdout instead of the table"},
@@ -106,17 +50,13 @@ static const Command CMD = {
     0,
 };
 
-static EvalList list(const StrList *l) {
-    return (EvalList){l->items, l->n};
-}
-
 int cmd_eval(int argc, char **argv) {
     eval_config_defaults(&cfg);
-    int rc = args_options(&CMD, NULL, argc, argv);
+    eval_opts(&g, &cfg, 1);
+    const Opt *groups[] = {g.opts, NULL};
+    int rc = args_options(&CMD, groups, argc, argv);
     if (rc != ARGS_RUN) return rc;
-    cfg.models = list(&models), cfg.texts = list(&texts), cfg.comp_targets = list(&targets);
-    cfg.choices = list(&choices), cfg.verb_targets = list(&verb_targets);
-    cfg.mia_forget = list(&mia_forget), cfg.mia_holdout = list(&mia_holdout);
+    eval_opts_finish(&g);
     int to_stdout = json_path && !strcmp(json_path, "-");
     cJSON *res;
     char *table = NULL;

@@ -88,3 +88,92 @@ const char *finetune_opts_finish(FinetuneOpts *g) {
     if (f->val_share < 0 || f->val_share >= 1) return "--val-share must be in [0, 1)";
     return NULL;
 }
+
+void eval_opts(EvalOpts *g, EvalConfig *c, int all) {
+    memset(g, 0, sizeof *g);
+    g->cfg = c;
+    Opt *o = g->opts;
+    if (all)
+        *o++ = (Opt){"--model|-m", OPT_LIST, &g->models, "model (GGUF); repeat to compare models"};
+    *o++ = (Opt){"--text", OPT_LIST, &g->texts, "NAME=FILE: perplexity on a text file; repeatable"};
+    *o++ = (Opt){"--prompts", OPT_STR, &c->prompts,
+                 "familiarity prompts, JSON Lines {\"prompt\", \"continuation\"}"};
+    *o++ = (Opt){"--seq", OPT_INT, &c->seq, "tokens per perplexity window (default 256)"};
+    if (all) *o++ = (Opt){"--batch", OPT_INT, &c->batch, "windows per forward pass (default 4)"};
+    *o++ = (Opt){"--max-windows", OPT_LONG, &c->max_windows,
+                 "at most N windows per text (default: all)"};
+    *o++ = (Opt){"--completions", OPT_INT, &c->comp.n,
+                 "completion familiarity on N prompts cut from the target (default 0: off)"};
+    *o++ = (Opt){"--completion-target", OPT_LIST, &g->targets,
+                 "text the prompts are cut from (the forget set); repeatable"};
+    if (all)
+        *o++ = (Opt){"--anchors", OPT_STR, &c->anchors,
+                     "anchor dictionary: its keys are the target's own terms"};
+    *o++ = (Opt){"--completion-tokens", OPT_INT, &c->comp.completion_tokens,
+                 "tokens generated per prompt (default 24)"};
+    *o++ = (Opt){"--completion-prompt-tokens", OPT_INT, &c->comp.prompt_tokens,
+                 "tokens of target text per prompt (default 48)"};
+    if (all)
+        *o++ = (Opt){"--seed", OPT_U64, &c->seed,
+                     "seed for the prompts, excerpts, chunks, next-sentence items and relearning "
+                     "(default 1)"};
+    *o++ = (Opt){"--choice", OPT_LIST, &g->choices,
+                 "NAME=FILE: multiple choice, JSON Lines in the hellaswag, piqa, arc, boolq or "
+                 "winogrande layout; repeatable"};
+    *o++ = (Opt){"--choice-layout", OPT_STR, &c->choice_layout,
+                 "layout of every --choice file (default auto: from the first line's fields)"};
+    *o++ = (Opt){"--next-sentence", OPT_STR, &c->next_sentence,
+                 "held-out general text to cut next-sentence items from"};
+    *o++ = (Opt){"--next-sentence-n", OPT_INT, &c->next.n, "next-sentence items (default 200)"};
+    *o++ = (Opt){"--next-sentence-choices", OPT_INT, &c->next.choices,
+                 "choices per next-sentence item (default 4)"};
+    *o++ = (Opt){"--relearn", OPT_STR, &c->relearn,
+                 "fine-tune each model on this text (never-seen stories), then measure again"};
+    *o++ =
+        (Opt){"--relearn-steps", OPT_LONG, &c->relearn_cfg.steps, "relearning steps (default 20)"};
+    *o++ = (Opt){"--relearn-lr", OPT_FLOAT, &c->relearn_cfg.lr,
+                 "relearning learning rate, constant (default 3e-4)"};
+    *o++ = (Opt){"--relearn-batch", OPT_INT, &c->relearn_cfg.batch,
+                 "relearning windows of --seq tokens per step (default 4)"};
+    *o++ = (Opt){"--verbmem", OPT_INT, &c->verb.n,
+                 "VerbMem on N excerpts: ROUGE-L of greedy continuations (default 0: off)"};
+    *o++ = (Opt){"--verbmem-target", OPT_LIST, &g->verb_targets,
+                 "text the excerpts are cut from; repeatable (default: --completion-target, else "
+                 "--mia-forget)"};
+    *o++ = (Opt){"--verbmem-prompt-tokens", OPT_INT, &c->verb.prompt_tokens,
+                 "prompt tokens per excerpt (default 32)"};
+    *o++ = (Opt){"--verbmem-tokens", OPT_INT, &c->verb.gen_tokens,
+                 "tokens generated and compared (default 128)"};
+    *o++ = (Opt){"--knowmem", OPT_STR, &c->knowmem,
+                 "KnowMem questions, JSON Lines {\"question\", \"answer\"}, asked few-shot"};
+    *o++ =
+        (Opt){"--knowmem-retain", OPT_STR, &c->knowmem_retain,
+              "KnowMem questions on general text: what unlearning must not take (MUSE's utility)"};
+    *o++ = (Opt){"--knowmem-shots", OPT_INT, &c->know.shots,
+                 "other questions shown as examples (default 3)"};
+    *o++ = (Opt){"--knowmem-tokens", OPT_INT, &c->know.max_tokens,
+                 "longest answer generated (default 32)"};
+    *o++ = (Opt){"--mia-forget", OPT_LIST, &g->mia_forget,
+                 "membership inference: text the models were trained on (members); repeatable"};
+    *o++ = (Opt){"--mia-holdout", OPT_LIST, &g->mia_holdout,
+                 "unseen text of the same source (non-members); repeatable"};
+    *o++ =
+        (Opt){"--mia-chunk", OPT_INT, &c->mia_chunk, "tokens per membership chunk (default 128)"};
+    *o++ = (Opt){"--mia-max-chunks", OPT_INT, &c->mia_max,
+                 "at most N chunks per set, a seeded choice (default 200; 0: all)"};
+    if (all)
+        *o++ =
+            (Opt){"--oracle", OPT_STR, &c->oracle,
+                  "model (name or file) PrivLeak is relative to (default: the one named oracle)"};
+}
+
+void eval_opts_finish(EvalOpts *g) {
+    EvalConfig *c = g->cfg;
+    c->models = (EvalList){g->models.items, g->models.n};
+    c->texts = (EvalList){g->texts.items, g->texts.n};
+    c->comp_targets = (EvalList){g->targets.items, g->targets.n};
+    c->choices = (EvalList){g->choices.items, g->choices.n};
+    c->verb_targets = (EvalList){g->verb_targets.items, g->verb_targets.n};
+    c->mia_forget = (EvalList){g->mia_forget.items, g->mia_forget.n};
+    c->mia_holdout = (EvalList){g->mia_holdout.items, g->mia_holdout.n};
+}

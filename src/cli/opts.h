@@ -8,6 +8,7 @@
 #define OB_OPTS_H
 
 #include "cli/args.h"
+#include "eval/evaluate.h"
 #include "unlearn/finetune.h"
 #include "unlearn/labels.h"
 
@@ -38,5 +39,16 @@ typedef struct {
  * in its own table. */
 void finetune_opts(FinetuneOpts *g, FinetuneConfig *ft, int with_alpha);
 const char *finetune_opts_finish(FinetuneOpts *g);
+
+/* eval's measures and their inputs (eval, compare). all: also --model,
+ * --oracle, --seed, --batch and --anchors, which compare owns itself. */
+typedef struct {
+    Opt opts[48];
+    EvalConfig *cfg;
+    StrList models, texts, targets, choices, verb_targets, mia_forget, mia_holdout;
+} EvalOpts;
+void eval_opts(EvalOpts *g, EvalConfig *c, int all);
+/* The lists into the config. */
+void eval_opts_finish(EvalOpts *g);
 
 #endif

@@ -41,7 +41,8 @@ static int check_list(const char *out, EvalList l, ObErr *err) {
 }
 
 int eval_check_output(const EvalConfig *c, const char *out, ObErr *err) {
-    const char *one[] = {c->prompts, c->anchors, c->next_sentence, c->relearn, c->knowmem};
+    const char *one[] = {c->prompts, c->anchors, c->next_sentence,
+                         c->relearn, c->knowmem, c->knowmem_retain};
     const EvalList lists[] = {c->models,       c->texts,      c->comp_targets, c->choices,
                               c->verb_targets, c->mia_forget, c->mia_holdout};
     if (ob_check_output(out, one, (int)(sizeof one / sizeof one[0]), err)) return -1;

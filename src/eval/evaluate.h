@@ -50,6 +50,7 @@ typedef struct {
     VerbConfig verb;                  /* VerbMem; n = 0: off; its seed is `seed` */
     EvalList verb_targets;            /* empty: comp_targets, else mia_forget */
     const char *knowmem;              /* KnowMem questions, JSON Lines {"question", "answer"} */
+    const char *knowmem_retain;       /* the same about general text: what must stay known */
     KnowConfig know;                  /* its seed is `seed` */
     EvalList mia_forget, mia_holdout; /* membership inference: members, non-members */
     int mia_chunk, mia_max;           /* tokens per chunk (128); chunks per set (200; 0: all) */

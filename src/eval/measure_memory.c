@@ -15,12 +15,16 @@
 
 #define MIA_K 0.4 /* MUSE's Min-K% setting */
 
+/* KnowMem's two question sets as JSON keys: the target's, and general
+ * text's (MUSE's utility criterion, "KnowMem on retain") */
+static const char *const KNOW_KEY[2] = {"knowmem", "knowmem_retain"};
+
 typedef struct {
     VerbResult *verb; /* [verb.n] or NULL */
     int verb_tokens;  /* continuation length used (the context may cap it) */
     double verb_f1;
-    KnowResult *know; /* [know.n] or NULL */
-    double know_f1, know_recall;
+    KnowResult *know[2]; /* [know[k].n] or NULL: forget questions, retain questions */
+    double know_f1[2], know_recall[2];
     double *mia_forget, *mia_holdout; /* Min-K% scores per chunk, or NULL */
     double auc, privleak;             /* privleak: NAN without an oracle */
 } MemModel;
@@ -31,8 +35,8 @@ typedef struct {
     const EvalList *verb_files; /* the files VerbMem cuts from */
     TokenStream verb_ds;
     VerbSet verb;
-    JsonlFile know_file;
-    KnowSet know;
+    JsonlFile know_file[2]; /* KnowMem on the target's questions, and on retain ones */
+    KnowSet know[2];
     TokenStream forget_ds, holdout_ds;
     size_t *forget_at, *holdout_at; /* chunk starts */
     int n_forget, n_holdout, forget_available, holdout_available;
@@ -46,7 +50,7 @@ static int mia_on(const EvalConfig *c) {
 }
 
 static int asked(const EvalConfig *c) {
-    return c->verb.n > 0 || c->knowmem || mia_on(c);
+    return c->verb.n > 0 || c->knowmem || c->knowmem_retain || mia_on(c);
 }
 
 static const char *check(const EvalConfig *c) {
@@ -126,9 +130,11 @@ static int load(EvalRun *run, void *st, ObErr *err) {
         ob_logf("eval: verbmem: %d excerpts cut from %ld candidates (seed %llu)\n", s->verb.n,
                 s->verb.n_candidates, (unsigned long long)c->seed);
     }
-    if (c->knowmem && (jsonl_load(&s->know_file, c->knowmem, KNOW_JSONL_FIELDS, err) ||
-                       know_build(&s->know, &s->know_file, &s->know_cfg, err)))
-        return -1;
+    const char *know_path[2] = {c->knowmem, c->knowmem_retain};
+    for (int k = 0; k < 2; k++)
+        if (know_path[k] && (jsonl_load(&s->know_file[k], know_path[k], KNOW_JSONL_FIELDS, err) ||
+                             know_build(&s->know[k], &s->know_file[k], &s->know_cfg, err)))
+            return -1;
     return load_mia(run, s, err);
 }
 
@@ -159,13 +165,15 @@ static int run_model(EvalRun *run, void *st, int i, Llama *m, ObErr *err) {
         ob_logf("eval: %s: verbmem ROUGE-L F1 %.3f over %d excerpts, %d tokens (%.1f s)\n", name,
                 mm->verb_f1, s->verb.n, mm->verb_tokens, ob_now() - t0);
     }
-    if (s->know.n) {
+    for (int k = 0; k < 2; k++) {
+        const KnowSet *ks = &s->know[k];
+        if (!ks->n) continue;
         t0 = ob_now();
-        mm->know = ob_calloc((size_t)s->know.n, sizeof(KnowResult), "knowmem results", err);
-        if (!mm->know || know_generate(m, &s->know, &run->tok, mm->know, err)) return -1;
-        know_means(mm->know, s->know.n, &mm->know_f1, &mm->know_recall);
-        ob_logf("eval: %s: knowmem ROUGE-L F1 %.3f, recall %.3f over %d questions (%.1f s)\n", name,
-                mm->know_f1, mm->know_recall, s->know.n, ob_now() - t0);
+        mm->know[k] = ob_calloc((size_t)ks->n, sizeof(KnowResult), "knowmem results", err);
+        if (!mm->know[k] || know_generate(m, ks, &run->tok, mm->know[k], err)) return -1;
+        know_means(mm->know[k], ks->n, &mm->know_f1[k], &mm->know_recall[k]);
+        ob_logf("eval: %s: %s ROUGE-L F1 %.3f, recall %.3f over %d questions (%.1f s)\n", name,
+                KNOW_KEY[k], mm->know_f1[k], mm->know_recall[k], ks->n, ob_now() - t0);
     }
     if (s->n_forget) {
         t0 = ob_now();
@@ -232,8 +240,8 @@ static cJSON *verb_settings_json(const MemState *s) {
     return o;
 }
 
-static cJSON *know_settings_json(const MemState *s, const char *path) {
-    const KnowSet *k = &s->know;
+static cJSON *know_settings_json(const MemState *s, int set, const char *path) {
+    const KnowSet *k = &s->know[set];
     cJSON *o = cJSON_CreateObject(), *items = cJSON_CreateArray();
     cJSON_AddStringToObject(o, "file", path);
     cJSON_AddNumberToObject(o, "n", k->n);
@@ -246,7 +254,7 @@ static cJSON *know_settings_json(const MemState *s, const char *path) {
                             "until a newline, <|endoftext|> or max_tokens; ROUGE-L F1 and "
                             "recall of the trimmed answer against the reference");
     for (int i = 0; i < k->n; i++) {
-        cJSON *it = cJSON_Duplicate(s->know_file.items[i], 1), *ex = cJSON_CreateArray();
+        cJSON *it = cJSON_Duplicate(s->know_file[set].items[i], 1), *ex = cJSON_CreateArray();
         cJSON_DeleteItemFromObjectCaseSensitive(it, "line");
         cJSON_DeleteItemFromObjectCaseSensitive(it, "example_lines");
         cJSON_AddNumberToObject(it, "line", k->line[i]);
@@ -287,7 +295,10 @@ static cJSON *mia_settings_json(const EvalRun *run, const MemState *s) {
 static void settings_json(const EvalRun *run, const void *st, cJSON *root) {
     const MemState *s = st;
     if (s->verb.n) cJSON_AddItemToObject(root, "verbmem", verb_settings_json(s));
-    if (s->know.n) cJSON_AddItemToObject(root, "knowmem", know_settings_json(s, run->cfg->knowmem));
+    const char *know_path[2] = {run->cfg->knowmem, run->cfg->knowmem_retain};
+    for (int k = 0; k < 2; k++)
+        if (s->know[k].n)
+            cJSON_AddItemToObject(root, KNOW_KEY[k], know_settings_json(s, k, know_path[k]));
     if (s->n_forget) cJSON_AddItemToObject(root, "mia", mia_settings_json(run, s));
 }
 
@@ -311,16 +322,17 @@ static cJSON *verb_json(const MemState *s, const MemModel *mm) {
     return v;
 }
 
-static cJSON *know_json(const MemState *s, const MemModel *mm) {
+static cJSON *know_json(const MemState *s, int set, const MemModel *mm) {
+    const KnowSet *ks = &s->know[set];
     cJSON *k = cJSON_CreateObject(), *items = cJSON_CreateArray();
-    cJSON_AddNumberToObject(k, "n", s->know.n);
-    cJSON_AddNumberToObject(k, "rougeL_f1", mm->know_f1);
-    cJSON_AddNumberToObject(k, "rougeL_recall", mm->know_recall);
-    for (int q = 0; q < s->know.n; q++) {
-        const KnowResult *r = &mm->know[q];
+    cJSON_AddNumberToObject(k, "n", ks->n);
+    cJSON_AddNumberToObject(k, "rougeL_f1", mm->know_f1[set]);
+    cJSON_AddNumberToObject(k, "rougeL_recall", mm->know_recall[set]);
+    for (int q = 0; q < ks->n; q++) {
+        const KnowResult *r = &mm->know[set][q];
         cJSON *it = cJSON_CreateObject();
-        cJSON_AddStringToObject(it, "question", s->know.question[q]);
-        cJSON_AddStringToObject(it, "answer", s->know.answer[q]);
+        cJSON_AddStringToObject(it, "question", ks->question[q]);
+        cJSON_AddStringToObject(it, "answer", ks->answer[q]);
         cJSON_AddStringToObject(it, "generated", r->answer);
         cJSON_AddNumberToObject(it, "f1", r->score.f1);
         cJSON_AddNumberToObject(it, "recall", r->score.recall);
@@ -347,7 +359,8 @@ static void model_json(const EvalRun *run, const void *st, int i, cJSON *model) 
     const MemModel *mm = &s->models[i];
     (void)run;
     if (s->verb.n) cJSON_AddItemToObject(model, "verbmem", verb_json(s, mm));
-    if (s->know.n) cJSON_AddItemToObject(model, "knowmem", know_json(s, mm));
+    for (int k = 0; k < 2; k++)
+        if (s->know[k].n) cJSON_AddItemToObject(model, KNOW_KEY[k], know_json(s, k, mm));
     if (s->n_forget) cJSON_AddItemToObject(model, "privleak", privleak_json(s, mm));
 }
 
@@ -364,9 +377,13 @@ static void table(const EvalRun *run, const void *st, EvalTable *t) {
     const MemState *s = st;
     const EvalConfig *c = run->cfg;
     if (s->verb.n) row(s, t, "verbmem ROUGE-L F1", offsetof(MemModel, verb_f1), "%.3f");
-    if (s->know.n) {
-        row(s, t, "knowmem ROUGE-L F1", offsetof(MemModel, know_f1), "%.3f");
-        row(s, t, "knowmem ROUGE-L recall", offsetof(MemModel, know_recall), "%.3f");
+    if (s->know[0].n) {
+        row(s, t, "knowmem ROUGE-L F1", offsetof(MemModel, know_f1[0]), "%.3f");
+        row(s, t, "knowmem ROUGE-L recall", offsetof(MemModel, know_recall[0]), "%.3f");
+    }
+    if (s->know[1].n) {
+        row(s, t, "knowmem retain ROUGE-L F1", offsetof(MemModel, know_f1[1]), "%.3f");
+        row(s, t, "knowmem retain ROUGE-L recall", offsetof(MemModel, know_recall[1]), "%.3f");
     }
     if (s->n_forget) {
         row(s, t, "membership AUC (Min-40%)", offsetof(MemModel, auc), "%.3f");
@@ -380,9 +397,11 @@ static void table(const EvalRun *run, const void *st, EvalTable *t) {
                    s->verb.n, (unsigned long long)s->verb.cfg.seed, s->verb_files->items[0],
                    s->verb_files->n > 1 ? " ..." : "", s->verb.cfg.prompt_tokens,
                    s->verb.cfg.gen_tokens);
-    if (s->know.n)
-        table_line(t, "knowmem: %d questions from %s, %d examples each\n", s->know.n, c->knowmem,
-                   s->know.cfg.shots);
+    const char *know_path[2] = {c->knowmem, c->knowmem_retain};
+    for (int k = 0; k < 2; k++)
+        if (s->know[k].n)
+            table_line(t, "%s: %d questions from %s, %d examples each\n", KNOW_KEY[k], s->know[k].n,
+                       know_path[k], s->know[k].cfg.shots);
     if (s->n_forget)
         table_line(t, "membership: %d forget vs %d holdout chunks of %d tokens; oracle: %s\n",
                    s->n_forget, s->n_holdout, c->mia_chunk,
@@ -394,13 +413,12 @@ static void state_free(void *st) {
     for (int i = 0; i < s->n_models; i++) {
         MemModel *mm = &s->models[i];
         verb_results_free(mm->verb, s->verb.n);
-        know_results_free(mm->know, s->know.n);
-        free(mm->verb), free(mm->know), free(mm->mia_forget), free(mm->mia_holdout);
+        for (int k = 0; k < 2; k++) know_results_free(mm->know[k], s->know[k].n), free(mm->know[k]);
+        free(mm->verb), free(mm->mia_forget), free(mm->mia_holdout);
     }
     verb_set_free(&s->verb);
     dataset_free(&s->verb_ds);
-    know_set_free(&s->know);
-    jsonl_free(&s->know_file);
+    for (int k = 0; k < 2; k++) know_set_free(&s->know[k]), jsonl_free(&s->know_file[k]);
     dataset_free(&s->forget_ds), dataset_free(&s->holdout_ds);
     free(s->forget_at), free(s->holdout_at);
 }

@@ -106,6 +106,7 @@ static void model_blank(ReportModel *m) {
         m->choice_n[k] = m->choice_acc[k] = m->choice_acc_norm[k] = NAN;
     m->fam_prob = m->fam_rank = m->leak_rate = m->leak_score = NAN;
     m->verbmem_n = m->verbmem_f1 = m->knowmem_n = m->knowmem_f1 = m->knowmem_recall = NAN;
+    m->kr_n = m->kr_f1 = NAN;
     m->privleak_auc = m->privleak = m->ns_n = m->ns_acc = m->ns_acc_norm = NAN;
     m->relearn_steps = m->relearn_lr = m->relearn_prob = NAN;
 }
@@ -150,6 +151,8 @@ static int check_ranges(const Report *r, const ReportModel *m, const char *ctx, 
         {"knowmem.n", m->knowmem_n, 0, big},
         {"knowmem.rougeL_f1", m->knowmem_f1, 0, 1},
         {"knowmem.rougeL_recall", m->knowmem_recall, 0, 1},
+        {"knowmem_retain.n", m->kr_n, 0, big},
+        {"knowmem_retain.rougeL_f1", m->kr_f1, 0, 1},
         {"privleak.auc", m->privleak_auc, 0, 1},
         {"privleak.privleak", m->privleak, -big, big},
         {"next_sentence.n", m->ns_n, 0, big},
@@ -173,12 +176,12 @@ static int read_model(Report *r, ReportModel *m, const cJSON *o, int idx, ObErr 
         return ob_errf(err, "%s: model %d has no \"name\" string", r->eval_path, idx);
     if (!(m->name = dup_str(name->valuestring, err))) return -1;
     snprintf(ctx, sizeof ctx, "%s: model %d (%.100s)", r->eval_path, idx, m->name);
-    const cJSON *ppl, *fam, *comp, *vm, *km, *pl, *ch, *ns, *rl, *rlf;
+    const cJSON *ppl, *fam, *comp, *vm, *km, *kr, *pl, *ch, *ns, *rl, *rlf;
     if (get_obj(o, "perplexity", &ppl, ctx, err) || get_obj(o, "familiarity", &fam, ctx, err) ||
         get_obj(o, "completions", &comp, ctx, err) || get_obj(o, "verbmem", &vm, ctx, err) ||
-        get_obj(o, "knowmem", &km, ctx, err) || get_obj(o, "privleak", &pl, ctx, err) ||
-        get_obj(o, "choice", &ch, ctx, err) || get_obj(o, "next_sentence", &ns, ctx, err) ||
-        get_obj(o, "relearn", &rl, ctx, err))
+        get_obj(o, "knowmem", &km, ctx, err) || get_obj(o, "knowmem_retain", &kr, ctx, err) ||
+        get_obj(o, "privleak", &pl, ctx, err) || get_obj(o, "choice", &ch, ctx, err) ||
+        get_obj(o, "next_sentence", &ns, ctx, err) || get_obj(o, "relearn", &rl, ctx, err))
         return -1;
     if (rl && get_obj(rl, "familiarity", &rlf, ctx, err)) return -1;
     if (!rl) rlf = NULL;
@@ -193,6 +196,8 @@ static int read_model(Report *r, ReportModel *m, const cJSON *o, int idx, ObErr 
                    get_num(km, "knowmem", "n", &m->knowmem_n, ctx, err) ||
                    get_num(km, "knowmem", "rougeL_f1", &m->knowmem_f1, ctx, err) ||
                    get_num(km, "knowmem", "rougeL_recall", &m->knowmem_recall, ctx, err) ||
+                   get_num(kr, "knowmem_retain", "n", &m->kr_n, ctx, err) ||
+                   get_num(kr, "knowmem_retain", "rougeL_f1", &m->kr_f1, ctx, err) ||
                    get_num(pl, "privleak", "auc", &m->privleak_auc, ctx, err) ||
                    get_num(pl, "privleak", "privleak", &m->privleak, ctx, err) ||
                    get_num(ns, "next_sentence", "n", &m->ns_n, ctx, err) ||
@@ -465,6 +470,7 @@ static void build_table(const Report *r, Table *t) {
     num_row(t, r, "VerbMem ROUGE-L F1", OFF(verbmem_f1), "%.3f");
     num_row(t, r, "KnowMem ROUGE-L F1", OFF(knowmem_f1), "%.3f");
     num_row(t, r, "KnowMem ROUGE-L recall", OFF(knowmem_recall), "%.3f");
+    num_row(t, r, "KnowMem on retain ROUGE-L F1", OFF(kr_f1), "%.3f");
     num_row(t, r, "PrivLeak Min-K% AUC", OFF(privleak_auc), "%.3f");
     num_row(t, r, "PrivLeak vs oracle (%)", OFF(privleak), "%+.1f");
     for (int k = 0; k < r->n_tasks; k++) {
@@ -675,8 +681,34 @@ static int has_ppl(const Report *r) {
     return 0;
 }
 
+/* MUSE's criteria and next-sentence accuracy: one chart each, when measured. */
+static const struct {
+    size_t off;
+    const char *id, *title, *note, *axis, *fmt;
+} CRITERIA[] = {
+    {OFF(verbmem_f1), "verbmem", "VerbMem",
+     "ROUGE-L F1 of greedy continuations of target excerpts against the text: lower is less "
+     "verbatim memory; the oracle's is where a model that never saw the target stands.",
+     "ROUGE-L F1", "%.3f"},
+    {OFF(knowmem_f1), "knowmem", "KnowMem on the target",
+     "ROUGE-L F1 of answers to questions about the target.", "ROUGE-L F1", "%.3f"},
+    {OFF(kr_f1), "knowmem-retain", "KnowMem on retain",
+     "ROUGE-L F1 of answers to questions about the general text: what unlearning must keep.",
+     "ROUGE-L F1", "%.3f"},
+    {OFF(privleak), "privleak", "PrivLeak",
+     "Min-K% membership AUC of target against never-seen text of the same source, relative to "
+     "the oracle's: near 0 is right, negative is under-forgetting, positive over-forgetting.",
+     "PrivLeak (%)", "%+.1f"},
+    {OFF(ns_acc), "next-sentence", "Next-sentence accuracy",
+     "Share of general-text items where the true next sentence scores highest.", "accuracy",
+     "%.3f"},
+};
+enum { N_CRITERIA = sizeof CRITERIA / sizeof CRITERIA[0] };
+
 static int n_charts(const Report *r) {
-    return any_present(r, OFF(fam_prob)) + any_present(r, OFF(leak_rate)) + has_ppl(r) +
+    int n = 0;
+    for (int k = 0; k < N_CRITERIA; k++) n += any_present(r, CRITERIA[k].off);
+    return n + any_present(r, OFF(fam_prob)) + any_present(r, OFF(leak_rate)) + has_ppl(r) +
            has_relearn(r) + r->n_logs;
 }
 
@@ -754,6 +786,14 @@ static void html_charts(const Report *r, FILE *out) {
               out);
         model_bars(r, out, "leak-rate", "Leak rate per model", "leak rate", OFF(leak_rate), 0,
                    "%.3f");
+    }
+    for (int k = 0; k < N_CRITERIA; k++) {
+        if (!any_present(r, CRITERIA[k].off)) continue;
+        fprintf(out, "<h2>%s</h2>\n<p class=\"note\">", CRITERIA[k].title);
+        xml_escape(out, CRITERIA[k].note);
+        fputs("</p>\n", out);
+        model_bars(r, out, CRITERIA[k].id, CRITERIA[k].title, CRITERIA[k].axis, CRITERIA[k].off, 0,
+                   CRITERIA[k].fmt);
     }
     if (has_ppl(r)) {
         size_t offs[REPORT_MAX_TEXTS];

@@ -6,7 +6,8 @@
  * row and no chart. Keys it does not know are ignored. Keys it reads:
  *   models[]: name, perplexity{TEXT: {perplexity}},
  *     familiarity{mean_prob, median_first_rank}, completions{leak_rate, weighted_score},
- *     verbmem{n, rougeL_f1}, knowmem{n, rougeL_f1, rougeL_recall}, privleak{auc, privleak},
+ *     verbmem{n, rougeL_f1}, knowmem{n, rougeL_f1, rougeL_recall}, knowmem_retain{n, rougeL_f1},
+ *     privleak{auc, privleak},
  *     choice{TASK: {layout, n, acc, acc_norm}}, next_sentence{n, acc, acc_norm},
  *     relearn{steps, lr, familiarity{mean_prob}}
  *   prompts{n}, completions{n}, seq (for the notes under the table)
@@ -30,6 +31,7 @@ typedef struct {
     double leak_rate, leak_score; /* completions: leak rate, weighted score */
     double verbmem_n, verbmem_f1;
     double knowmem_n, knowmem_f1, knowmem_recall;
+    double kr_n, kr_f1; /* knowmem_retain: KnowMem on general text */
     double privleak_auc, privleak;
     double choice_n[REPORT_MAX_TASKS], choice_acc[REPORT_MAX_TASKS],
         choice_acc_norm[REPORT_MAX_TASKS]; /* by Report.tasks */

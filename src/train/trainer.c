@@ -334,6 +334,12 @@ static int check_weights(const Llama *m, long step, ObErr *err) {
                    name);
 }
 
+void train_snapshot_path(char *buf, size_t n, const char *out, long step) {
+    size_t len = strlen(out);
+    int stem = len >= 5 && !strcmp(out + len - 5, ".gguf") ? (int)(len - 5) : (int)len;
+    snprintf(buf, n, "%.*s.step%ld.gguf", stem, out, step);
+}
+
 static int save_checkpoint(const Llama *m, const Tokenizer *tok, const TrainConfig *tc,
                            const AdamW *opt, long step, const ObRng *rng, float best, ObErr *err) {
     if (check_weights(m, step, err)) return -1;
@@ -684,10 +690,17 @@ int train_run(Llama *m, const Tokenizer *tok, const TrainConfig *tc, const Train
         int eval_now = tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps);
         if (data->eval && (eval_now || (tc->best_path && step == tc->steps)))
             rc = evaluate(m, tok, tc, data, step, &best, res, ls.log, err);
-        if (!rc && ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps)) {
+        int keep = tc->keep_every > 0 && step % tc->keep_every == 0;
+        if (!rc &&
+            (keep || (tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps)) {
             if (ls.log) fflush(ls.log); /* the log always reaches the checkpoint a resume takes */
             rc = check_same_weights(m, step, err);
             if (!rc && ls.lead) rc = save_checkpoint(m, tok, tc, &opt, step, &rng, best, err);
+            if (!rc && ls.lead && keep) {
+                char snap[4096];
+                train_snapshot_path(snap, sizeof snap, tc->out_path, step);
+                rc = ob_copy_file(tc->out_path, snap, err);
+            }
         }
     }
     /* Other ranks may read what rank 0 just wrote (the next pipeline stage). */

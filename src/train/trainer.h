@@ -34,6 +34,7 @@ typedef struct {
     float clip; /* max global gradient norm; 0 = none */
     uint64_t seed;
     long ckpt_every; /* 0: only at the end */
+    long keep_every; /* also keep the model of every N-th step, train_snapshot_path (0: none) */
     long log_every;
     long eval_every;       /* held-out loss every N steps (and at the end) */
     const char *best_path; /* keep the model with the best held-out loss here */
@@ -44,6 +45,10 @@ typedef struct {
 } TrainConfig;
 
 void train_config_defaults(TrainConfig *tc);
+
+/* Where the model of step `step` is kept under keep_every: "<out>.stepN.gguf"
+ * for out "<out>.gguf" ("unlearned.step50.gguf"). */
+void train_snapshot_path(char *buf, size_t n, const char *out, long step);
 
 /* Fails, naming the setting as its command-line flag (flag: the flags'
  * prefix, "--" or "--reinforce-"), when a setting is out of range: rates,
