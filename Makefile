@@ -14,7 +14,7 @@ LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test bench demo clean format deps report-check test-sanitize fuzz fuzz-run valgrind-check \
+.PHONY: all test bench demo compare clean format deps report-check test-sanitize fuzz fuzz-run valgrind-check \
 	test-mpi
 all: $(if $(filter 1,$(MPI)),build-mpi/obliviate,build/obliviate)
 
@@ -44,7 +44,7 @@ deps:
 TEST_SH := tests/test_cli.sh tests/test_fetch.sh tests/test_eval_cli.sh tests/test_eval_choice.sh \
 	tests/test_eval_mem_cli.sh tests/test_unlearn.sh tests/test_report.sh tests/test_kill_resume.sh \
 	tests/test_bad_input.sh tests/test_hf.sh tests/test_lora.sh tests/test_own_model.sh \
-	tests/test_concurrent.sh tests/test_methods.sh
+	tests/test_concurrent.sh tests/test_methods.sh tests/test_compare.sh
 
 test: deps all $(TEST_BIN) build/tests/gguf_diff
 	@sh tools/llamacpp/setup.sh || true
@@ -133,6 +133,11 @@ report-check: all
 
 demo: deps all
 	@sh tools/demo.sh
+
+# Every unlearning method from the demo's baseline (tools/compare.sh);
+# REDUCED=1: a tiny world, every method a few steps (CI).
+compare: deps all
+	@REDUCED=$(REDUCED) sh tools/compare.sh
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*/*.h tests/*.h fuzz/*.c fuzz/*.h

@@ -21,6 +21,8 @@ static const struct {
     {"generate", cmd_generate, "continue a prompt (greedy, temperature, top-k, top-p)"},
     {"perplexity", cmd_perplexity, "a model's loss and perplexity on text files"},
     {"eval", cmd_eval, "compare models: perplexity on texts, familiarity on prompts"},
+    {"compare", cmd_compare,
+     "every unlearning method from one baseline, measured against the oracle"},
     {"report", cmd_report, "eval JSON and training logs -> Markdown and HTML report with charts"},
     {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
     {"import-hf", cmd_import_hf, "Hugging Face Llama folder (safetensors) -> GGUF"},

@@ -23,14 +23,14 @@ OBJECTIVE_PRESET(preset_simnpo, FORGET_SIMNPO, RETAIN_NLL)
 OBJECTIVE_PRESET(preset_undial, FORGET_UNDIAL, RETAIN_NONE)
 OBJECTIVE_PRESET(preset_rmu, FORGET_RMU, RETAIN_HIDDEN)
 
-#define OBJ objective_unlearn, objective_unlearn_check, 0
+#define OBJ objective_unlearn, objective_unlearn_check, 0, "unlearned.gguf", 0
 static const UnlearnMethod METHODS[] = {
     {"whp",
      "Eldan & Russinovich's method with this project's defaults (soft targets, "
      "forbidden single-token keys, suppression, in-key labels)",
-     NULL, unlearn_run, unlearn_config_check, 1},
+     NULL, unlearn_run, unlearn_config_check, 1, "unlearned.gguf.ckpt.gguf", 1},
     {"whp-published", "the paper's recipe: hard labels, alpha 5, nothing forbidden",
-     unlearn_config_published, unlearn_run, unlearn_config_check, 1},
+     unlearn_config_published, unlearn_run, unlearn_config_check, 1, "unlearned.gguf.ckpt.gguf", 1},
     {"ga", "gradient ascent on the target's next-token loss", preset_ga, OBJ},
     {"graddiff", "gradient ascent on the target, descent on --retain text", preset_graddiff, OBJ},
     {"ga-kl", "gradient ascent on the target, KL to the baseline on --retain text", preset_ga_kl,
@@ -47,7 +47,7 @@ static const UnlearnMethod METHODS[] = {
      "at the baseline's; only that block's and the two below's MLPs train",
      preset_rmu, OBJ},
     {"task-vector", "BASE - a (reinforced - BASE): the reinforced model's change negated", NULL,
-     task_vector_unlearn, task_vector_check, 0},
+     task_vector_unlearn, task_vector_check, 0, NULL, 1},
 };
 #undef OBJ
 enum { N_METHODS = sizeof METHODS / sizeof METHODS[0] };
@@ -56,6 +56,10 @@ const UnlearnMethod *unlearn_method_find(const char *name) {
     for (int i = 0; i < N_METHODS; i++)
         if (!strcmp(METHODS[i].name, name)) return &METHODS[i];
     return NULL;
+}
+
+const UnlearnMethod *unlearn_method_at(int i) {
+    return i >= 0 && i < N_METHODS ? &METHODS[i] : NULL;
 }
 
 void unlearn_method_names(char *buf, size_t n) {

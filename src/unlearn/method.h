@@ -19,10 +19,16 @@ typedef struct {
     /* its settings checked before any work (run checks them too) */
     int (*check)(const UnlearnConfig *c, ObErr *err);
     int needs_anchors; /* WHP's: an anchor dictionary is required */
+    /* its unlearning training's checkpoint in the work folder, after which
+     * keep_every's snapshots are named (train_snapshot_path); NULL: none */
+    const char *ckpt;
+    int reinforces; /* runs WHP's reinforce stage (work/reinforced.gguf) */
 } UnlearnMethod;
 
 /* The method called name, or NULL. */
 const UnlearnMethod *unlearn_method_find(const char *name);
+/* The i-th method of the table (0..), or NULL past its end. */
+const UnlearnMethod *unlearn_method_at(int i);
 /* The names, comma-separated, into buf ("whp, whp-published, ga, ..."). */
 void unlearn_method_names(char *buf, size_t n);
 
