@@ -97,8 +97,12 @@ static int make_dir(const char *path, ObErr *err) {
     return 0;
 }
 
-/* dst is src: a hard link where the file system allows, else a copy. */
+/* dst is src: a hard link where the file system allows, else a copy
+ * (nothing to do when dst already is src). */
 static int place(const char *src, const char *dst, ObErr *err) {
+    struct stat a, b;
+    if (stat(src, &a) != 0) return ob_errf(err, "%s: %s", src, strerror(errno));
+    if (stat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return 0;
     if (unlink(dst) != 0 && errno != ENOENT)
         return ob_errf(err, "%s: cannot replace: %s", dst, strerror(errno));
     return link(src, dst) == 0 ? 0 : ob_copy_file(src, dst, err);
