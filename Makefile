@@ -14,7 +14,7 @@ LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=build/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test bench demo compare clean format deps report-check test-sanitize fuzz fuzz-run valgrind-check \
+.PHONY: all test bench demo compare sweep clean format deps report-check test-sanitize fuzz fuzz-run valgrind-check \
 	test-mpi
 all: $(if $(filter 1,$(MPI)),build-mpi/obliviate,build/obliviate)
 
@@ -138,6 +138,10 @@ demo: deps all
 # REDUCED=1: a tiny world, every method a few steps (CI).
 compare: deps all
 	@REDUCED=$(REDUCED) sh tools/compare.sh
+
+# The learning rate of each of the field's methods on the demo (tools/sweep.sh).
+sweep: deps all
+	@sh tools/sweep.sh
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) src/*/*.h tests/*.h fuzz/*.c fuzz/*.h
