@@ -697,7 +697,9 @@ static const struct {
      "ROUGE-L F1", "%.3f"},
     {OFF(privleak), "privleak", "PrivLeak",
      "Min-K% membership AUC of target against never-seen text of the same source, relative to "
-     "the oracle's: near 0 is right, negative is under-forgetting, positive over-forgetting.",
+     "the oracle's: near 0 is right; positive, the target still scores as seen (under-forgetting); "
+     "negative, it scores as less likely than unseen text (over-forgetting). MUSE reports the "
+     "opposite sign.",
      "PrivLeak (%)", "%+.1f"},
     {OFF(ns_acc), "next-sentence", "Next-sentence accuracy",
      "Share of general-text items where the true next sentence scores highest.", "accuracy",
