@@ -47,6 +47,10 @@ expect_error "unknown method" "no method \"sgd\"" $B --work "$T/w1" --methods np
     --text f="$C/target.txt"
 expect_error "a bad --lr" "METHOD=LR" $B --work "$T/w1" --methods npo --lr npo=x \
     --text f="$C/target.txt"
+expect_error "an unknown setting" 'npo.bogus: no setting "bogus"' $B --work "$T/w1" --methods npo \
+    --set npo.bogus=1 --text f="$C/target.txt"
+expect_error "a setting out of range" "npo: --beta 0: must be in" $B --work "$T/w1" --methods npo \
+    --set npo.beta=0 --text f="$C/target.txt"
 [ ! -e "$T/w1" ] && ok "nothing made before the request is checked" || bad "$T/w1 was made"
 
 # killed with -9 at a random moment and run again = never interrupted

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make compare: every unlearning method (obliviate unlearn --method) from the
-# demo's baseline with one budget of unlearning steps, evaluated with the
-# demo's oracle and measures in one eval; the table goes to stdout and
+# demo's baseline with one budget of unlearning steps (100, the sweep's; the
+# paper's recipe at lr 5e-5 as in make demo), evaluated with the demo's
+# oracle and measures in one eval; the table goes to stdout and
 # .cache/demo/compare/compare.md, the report to .cache/demo/compare/report.
 # Trains the demo's models first when they are missing (make demo).
 #
@@ -53,5 +54,5 @@ mkdir -p "$C/compare"
 # shellcheck disable=SC2086 # MEASURES is a list of options
 $OB compare -m "$M/baseline.gguf" --oracle "$M/oracle.gguf" --target "$D/forget.txt" \
     --retain "$D/general_train.txt" --anchors data/anchors/sherlock.json --work "$C/compare" \
-    --steps "${COMPARE_STEPS:-150}" $MEASURES "$@" >"$C/compare/compare.md"
+    --steps "${COMPARE_STEPS:-100}" --lr whp-published=5e-5 $MEASURES "$@" >"$C/compare/compare.md"
 cat "$C/compare/compare.md"

@@ -9,8 +9,9 @@
 #   4. unlearn the forget set from the baseline (obliviate unlearn), with the
 #      defaults and with the paper's recipe (--published);
 #   5. compare baseline, reinforced, unlearned, published and oracle:
-#      perplexities, familiarity, completion leaks, VerbMem, KnowMem,
-#      PrivLeak, next-sentence accuracy and relearning;
+#      perplexities, familiarity, completion leaks, VerbMem, KnowMem on the
+#      target and on general text, PrivLeak, next-sentence accuracy and
+#      relearning (tools/demo-measures.sh);
 #   6. write the report (Markdown and HTML with charts) to .cache/demo/report.
 # Everything is cached: a second run reuses the models; an interrupted run
 # resumes from its last checkpoint.
@@ -74,14 +75,10 @@ done
 $OB unlearn -m "$M/baseline.gguf" --target "$D/forget.txt" --anchors data/anchors/sherlock.json \
     --published --lr 5e-5 --work "$C/unlearn-published" -o "$M/published.gguf" >/dev/null
 
+. tools/demo-measures.sh
+# shellcheck disable=SC2086 # MEASURES is a list of options
 $OB eval --model "$M/baseline.gguf" --model "$C/unlearn/reinforced.gguf" --model "$M/unlearned.gguf" \
-    --model "$M/published.gguf" --model "$M/oracle.gguf" \
-    --text general-heldout="$D/general_heldout.txt" --text forget-set="$D/forget.txt" \
-    --text stories-11-12="$D/target_heldout.txt" --prompts data/familiarity/sherlock.jsonl \
-    --completions 100 --completion-target "$D/forget.txt" --anchors data/anchors/sherlock.json \
-    --verbmem 50 --knowmem data/knowmem/sherlock.jsonl \
-    --mia-forget "$D/forget.txt" --mia-holdout "$D/target_heldout.txt" \
-    --next-sentence "$D/general_heldout.txt" --relearn "$D/target_heldout.txt" \
+    --model "$M/published.gguf" --model "$M/oracle.gguf" $MEASURES \
     --json "$C/eval.json" >"$C/eval.txt"
 echo "demo: results in $C/eval.json (table: $C/eval.txt)" >&2
 

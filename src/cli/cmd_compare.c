@@ -1,6 +1,7 @@
 /* obliviate compare: the option table of eval/compare.h's CompareConfig
  * (eval's measures as eval names them), the call, and the table. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 
 static CompareConfig cfg;
 static EvalOpts ev;
-static StrList targets, lrs;
+static StrList targets, lrs, sets;
 
 static const Opt OPTS[] = {
     {"--model|-m", OPT_STR, &cfg.base, "baseline model that knows the target, required"},
@@ -30,6 +31,9 @@ static const Opt OPTS[] = {
     {"--snapshots", OPT_INT, &cfg.snapshots,
      "checkpoints per run that MUSE's selection rule considers (default 4; 0: none)"},
     {"--lr", OPT_LIST, &lrs, "METHOD=LR: a method's learning rate (repeatable)"},
+    {"--set", OPT_LIST, &sets,
+     "METHOD.KEY=VALUE: a method's setting, KEY one of unlearn's flags lr, beta, delta, "
+     "forget-weight, retain-weight, kl-k, layer, steer, negate (repeatable)"},
     {"--block", OPT_INT, &cfg.unlearn.labels.block, "tokens per window (default 256)"},
     {"--batch", OPT_INT, &cfg.unlearn.finetune.train.batch, "unlearning batch (default 8)"},
     {"--reinforce-steps", OPT_LONG, &cfg.unlearn.reinforce.steps,
@@ -67,14 +71,23 @@ int cmd_compare(int argc, char **argv) {
     if (rc != ARGS_RUN) return rc;
     eval_opts_finish(&ev);
     cfg.targets = targets.items, cfg.n_targets = targets.n;
-    if (lrs.n > COMPARE_MAX_LR) return cli_usage(CMD.name, "--lr: at most 16");
-    for (int i = 0; i < lrs.n; i++) {
-        char *eq = strchr(lrs.items[i], '='), *end = NULL;
+    if (lrs.n + sets.n > COMPARE_MAX_SET) return cli_usage(CMD.name, "--lr and --set: at most 32");
+    for (int i = 0; i < lrs.n + sets.n; i++) {
+        int is_lr = i < lrs.n;
+        static char store[COMPARE_MAX_SET][256];
+        const char *arg = is_lr ? lrs.items[i] : sets.items[i - lrs.n];
+        char *spec = store[i], *end = NULL;
+        if (strlen(arg) >= sizeof store[i]) return cli_usage(CMD.name, "--lr/--set: too long");
+        strcpy(spec, arg);
+        char *eq = strchr(spec, '='), *dot = is_lr ? NULL : strchr(spec, '.');
         double v = eq ? strtod(eq + 1, &end) : 0;
-        if (!eq || end == eq + 1 || *end || !(v > 0 && v < 1e3))
-            return cli_usage(CMD.name, "--lr takes METHOD=LR with LR in (0, 1000)");
+        if (!eq || end == eq + 1 || *end || !isfinite(v) || (!is_lr && (!dot || dot > eq)))
+            return cli_usage(CMD.name,
+                             is_lr ? "--lr takes METHOD=LR" : "--set takes METHOD.KEY=VALUE");
         *eq = 0;
-        cfg.lr[cfg.n_lr].method = lrs.items[i], cfg.lr[cfg.n_lr++].lr = (float)v;
+        if (dot) *dot = 0;
+        cfg.set[cfg.n_set].method = spec, cfg.set[cfg.n_set].key = is_lr ? "lr" : dot + 1;
+        cfg.set[cfg.n_set++].value = v;
     }
     cfg.unlearn.prec = cfg.eval.prec = cli_precision();
     cfg.eval.seed = cfg.unlearn.seed;

@@ -72,7 +72,7 @@ static int parse_methods(const char *list, const UnlearnMethod **ms, int *n, ObE
 }
 
 /* Method r->m's settings: the shared ones, its preset, the budget. */
-static void method_config(const CompareConfig *c, Run *r) {
+static int method_config(const CompareConfig *c, Run *r, ObErr *err) {
     const UnlearnMethod *m = r->m;
     UnlearnConfig *u = &r->u;
     *u = c->unlearn;
@@ -82,13 +82,16 @@ static void method_config(const CompareConfig *c, Run *r) {
     snprintf(r->out, sizeof r->out, "%s/models/%s.gguf", c->work, m->name);
     u->work = r->work, u->out = r->out;
     if (m->preset) m->preset(u);
-    for (int k = 0; k < c->n_lr; k++)
-        if (!strcmp(c->lr[k].method, m->name)) u->finetune.train.lr = c->lr[k].lr;
+    for (int k = 0; k < c->n_set; k++)
+        if (!strcmp(c->set[k].method, m->name) &&
+            unlearn_config_set(u, c->set[k].key, c->set[k].value, err))
+            return ob_err_prefix(err, "--set %s.%s", m->name, c->set[k].key);
     if (c->steps > 0) u->finetune.train.steps = c->steps;
     if (u->objective.retain != RETAIN_NONE && c->retain)
         u->finetune.retain = &c->retain, u->finetune.n_retain = 1;
     if (m->ckpt && c->steps > 0 && c->snapshots > 0)
         u->finetune.train.keep_every = c->steps / c->snapshots > 0 ? c->steps / c->snapshots : 1;
+    return 0;
 }
 
 static int make_dir(const char *path, ObErr *err) {
@@ -346,16 +349,17 @@ static int check(const CompareConfig *c, Run *runs, int n, ObErr *err) {
         return ob_errf(err, "--steps must be >= 0 and --snapshots 0..64");
     for (int i = 0; i < n; i++) {
         Run *r = &runs[i];
-        method_config(c, r);
+        if (method_config(c, r, err)) return -1;
         if (r->m->needs_anchors && !c->anchors)
             return ob_errf(err, "%s needs --anchors (or leave it out of --methods)", r->m->name);
         if (r->u.objective.retain != RETAIN_NONE && !c->retain)
             return ob_errf(err, "%s needs --retain (or leave it out of --methods)", r->m->name);
         if (r->m->check(&r->u, err)) return ob_err_prefix(err, "%s", r->m->name);
     }
-    for (int k = 0; k < c->n_lr; k++)
-        if (!unlearn_method_find(c->lr[k].method))
-            return ob_errf(err, "--lr %s=...: no such method", c->lr[k].method);
+    for (int k = 0; k < c->n_set; k++)
+        if (!unlearn_method_find(c->set[k].method))
+            return ob_errf(err, "--set %s.%s: no method \"%s\"", c->set[k].method, c->set[k].key,
+                           c->set[k].method);
     return 0;
 }
 
@@ -375,8 +379,8 @@ int compare_run(const CompareConfig *c, cJSON **result, char **table, ObErr *err
                 join(oracle, sizeof oracle, dir, "oracle.gguf") ||
                 join(json, sizeof json, c->work, "compare.json")))
         rc = ob_errf(err, "--work %s: path too long", c->work);
-    rc = rc || make_dir(c->work, err) || make_dir(dir, err) ||
-             place(c->base, base, err) || place(c->oracle, oracle, err);
+    rc = rc || make_dir(c->work, err) || make_dir(dir, err) || place(c->base, base, err) ||
+         place(c->oracle, oracle, err);
     for (int i = 0; !rc && i < n; i++) {
         Run *r = &runs[i];
         ob_logf("compare: %s (%d of %d): %s\n", r->m->name, i + 1, n, r->m->summary);

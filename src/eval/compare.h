@@ -24,7 +24,7 @@
 #include "eval/evaluate.h"
 #include "unlearn/pipeline.h"
 
-#define COMPARE_MAX_LR 16
+#define COMPARE_MAX_SET 32
 
 typedef struct {
     const char *base, *oracle;
@@ -37,10 +37,10 @@ typedef struct {
     long steps;          /* unlearning steps of every method that trains (0: each one's default) */
     int snapshots;       /* checkpoints kept per run for MUSE's rule (4; 0: the budget only) */
     struct {
-        const char *method;
-        float lr;
-    } lr[COMPARE_MAX_LR]; /* learning rates over the methods' own */
-    int n_lr;
+        const char *method, *key; /* "npo", "lr": unlearn_config_set's keys */
+        double value;
+    } set[COMPARE_MAX_SET]; /* settings over the methods' own */
+    int n_set;
     UnlearnConfig unlearn; /* what every method shares: seed, block, batch, precision, reinforce */
     EvalConfig eval;       /* the measures; compare fills in models, oracle, seed, anchors, prec */
 } CompareConfig;

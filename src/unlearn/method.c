@@ -58,6 +58,34 @@ const UnlearnMethod *unlearn_method_find(const char *name) {
     return NULL;
 }
 
+int unlearn_config_set(UnlearnConfig *c, const char *key, double v, ObErr *err) {
+    ObjectiveConfig *o = &c->objective;
+    if (!strcmp(key, "lr"))
+        c->finetune.train.lr = (float)v;
+    else if (!strcmp(key, "beta"))
+        o->forget.beta = (float)v;
+    else if (!strcmp(key, "delta"))
+        o->forget.delta = (float)v;
+    else if (!strcmp(key, "forget-weight"))
+        o->forget.gamma = (float)v;
+    else if (!strcmp(key, "retain-weight"))
+        o->alpha = (float)v;
+    else if (!strcmp(key, "kl-k"))
+        o->kl_k = (int)v;
+    else if (!strcmp(key, "layer"))
+        o->layer = (int)v;
+    else if (!strcmp(key, "steer"))
+        o->steer = (float)v;
+    else if (!strcmp(key, "negate"))
+        c->negate = (float)v;
+    else
+        return ob_errf(err,
+                       "no setting \"%s\" (lr, beta, delta, forget-weight, retain-weight, "
+                       "kl-k, layer, steer, negate)",
+                       key);
+    return 0;
+}
+
 const UnlearnMethod *unlearn_method_at(int i) {
     return i >= 0 && i < N_METHODS ? &METHODS[i] : NULL;
 }

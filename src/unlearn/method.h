@@ -27,6 +27,10 @@ typedef struct {
 
 /* The method called name, or NULL. */
 const UnlearnMethod *unlearn_method_find(const char *name);
+/* One setting by its unlearn flag's name (without "--"): lr, beta, delta,
+ * forget-weight, retain-weight, kl-k, layer, steer, negate; range checks
+ * are the method's check call's. */
+int unlearn_config_set(UnlearnConfig *c, const char *key, double v, ObErr *err);
 /* The i-th method of the table (0..), or NULL past its end. */
 const UnlearnMethod *unlearn_method_at(int i);
 /* The names, comma-separated, into buf ("whp, whp-published, ga, ..."). */
