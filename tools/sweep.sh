@@ -44,6 +44,6 @@ for s in $RMU; do
     run "rmu-a${s%%:*}-c${s#*:}" rmu --lr rmu=1e-3 --set "rmu.retain-weight=${s%%:*}" \
         --set "rmu.steer=${s#*:}"
 done
-for a in $NEGATES; do run "negate$a" task-vector --negate "$a"; done
+for a in $NEGATES; do run "negate$a" task-vector --set "task-vector.negate=$a"; done
 # shellcheck disable=SC2086 # picks is a list of LABEL=SUBDIR
 node tools/sweep-pick.js "$S" $picks | tee "$S/sweep.md"

@@ -38,8 +38,6 @@ static const Opt OPTS[] = {
     {"--batch", OPT_INT, &cfg.unlearn.finetune.train.batch, "unlearning batch (default 8)"},
     {"--reinforce-steps", OPT_LONG, &cfg.unlearn.reinforce.steps,
      "WHP's and the task vector's reinforcement steps (150)"},
-    {"--negate", OPT_FLOAT, &cfg.unlearn.negate,
-     "task-vector: BASE - NEGATE x (reinforced - BASE) (5)"},
     {"--seed", OPT_U64, &cfg.unlearn.seed, "seed for every method and the evaluation (1)"},
     OPT_PRECISION,
     {NULL, 0, NULL, NULL},

@@ -53,7 +53,8 @@ static void unlearn_opts(UnlearnArgs *a) {
     *o++ = (Opt){"--steps", OPT_LONG, &c->finetune.train.steps,
                  "fine-tune steps (default: 3 epochs of blocks)"};
     *o++ = (Opt){"--lr", OPT_FLOAT, &a->lr,
-                 "fine-tune learning rate (whp 5e-4; the field's methods 1e-4)"};
+                 "fine-tune learning rate (whp 5e-4; the field's methods: the demo's sweep, "
+                 "docs/method.md)"};
     *o++ = (Opt){"--beta", OPT_FLOAT, &a->beta,
                  "npo* 0.1, simnpo 4.5, undial 10: the objective's inverse temperature"};
     *o++ = (Opt){"--delta", OPT_FLOAT, &a->delta, "simnpo: margin on the mean token loss (0)"};
@@ -61,14 +62,14 @@ static void unlearn_opts(UnlearnArgs *a) {
                  "weight of the forget term (1; simnpo 0.125)"};
     *o++ = (Opt){"--retain-weight", OPT_FLOAT, &a->retain_weight,
                  "weight of the retain term of graddiff, *-kl, npo-graddiff, simnpo (1), rmu "
-                 "(1200)"};
+                 "(100; the authors' 1200)"};
     *o++ = (Opt){"--kl-k", OPT_INT, &a->kl_k,
                  "baseline tokens kept per position for KL and UNDIAL targets (32)"};
     *o++ = (Opt){"--layer", OPT_INT, &a->layer,
                  "rmu: the block whose output is steered (default 7/32 of the depth)"};
     *o++ = (Opt){"--steer", OPT_FLOAT, &a->steer, "rmu: length of the random target vector (6.5)"};
     *o++ = (Opt){"--negate", OPT_FLOAT, &a->negate,
-                 "task-vector: BASE - NEGATE x (reinforced - BASE) (5)"};
+                 "task-vector: BASE - NEGATE x (reinforced - BASE) (0.5; MUSE's 5)"};
     *o++ = (Opt){"--batch", OPT_INT, &c->finetune.train.batch, "fine-tune batch (8)"};
     *o++ = (Opt){"--seed", OPT_U64, &c->seed, "seed for every stage (1)"};
     *o++ = (Opt)OPT_PRECISION;

@@ -50,7 +50,8 @@ typedef struct {
      * they train as the fine-tune does (finetune.train, windows of
      * labels.block tokens) on the target, with finetune.retain as retain text */
     ObjectiveConfig objective;
-    /* task-vector: theta = BASE - negate (reinforced - BASE) (5, MUSE's) */
+    /* task-vector: theta = BASE - negate (reinforced - BASE) (5, MUSE's;
+     * its method's preset: 0.5, the demo's sweep) */
     float negate;
 } UnlearnConfig;
 
