@@ -77,6 +77,18 @@ else
     bad "gguf_diff failed"
 fi
 
+# RMU on MLP adapters of the frozen base, in bf16 where the CPU has it: the
+# merged model moves block 0's MLP only
+if run rmu rmu-lora --steps 20 --lr 1e-3 --layer 0 --lora-rank 4 --lora-targets gate,up,down \
+    --precision bf16 && "$DIFF" --each "$T/base.gguf" "$T/rmu-lora.gguf" >"$T/diff"; then
+    moved=$(awk '$2 != 0 { printf "%s ", $1 }' "$T/diff")
+    [ "$moved" = "blk.0.ffn_gate.weight blk.0.ffn_up.weight blk.0.ffn_down.weight " ] &&
+        ok "rmu with LoRA (gate, up, down) and bf16: only block 0's MLP moved" ||
+        bad "rmu with LoRA moved: $moved"
+else
+    bad "rmu with LoRA: $(tail -n 1 "$T/err")"
+fi
+
 # retain text: refused where unused, required where used; WHP's --anchors refused
 expect_usage() {
     name=$1 pat=$2
