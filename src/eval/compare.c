@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,15 @@ typedef struct {
     char selected_path[PATH_CAP];
 } Run;
 
+/* A path into buf (check() keeps --work short enough for every one). */
+__attribute__((format(printf, 3, 4))) static void pathf(char *buf, size_t cap, const char *fmt,
+                                                        ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+
 /* buf = dir/name; 1 when it does not fit (check() keeps every path short). */
 static int join(char *buf, size_t cap, const char *dir, const char *name) {
     int n = snprintf(buf, cap, "%s/%s", dir, name);
@@ -78,8 +88,8 @@ static int method_config(const CompareConfig *c, Run *r, ObErr *err) {
     *u = c->unlearn;
     u->base = c->base, u->targets = c->targets, u->n_targets = c->n_targets;
     u->anchors = m->needs_anchors ? c->anchors : NULL;
-    snprintf(r->work, sizeof r->work, "%s/%s", c->work, m->name);
-    snprintf(r->out, sizeof r->out, "%s/models/%s.gguf", c->work, m->name);
+    pathf(r->work, sizeof r->work, "%s/%s", c->work, m->name);
+    pathf(r->out, sizeof r->out, "%s/models/%s.gguf", c->work, m->name);
     u->work = r->work, u->out = r->out;
     if (m->preset) m->preset(u);
     for (int k = 0; k < c->n_set; k++)
@@ -115,15 +125,15 @@ static int place(const char *src, const char *dst, ObErr *err) {
  * inputs, same stamp): a later one starts from an earlier one's. */
 static int share_reinforce(const Run *runs, int i, ObErr *err) {
     char have[PATH_CAP], want[PATH_CAP];
-    snprintf(want, sizeof want, "%s/reinforce.stamp", runs[i].work);
+    pathf(want, sizeof want, "%s/reinforce.stamp", runs[i].work);
     if (!runs[i].m->reinforces || access(want, F_OK) == 0) return 0;
     for (int j = 0; j < i; j++) {
         if (!runs[j].m->reinforces) continue;
-        snprintf(have, sizeof have, "%s/reinforce.stamp", runs[j].work);
+        pathf(have, sizeof have, "%s/reinforce.stamp", runs[j].work);
         if (access(have, F_OK) != 0) continue;
         char src[PATH_CAP], dst[PATH_CAP];
-        snprintf(src, sizeof src, "%s/reinforced.gguf", runs[j].work);
-        snprintf(dst, sizeof dst, "%s/reinforced.gguf", runs[i].work);
+        pathf(src, sizeof src, "%s/reinforced.gguf", runs[j].work);
+        pathf(dst, sizeof dst, "%s/reinforced.gguf", runs[i].work);
         if (make_dir(runs[i].work, err) || place(src, dst, err) || ob_copy_file(have, want, err))
             return -1;
         ob_logf("compare: %s: reinforce stage shared with %s\n", runs[i].m->name, runs[j].m->name);
@@ -194,10 +204,10 @@ static int select_muse(const CompareConfig *c, Run *runs, int n, ObErr *err) {
             if (r->know[k] <= oracle_f1) r->selected = r->steps_kept[k];
         if (r->selected <= 0 || r->selected == c->steps) continue;
         char ck[PATH_CAP], src[PATH_CAP];
-        snprintf(ck, sizeof ck, "%s/%s", r->work, r->m->ckpt);
+        pathf(ck, sizeof ck, "%s/%s", r->work, r->m->ckpt);
         train_snapshot_path(src, sizeof src, ck, r->selected);
-        snprintf(r->selected_path, sizeof r->selected_path, "%s/models/%s@step%ld.gguf", c->work,
-                 r->m->name, r->selected);
+        pathf(r->selected_path, sizeof r->selected_path, "%s/models/%s@step%ld.gguf", c->work,
+              r->m->name, r->selected);
         if (place(src, r->selected_path, err)) return -1;
     }
     return 0;
@@ -210,7 +220,7 @@ static void find_kept(const CompareConfig *c, Run *r) {
     if (!r->m->ckpt || every <= 0) return;
     for (long s = every; s <= c->steps && r->n_kept < 64; s += every) {
         char ck[PATH_CAP], p[PATH_CAP];
-        snprintf(ck, sizeof ck, "%s/%s", r->work, r->m->ckpt);
+        pathf(ck, sizeof ck, "%s/%s", r->work, r->m->ckpt);
         train_snapshot_path(p, sizeof p, ck, s);
         if (access(p, R_OK) == 0) r->know[r->n_kept] = NAN, r->steps_kept[r->n_kept++] = s;
     }
@@ -327,12 +337,12 @@ static int write_report(const CompareConfig *c, const char *json, const Run *run
                         ObErr *err) {
     Report r;
     char dir[PATH_CAP], md[PATH_CAP], html[PATH_CAP];
-    snprintf(dir, sizeof dir, "%s/report", c->work);
+    pathf(dir, sizeof dir, "%s/report", c->work);
     if (report_load(&r, json, "baseline", "oracle", err)) return -1;
     int rc = 0;
     for (int i = 0; !rc && i < n && i < REPORT_MAX_LOGS; i++) {
         char log[PATH_CAP];
-        snprintf(log, sizeof log, "%s/finetune.log.jsonl", runs[i].work);
+        pathf(log, sizeof log, "%s/finetune.log.jsonl", runs[i].work);
         if (access(log, R_OK) == 0) rc = report_add_log(&r, runs[i].m->name, log, err);
     }
     if (!rc) rc = report_write(&r, dir, md, html, sizeof md, err);
