@@ -155,6 +155,19 @@ UR="unlearn --method rmu -m $T/one.gguf --target $T/text.txt --retain $T/retain.
 check "rmu, 1 rank" $OB $UR --work "$T/wr1" -o "$T/rmu1.gguf"
 check "rmu, 2 ranks" run2 $OB $UR --work "$T/wr2" -o "$T/rmu2.gguf"
 close "rmu: 2 ranks = 1 rank" "$T/rmu1.gguf" "$T/rmu2.gguf"
+# compare: the methods under MPI, rank 0 alone writing the work folder; the
+# same table as one rank
+UC="compare -m $T/one.gguf --oracle $T/one.gguf --target $T/text.txt --retain $T/retain.txt --methods npo-kl,task-vector --steps 4 --snapshots 2 --reinforce-steps 4 --batch 4 --block 32 --seq 32 --text t=$T/retain.txt"
+check "compare, 1 rank" $OB $UC --work "$T/wc1"
+cp "$T/out" "$T/c1.md"
+check "compare, 2 ranks" run2 $OB $UC --work "$T/wc2"
+awk -F'|' '/^\| [a-z]/ { $4 = ""; print }' "$T/c1.md" >"$T/c1.fig"
+awk -F'|' '/^\| [a-z]/ { $4 = ""; print }' "$T/out" >"$T/c2.fig"
+[ -s "$T/c1.fig" ] && awk 'NR == FNR { a[FNR] = $0; next } {
+    n = split(a[FNR], x, " "); split($0, y, " ")
+    for (i = 1; i <= n; i++) if (x[i] != y[i] && (x[i] + 0 == 0 || (x[i] - y[i]) / x[i] > 1e-3 || (y[i] - x[i]) / x[i] > 1e-3)) exit 1
+} END { exit NR == 0 }' "$T/c1.fig" "$T/c2.fig" && ok "compare: 2 ranks = 1 rank (figures within 0.1%)" ||
+    bad "compare: $(diff "$T/c1.fig" "$T/c2.fig" | head -4)"
 
 # --- failures end the job, naming the rank
 cat >"$T/rank1.sh" <<EOF

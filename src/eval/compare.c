@@ -13,6 +13,7 @@
 #include "eval/table.h"
 #include "train/trainer.h"
 #include "unlearn/method.h"
+#include "util/dist.h"
 #include "util/fileio.h"
 #include "util/jsonfile.h"
 #include "util/log.h"
@@ -111,8 +112,10 @@ static int make_dir(const char *path, ObErr *err) {
 }
 
 /* dst is src: a hard link where the file system allows, else a copy
- * (nothing to do when dst already is src). */
+ * (nothing to do when dst already is src). Under MPI rank 0 alone writes
+ * the work folder; callers pass a barrier before the others read it. */
 static int place(const char *src, const char *dst, ObErr *err) {
+    if (dist_rank() != 0) return 0;
     struct stat a, b;
     if (stat(src, &a) != 0) return ob_errf(err, "%s: %s", src, strerror(errno));
     if (stat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return 0;
@@ -124,6 +127,7 @@ static int place(const char *src, const char *dst, ObErr *err) {
 /* WHP's reinforce stage is the same for every method that runs it (same
  * inputs, same stamp): a later one starts from an earlier one's. */
 static int share_reinforce(const Run *runs, int i, ObErr *err) {
+    if (dist_rank() != 0) return 0;
     char have[PATH_CAP], want[PATH_CAP];
     pathf(want, sizeof want, "%s/reinforce.stamp", runs[i].work);
     if (!runs[i].m->reinforces || access(want, F_OK) == 0) return 0;
@@ -390,12 +394,13 @@ int compare_run(const CompareConfig *c, cJSON **result, char **table, ObErr *err
                 join(json, sizeof json, c->work, "compare.json")))
         rc = ob_errf(err, "--work %s: path too long", c->work);
     rc = rc || make_dir(c->work, err) || make_dir(dir, err) || place(c->base, base, err) ||
-         place(c->oracle, oracle, err);
+         place(c->oracle, oracle, err) || dist_barrier(err);
     for (int i = 0; !rc && i < n; i++) {
         Run *r = &runs[i];
         ob_logf("compare: %s (%d of %d): %s\n", r->m->name, i + 1, n, r->m->summary);
         double t0 = ob_now();
-        rc = share_reinforce(runs, i, err) || r->m->run(&r->u, err);
+        rc = share_reinforce(runs, i, err) || dist_barrier(err) || r->m->run(&r->u, err) ||
+             dist_barrier(err);
         if (rc) ob_err_prefix(err, "%s", r->m->name);
         r->seconds = ob_now() - t0;
         find_kept(c, r);
@@ -403,7 +408,7 @@ int compare_run(const CompareConfig *c, cJSON **result, char **table, ObErr *err
     CompareConfig sel = *c;
     sel.oracle = oracle;
     if (!rc && c->eval.knowmem && c->snapshots > 0 && c->steps > 0)
-        rc = select_muse(&sel, runs, n, err);
+        rc = select_muse(&sel, runs, n, err) || dist_barrier(err);
     /* the evaluation: baseline, every method's model, the selected
      * checkpoints, the oracle */
     const char *paths[EVAL_MAX];
@@ -424,10 +429,10 @@ int compare_run(const CompareConfig *c, cJSON **result, char **table, ObErr *err
     }
     if (!rc) {
         cJSON_AddItemToObject(res, "compare", compare_json(c, runs, n));
-        rc = ob_json_write(json, res, err);
+        rc = dist_rank() == 0 ? ob_json_write(json, res, err) : 0;
     }
     if (!rc && table && !(*table = make_table(res, runs, n, c))) rc = ob_errf(err, "out of memory");
-    if (!rc) rc = write_report(c, json, runs, n, err);
+    if (!rc && dist_rank() == 0) rc = write_report(c, json, runs, n, err);
     free(runs);
     if (rc) {
         cJSON_Delete(res);
