@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "eval/perplexity.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
 #include "tiny.h"
 #include "tmpdir.h"
-#include "eval/perplexity.h"
 
 static const char text[] = "The quick brown fox jumps over the lazy dog. Holmes sat by the fire "
                            "and the doctor read the paper while the rain fell on Baker Street. ";
