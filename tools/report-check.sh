@@ -52,7 +52,7 @@ want=$(echo "$body" | sed -n 's/.*data-charts="\([^"]*\)".*/\1/p')
 [ "$errors" = 0 ] && echo "$body" | grep -q 'data-checked="1"' ||
     fail "the page reports errors: $(echo "$body" | sed -n 's/.*data-error-list="\([^"]*\)".*/\1/p') (data-errors=$errors)"
 charts=$(grep -o '<svg class="chart"' "$O/dom.html" | wc -l)
-[ "$charts" = "$want" ] && [ "$want" = 6 ] || fail "expected 6 charts, the page has $charts (data-charts=$want)"
+[ "$charts" = "$want" ] && [ "$want" = 10 ] || fail "expected 10 charts, the page has $charts (data-charts=$want)"
 for id in familiarity leak-rate perplexity relearn loss-0 loss-1; do
     grep -q "<svg class=\"chart\" id=\"$id\"" "$O/dom.html" || fail "chart $id missing"
 done
