@@ -73,40 +73,35 @@ round() {
     done
 }
 
+# judge KIND OUTPUT SOLO: after round $r, OUTPUT is SOLO$last.gguf, the solo
+# run of the seed whose run exited 0 last; when none did, it is absent or
+# the killed run's whole output (killed after its last write).
+judge() {
+    if [ "$last" = 0 ]; then
+        if [ ! -e "$2" ] || cmp -s "$2" "$3$vseed.gguf"; then
+            ok "$1 round $r: no run exited 0, and no other run's output"
+        else
+            bad "$1 round $r: an output that is no run's"
+        fi
+    elif cmp -s "$2" "$3$last.gguf"; then
+        ok "$1 round $r: the output is seed $last's, whose run exited 0 last"
+    else
+        bad "$1 round $r: the output is not the solo run of seed $last"
+    fi
+}
+
 r=0
 while [ $r -lt "$ROUNDS" ]; do
     rm -f "$T"/c.gguf*
     round train $r "$train_ms" -m "$T/m0.gguf" -o "$T/c.gguf" $targs "$T/text.txt"
-    if [ "$last" = 0 ]; then
-        # none exited 0: no output, or the killed run's whole one (killed
-        # after its last write)
-        if [ ! -e "$T/c.gguf" ] || cmp -s "$T/c.gguf" "$T/t$vseed.gguf"; then
-            ok "train round $r: no run exited 0, and no other run's output"
-        else
-            bad "train round $r: an output that is no run's"
-        fi
-    elif cmp -s "$T/c.gguf" "$T/t$last.gguf"; then
-        ok "train round $r: the output is seed $last's, whose run exited 0 last"
-    else
-        bad "train round $r: the output is not the solo run of seed $last"
-    fi
+    judge train "$T/c.gguf" "$T/t"
     r=$((r + 1))
 done
 
 r=0
 while [ $r -lt "$ROUNDS" ]; do
     round unlearn $((r + ROUNDS)) "$unlearn_ms" -m "$T/m0.gguf" --work "$T/cw" -o "$T/cu.gguf" $uargs
-    if [ "$last" = 0 ]; then
-        if [ ! -e "$T/cu.gguf" ] || cmp -s "$T/cu.gguf" "$T/u$vseed.gguf"; then
-            ok "unlearn round $r: no run exited 0, and no other run's output"
-        else
-            bad "unlearn round $r: an output that is no run's"
-        fi
-    elif cmp -s "$T/cu.gguf" "$T/u$last.gguf"; then
-        ok "unlearn round $r: the output is seed $last's, whose run exited 0 last"
-    else
-        bad "unlearn round $r: the output is not the solo run of seed $last"
-    fi
+    judge unlearn "$T/cu.gguf" "$T/u"
     if $OB unlearn -m "$T/m0.gguf" --work "$T/cw" -o "$T/cu.gguf" --seed 1 $uargs >/dev/null 2>"$T/err" &&
         cmp -s "$T/cu.gguf" "$T/u1.gguf"; then
         ok "unlearn round $r: seed 1 rerun afterwards equals its solo run"

@@ -124,6 +124,14 @@ static int place(const char *src, const char *dst, ObErr *err) {
     return link(src, dst) == 0 ? 0 : ob_copy_file(src, dst, err);
 }
 
+/* buf (PATH_CAP) = the checkpoint run r kept at `step` (train_snapshot_path
+ * of its method's checkpoint in its work folder). */
+static void snapshot_path(char *buf, const Run *r, long step) {
+    char ck[PATH_CAP];
+    pathf(ck, sizeof ck, "%s/%s", r->work, r->m->ckpt);
+    train_snapshot_path(buf, PATH_CAP, ck, step);
+}
+
 /* WHP's reinforce stage is the same for every method that runs it (same
  * inputs, same stamp): a later one starts from an earlier one's. */
 static int share_reinforce(const Run *runs, int i, ObErr *err) {
@@ -161,7 +169,7 @@ static double json_at(const cJSON *o, const char *path) {
 
 /* MUSE's rule over every kept checkpoint: KnowMem on the target alone, in
  * evaluations of at most EVAL_MAX models with the oracle last. */
-static int select_muse(const CompareConfig *c, Run *runs, int n, ObErr *err) {
+static int select_muse(const CompareConfig *c, const char *oracle, Run *runs, int n, ObErr *err) {
     const char *paths[EVAL_MAX];
     int owner[EVAL_MAX], slot[EVAL_MAX];
     double oracle_f1 = NAN;
@@ -175,13 +183,11 @@ static int select_muse(const CompareConfig *c, Run *runs, int n, ObErr *err) {
                 ri++, ki = -1;
                 continue;
             }
-            char ck[PATH_CAP];
-            if (join(ck, sizeof ck, runs[ri].work, runs[ri].m->ckpt)) continue;
-            train_snapshot_path(kept[m], sizeof kept[m], ck, runs[ri].steps_kept[ki]);
+            snapshot_path(kept[m], &runs[ri], runs[ri].steps_kept[ki]);
             paths[m] = kept[m], owner[m] = ri, slot[m] = ki, m++;
         }
         if (m == 0) break;
-        paths[m++] = c->oracle;
+        paths[m++] = oracle;
         EvalConfig e;
         eval_config_defaults(&e);
         e.models = (EvalList){paths, m}, e.knowmem = c->eval.knowmem, e.know = c->eval.know;
@@ -207,9 +213,8 @@ static int select_muse(const CompareConfig *c, Run *runs, int n, ObErr *err) {
         for (int k = 0; k < r->n_kept && r->selected < 0; k++)
             if (r->know[k] <= oracle_f1) r->selected = r->steps_kept[k];
         if (r->selected <= 0 || r->selected == c->steps) continue;
-        char ck[PATH_CAP], src[PATH_CAP];
-        pathf(ck, sizeof ck, "%s/%s", r->work, r->m->ckpt);
-        train_snapshot_path(src, sizeof src, ck, r->selected);
+        char src[PATH_CAP];
+        snapshot_path(src, r, r->selected);
         pathf(r->selected_path, sizeof r->selected_path, "%s/models/%s@step%ld.gguf", c->work,
               r->m->name, r->selected);
         if (place(src, r->selected_path, err)) return -1;
@@ -223,9 +228,8 @@ static void find_kept(const CompareConfig *c, Run *r) {
     long every = r->u.finetune.train.keep_every;
     if (!r->m->ckpt || every <= 0) return;
     for (long s = every; s <= c->steps && r->n_kept < 64; s += every) {
-        char ck[PATH_CAP], p[PATH_CAP];
-        pathf(ck, sizeof ck, "%s/%s", r->work, r->m->ckpt);
-        train_snapshot_path(p, sizeof p, ck, s);
+        char p[PATH_CAP];
+        snapshot_path(p, r, s);
         if (access(p, R_OK) == 0) r->know[r->n_kept] = NAN, r->steps_kept[r->n_kept++] = s;
     }
 }
@@ -405,10 +409,8 @@ int compare_run(const CompareConfig *c, cJSON **result, char **table, ObErr *err
         r->seconds = ob_now() - t0;
         find_kept(c, r);
     }
-    CompareConfig sel = *c;
-    sel.oracle = oracle;
     if (!rc && c->eval.knowmem && c->snapshots > 0 && c->steps > 0)
-        rc = select_muse(&sel, runs, n, err) || dist_barrier(err);
+        rc = select_muse(c, oracle, runs, n, err) || dist_barrier(err);
     /* the evaluation: baseline, every method's model, the selected
      * checkpoints, the oracle */
     const char *paths[EVAL_MAX];
