@@ -17,14 +17,14 @@ if OB=$OB COMPARE_CACHE="$C" REDUCED=1 sh tools/compare.sh >"$T/table" 2>"$T/log
 else
     bad "make compare REDUCED=1: $(tail -n 3 "$T/log")"
 fi
-methods="whp whp-published ga graddiff ga-kl npo npo-graddiff npo-kl simnpo undial rmu task-vector"
+methods="whp whp-published ga graddiff ga-kl npo npo-graddiff npo-kl simnpo undial rmu whp-level level task-vector"
 missing=""
 for m in baseline $methods oracle; do grep -q "^| $m |" "$T/table" || missing="$missing $m"; done
 [ -z "$missing" ] && ok "a row per method, the baseline and the oracle" || bad "rows missing:$missing"
 J=$C/work/compare.json
 n=$(json "$J" '.compare.methods.length')
-kept=$(json "$J" '.compare.methods.filter(m => m.method != "task-vector").every(m => m.checkpoints.length == 2 && m.checkpoints.every(k => typeof k.knowmem_f1 == "number"))')
-[ "$n" = 12 ] && [ "$kept" = true ] && ok "compare.json: 12 methods, 2 checkpoints each with KnowMem" ||
+kept=$(json "$J" '.compare.methods.filter(m => m.method != "task-vector" && m.method != "whp-level").every(m => m.checkpoints.length == 2 && m.checkpoints.every(k => typeof k.knowmem_f1 == "number"))')
+[ "$n" = 14 ] && [ "$kept" = true ] && ok "compare.json: 14 methods, 2 checkpoints each with KnowMem" ||
     bad "compare.json: $n methods, checkpoints $kept"
 # MUSE's rule picks the first checkpoint at or below the oracle's KnowMem
 rule=$(node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -75,6 +75,10 @@ static double direct(const ForgetObjective *o, Llama *m, Llama *ref) {
             sig = 1.0 / (1.0 + exp(-o->beta * (-lp / n - o->delta)));
             loss += -o->gamma * (2.0 / o->beta) * log(sig) / B;
             break;
+        case FORGET_LEVEL: /* gamma/2 (l - max(level, l_ref))^2, l = -lp / n */
+            sig = -lp / n - fmax(o->level, -lr / n);
+            loss += o->gamma * 0.5 * sig * sig / B;
+            break;
         case FORGET_UNDIAL:
         case FORGET_RMU: break;
         }
@@ -109,17 +113,21 @@ static void test_objectives(void) {
     ObErr err;
     CHECK(llama_alloc_grads(&m, &err) == 0, "%s", err.msg);
     float w[B * T];
-    const char *names[] = {"GA", "NPO", "SimNPO"};
-    for (int k = FORGET_GA; k <= FORGET_SIMNPO; k++) {
+    const char *names[] = {"GA", "NPO", "SimNPO", "", "", "level"};
+    for (int k = FORGET_GA; k <= FORGET_LEVEL; k++) {
+        if (k == FORGET_UNDIAL || k == FORGET_RMU) continue; /* not sequence weights */
         ForgetObjective o;
         forget_objective_defaults(&o, (ForgetLoss)k);
         /* betas where the sigmoid is far from 0, 1/2 and 1 on this batch
          * (SimNPO's 4.5 would put it at 1 - 1e-7: MUSE Books uses 0.7) */
         if (k == FORGET_NPO) o.beta = 0.5f;
         if (k == FORGET_SIMNPO) o.beta = 0.7f;
-        ObjCtx c = {&o, &m, k == FORGET_NPO ? ref_nll : NULL, w};
+        /* a level above some windows' reference loss and below others' */
+        if (k == FORGET_LEVEL) o.level = (float)((ref_nll[0] + ref_nll[B - 1]) / 2 / (T - 1));
+        int uses_ref = k == FORGET_NPO || k == FORGET_LEVEL;
+        ObjCtx c = {&o, &m, uses_ref ? ref_nll : NULL, w};
         double got = obj_loss(&c);
-        double want = direct(&o, &m, k == FORGET_NPO ? &ref : NULL);
+        double want = direct(&o, &m, uses_ref ? &ref : NULL);
         CHECK(fabs(got - want) < 1e-4 * fmax(1.0, fabs(want)), "%s: loss %.7g, formula %.7g",
               names[k], got, want);
         /* the gradient through the whole model */
@@ -148,6 +156,23 @@ static void test_bounded(void) {
     CHECK(l_ga == -100.0 && d_ga == -0.01, "GA: %g, %g", l_ga, d_ga); /* mean loss 100, ascended */
     CHECK(l_npo >= 0 && l_npo < 1e-30 && fabs(d_npo) < 1e-30, "NPO: %g, %g", l_npo, d_npo);
     CHECK(l_sim >= 0 && l_sim < 1e-30 && fabs(d_sim) < 1e-30, "SimNPO: %g, %g", l_sim, d_sim);
+    /* level: ascent below the level, descent past it, nothing at it; a
+     * window the reference finds harder than the level is held at the
+     * reference's loss (never trained in) */
+    ForgetObjective lv;
+    forget_objective_defaults(&lv, FORGET_LEVEL);
+    lv.level = 4.0f;
+    double d_below, d_above, d_at;
+    forget_seq_loss(&lv, 300.0, 100, 0, &d_below);
+    forget_seq_loss(&lv, 500.0, 100, 0, &d_above);
+    double l_at = forget_seq_loss(&lv, 400.0, 100, 0, &d_at);
+    double d_hard, d_hard_at;
+    forget_seq_loss(&lv, 500.0, 100, 600.0, &d_hard);
+    forget_seq_loss(&lv, 600.0, 100, 600.0, &d_hard_at);
+    CHECK(fabs(d_below + 0.01) < 1e-12 && fabs(d_above - 0.01) < 1e-12 && l_at == 0 && d_at == 0 &&
+              fabs(d_hard + 0.01) < 1e-12 && d_hard_at == 0,
+          "level: %g, %g, %g at %g; harder than the level: %g, %g", d_below, d_above, d_at, l_at,
+          d_hard, d_hard_at);
     /* at the reference, NPO's loss is (2/beta) log 2 and its weight -1 */
     double l0 = forget_seq_loss(&npo, 50.0, 10, 50.0, &d_npo);
     CHECK(fabs(l0 - 2.0 / npo.beta * log(2.0)) < 1e-9 && fabs(d_npo + 1.0) < 1e-12,

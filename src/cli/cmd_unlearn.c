@@ -16,6 +16,8 @@
 typedef struct {
     UnlearnConfig c;
     StrList targets;
+    float level, level_lr;
+    long level_steps;
     int published;
     const char *method;
     /* the field's methods' settings, NAN / -1 where not given: applied over
@@ -46,7 +48,7 @@ static void unlearn_opts(UnlearnArgs *a) {
     *o++ = (Opt){"--method", OPT_STR, &a->method,
                  "whp (default), whp-published (the paper's recipe; also --published), or the "
                  "field's: ga, graddiff, ga-kl, npo, npo-graddiff, npo-kl, simnpo, undial, rmu, "
-                 "task-vector (docs/method.md)"};
+                 "task-vector; and level, whp-level (docs/method.md)"};
     *o++ = (Opt){"--published", OPT_FLAG, &a->published,
                  "the paper's recipe: hard labels, alpha 5, no forbidden keys, no suppression, no "
                  "in-key labels (overrides those five settings)"};
@@ -57,7 +59,8 @@ static void unlearn_opts(UnlearnArgs *a) {
                  "docs/method.md)"};
     *o++ = (Opt){"--beta", OPT_FLOAT, &a->beta,
                  "npo* 0.1, simnpo 4.5, undial 10: the objective's inverse temperature"};
-    *o++ = (Opt){"--delta", OPT_FLOAT, &a->delta, "simnpo: margin on the mean token loss (0)"};
+    *o++ = (Opt){"--delta", OPT_FLOAT, &a->delta,
+                 "simnpo: margin on the mean token loss (0); level: nats added to the level (0)"};
     *o++ = (Opt){"--forget-weight", OPT_FLOAT, &a->gamma,
                  "weight of the forget term (1; simnpo 0.125)"};
     *o++ = (Opt){"--retain-weight", OPT_FLOAT, &a->retain_weight,
@@ -70,6 +73,13 @@ static void unlearn_opts(UnlearnArgs *a) {
     *o++ = (Opt){"--steer", OPT_FLOAT, &a->steer, "rmu: length of the random target vector (6.5)"};
     *o++ = (Opt){"--negate", OPT_FLOAT, &a->negate,
                  "task-vector: BASE - NEGATE x (reinforced - BASE) (0.5; MUSE's 5)"};
+    *o++ = (Opt){"--level", OPT_FLOAT, &a->level,
+                 "level: the mean token loss the target is brought to (default 0: the baseline's "
+                 "on --retain)"};
+    *o++ = (Opt){"--level-steps", OPT_LONG, &a->level_steps,
+                 "whp-level: steps of the level stage after WHP's (100)"};
+    *o++ = (Opt){"--level-lr", OPT_FLOAT, &a->level_lr,
+                 "whp-level: learning rate of the level stage (1e-4)"};
     *o++ = (Opt){"--batch", OPT_INT, &c->finetune.train.batch, "fine-tune batch (8)"};
     *o++ = (Opt){"--seed", OPT_U64, &c->seed, "seed for every stage (1)"};
     *o++ = (Opt)OPT_PRECISION;
@@ -88,7 +98,9 @@ int cmd_unlearn(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     unlearn_config_defaults(&a.c);
     a.method = "whp";
-    a.lr = a.beta = a.delta = a.gamma = a.retain_weight = a.steer = a.negate = NAN;
+    a.lr = a.beta = a.delta = a.gamma = a.retain_weight = a.steer = a.negate = a.level =
+        a.level_lr = NAN;
+    a.level_steps = -1;
     a.kl_k = a.layer = -2;
     unlearn_opts(&a);
     lora_opts(&a.lora, &a.c.lora);
@@ -140,6 +152,9 @@ int cmd_unlearn(int argc, char **argv) {
     if (a.layer != -2) ob->layer = a.layer;
     if (!isnan(a.steer)) ob->steer = a.steer;
     if (!isnan(a.negate)) c->negate = a.negate;
+    if (!isnan(a.level)) ob->forget.level = a.level;
+    if (!isnan(a.level_lr)) c->level_train.lr = a.level_lr;
+    if (a.level_steps >= 0) c->level_train.steps = a.level_steps;
     c->prec = cli_precision();
     ObErr err;
     if (m->check(c, &err)) return cli_usage(cmd.name, err.msg);

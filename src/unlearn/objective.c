@@ -38,6 +38,14 @@ double forget_seq_loss(const ForgetObjective *o, double nll, int n, double ref_n
         *dnll = -2.0 * g * sigmoid(-u) / n;
         return g * (2.0 / b) * softplus(-u);
     }
+    case FORGET_LEVEL: {
+        if (n <= 0) return *dnll = 0.0, 0.0;
+        /* never below the reference's own loss: a window harder than the
+         * level is held where it was, not trained in */
+        double d = nll / n - fmax(o->level, ref_nll / n);
+        *dnll = g * d / n;
+        return 0.5 * g * d * d;
+    }
     case FORGET_UNDIAL:     /* soft targets, not a sequence weight */
     case FORGET_RMU: break; /* hidden states */
     }

@@ -18,13 +18,21 @@
  * distribution with the true next token's logit lowered by beta (soft
  * targets, objective_run.c); RMU acts on hidden states (unlearn/rmu.h).
  * Both are listed here for their settings. */
-typedef enum { FORGET_GA, FORGET_NPO, FORGET_SIMNPO, FORGET_UNDIAL, FORGET_RMU } ForgetLoss;
+typedef enum {
+    FORGET_GA,
+    FORGET_NPO,
+    FORGET_SIMNPO,
+    FORGET_UNDIAL,
+    FORGET_RMU,
+    FORGET_LEVEL
+} ForgetLoss;
 
 typedef struct {
     ForgetLoss kind;
     float beta;  /* NPO, SimNPO: inverse temperature */
     float delta; /* SimNPO: margin on the mean token loss */
     float gamma; /* weight of the forget term */
+    float level; /* LEVEL: the mean token loss each forget sequence is brought to */
 } ForgetObjective;
 
 /* The field's defaults (open-unlearning / MUSE): NPO beta 0.1; SimNPO
@@ -38,6 +46,8 @@ void forget_objective_defaults(ForgetObjective *o, ForgetLoss kind);
  *           = -(2/beta) log sigmoid(-beta (logp_theta - logp_ref))
  *   SimNPO  gamma * (2/beta) * softplus(-beta * (nll / n - delta))
  *           = -(2/beta) log sigmoid(beta (l - delta)), l the mean token loss
+ *   LEVEL   gamma/2 * (l - max(level, ref_nll / n))^2: up to the level from
+ *           below, back down to it from past it, never below the reference
  * Returns the loss; *dnll = dL/dnll. */
 double forget_seq_loss(const ForgetObjective *o, double nll, int n, double ref_nll, double *dnll);
 

@@ -38,6 +38,9 @@ int objective_run_config_check(const ObjectiveRunConfig *c, const char *flag, Ob
     if (!(f->gamma > 0 && f->gamma <= 1e4))
         return ob_errf(err, "%sforget-weight %g: must be in (0, 10000]", flag, f->gamma);
     if (!isfinite(f->delta)) return ob_errf(err, "%sdelta %g: must be finite", flag, f->delta);
+    if (!(f->level >= 0 && f->level <= 100))
+        return ob_errf(err, "%slevel %g: must be in [0, 100] nats (0: the baseline's on --retain)",
+                       flag, f->level);
     if (!(c->obj.alpha >= 0 && c->obj.alpha <= 1e4))
         return ob_errf(err, "%sretain-weight %g: must be in [0, 10000]", flag, c->obj.alpha);
     if (c->obj.kl_k < 1 || c->obj.kl_k > SOFT_K_MAX)
@@ -136,7 +139,7 @@ static int objective_step(void *ctx, Llama *m, ObRng *rng, int B, int T, int row
         SoftTargets st = ref_targets(s, lt, N, o->forget.beta);
         *loss += ce_part(m, li, lt, &st, T, B, scale * o->forget.gamma);
     } else {
-        if (o->forget.kind == FORGET_NPO) {
+        if (o->forget.kind == FORGET_NPO || o->forget.kind == FORGET_LEVEL) {
             llama_forward(s->ref, li, lt, T, NULL);
             forget_seq_nll(s->ref, lt, rows, T, s->ref_nll, NULL);
         }
@@ -155,6 +158,32 @@ static int objective_step(void *ctx, Llama *m, ObRng *rng, int B, int T, int row
     }
     *loss += ce_part(m, li, lt, o->retain == RETAIN_KL ? &st : NULL, T, B, scale * o->alpha);
     return 0;
+}
+
+/* level's default level: the reference's mean token loss over LEVEL_WINDOWS
+ * windows spread evenly over the retain text. A model that never read the
+ * target finds it about as hard to predict as general text (the demo's
+ * oracle: 1.3 times its general perplexity), so the target's sequences are
+ * brought there and no further. Rank 0's figure is every rank's. */
+enum { LEVEL_WINDOWS = 32 };
+static int reference_level(StepCtx *s, const TokenStream *retain, int rows, int T, float *level,
+                           ObErr *err) {
+    double sum = 0;
+    long cnt = 0;
+    size_t span = retain->n - (size_t)T - 1;
+    for (int i0 = 0; i0 < LEVEL_WINDOWS; i0 += rows) {
+        int r = LEVEL_WINDOWS - i0 < rows ? LEVEL_WINDOWS - i0 : rows;
+        for (int b = 0; b < rows; b++) { /* rows past r repeat the last window, unscored */
+            const int32_t *w =
+                retain->tokens + span * (size_t)(i0 + (b < r ? b : r - 1)) / (LEVEL_WINDOWS - 1);
+            memcpy(s->inp + (size_t)b * T, w, sizeof(int32_t) * T);
+            memcpy(s->tgt + (size_t)b * T, w + 1, sizeof(int32_t) * T);
+        }
+        llama_forward(s->ref, s->inp, s->tgt, T, NULL);
+        for (size_t n = 0; n < (size_t)r * T; n++) sum += s->ref->acts.losses[n], cnt++;
+    }
+    *level = (float)(sum / (double)cnt);
+    return dist_bcast(level, sizeof *level, 0, err);
 }
 
 static void step_free(StepCtx *s) {
@@ -189,7 +218,8 @@ static int step_init(StepCtx *s, const ObjectiveRunConfig *c, const Llama *m, Ll
                 o->steer, s->lowest, s->layer);
     }
     int needs_ref = o->forget.kind == FORGET_NPO || o->forget.kind == FORGET_UNDIAL ||
-                    o->forget.kind == FORGET_RMU || o->retain == RETAIN_KL;
+                    o->forget.kind == FORGET_RMU || o->forget.kind == FORGET_LEVEL ||
+                    o->retain == RETAIN_KL;
     if (!needs_ref) return 0;
     if (o->forget.kind == FORGET_UNDIAL || o->retain == RETAIN_KL) {
         s->ids = ob_malloc(sizeof(int32_t) * N * k, "soft targets", err);
@@ -239,6 +269,14 @@ int objective_run(const ObjectiveRunConfig *c, TrainResult *res, ObErr *err) {
     if (!rc && c->n_retain && retain.n < (size_t)tc.seq + 1)
         rc = ob_errf(err, "the retain text has %zu tokens, fewer than one window of %d + 1",
                      retain.n, tc.seq);
+    ObjectiveConfig obj = c->obj; /* level's level filled in here */
+    if (!rc && obj.forget.kind == FORGET_LEVEL && obj.forget.level == 0) {
+        rc = reference_level(&s, &retain, rows, tc.seq, &obj.forget.level, err);
+        obj.forget.level += obj.forget.delta;
+        ob_logf("level: the target brought to a mean token loss of %.4f (perplexity %.2f)\n",
+                obj.forget.level, exp(obj.forget.level));
+    }
+    s.obj = &obj;
     if (!rc) {
         long windows = (long)(forget.n / (size_t)tc.seq);
         if (tc.steps <= 0) tc.steps = (long)ceil(3.0 * (double)windows / tc.batch);

@@ -31,6 +31,8 @@ void unlearn_config_defaults(UnlearnConfig *c) {
     finetune_config_defaults(&c->finetune);
     objective_config_defaults(&c->objective, FORGET_GA, RETAIN_NONE);
     c->negate = 5.0f;
+    c->level_train = c->finetune.train;
+    c->level_train.steps = 100, c->level_train.lr = 1e-4f;
 }
 
 void unlearn_config_published(UnlearnConfig *c) {
@@ -317,8 +319,7 @@ int unlearn_reinforce(const UnlearnConfig *c, uint64_t *h1, double *seconds, ObE
                          stage_reinforce, seconds, err);
 }
 
-/* The stages, under unlearn_run's locks. */
-static int run_stages(const UnlearnConfig *c, ObErr *err) {
+int unlearn_whp_stages(const UnlearnConfig *c, uint64_t *h, ObErr *err) {
     uint64_t h1, h_anch = OB_FNV_OFFSET;
     double t[4];
     if (ob_hash_file(&h_anch, c->anchors, err) || unlearn_reinforce(c, &h1, &t[0], err)) return -1;
@@ -340,11 +341,18 @@ static int run_stages(const UnlearnConfig *c, ObErr *err) {
     if (unlearn_stage(c, "anchors", "anchors.json", NULL, h2, anchors_fn, &t[1], err) ||
         unlearn_stage(c, "labels", "labels.bin", NULL, h3, labels_fn, &t[2], err) ||
         unlearn_stage(c, "finetune", "unlearned.gguf", "unlearned.ckpt.gguf.state", h4,
-                      stage_finetune, &t[3], err) ||
-        unlearn_publish(c, "unlearned.gguf", err))
+                      stage_finetune, &t[3], err))
         return -1;
-    ob_logf("unlearn: stage seconds: reinforce %.1f, anchors %.1f, labels %.1f, "
-            "finetune %.1f; model written to %s\n",
-            t[0], t[1], t[2], t[3], c->out);
+    ob_logf("unlearn: stage seconds: reinforce %.1f, anchors %.1f, labels %.1f, finetune %.1f\n",
+            t[0], t[1], t[2], t[3]);
+    *h = h4;
+    return 0;
+}
+
+/* The stages, under unlearn_run's locks. */
+static int run_stages(const UnlearnConfig *c, ObErr *err) {
+    uint64_t h;
+    if (unlearn_whp_stages(c, &h, err) || unlearn_publish(c, "unlearned.gguf", err)) return -1;
+    ob_logf("unlearn: model written to %s\n", c->out);
     return 0;
 }

@@ -53,6 +53,9 @@ typedef struct {
     /* task-vector: theta = BASE - negate (reinforced - BASE) (5, MUSE's;
      * its method's preset: 0.5, the demo's sweep) */
     float negate;
+    /* whp-level: the level stage's training after WHP's (objective: level;
+     * 100 steps at 1e-4, otherwise the fine-tune's settings) */
+    TrainConfig level_train;
 } UnlearnConfig;
 
 void unlearn_config_defaults(UnlearnConfig *c);
@@ -89,6 +92,9 @@ void unlearn_work_path(char *buf, size_t n, const UnlearnConfig *c, const char *
  * reinforced.gguf, BASE trained further on the targets with c->reinforce;
  * *h its stamp's hash, for the stages after it to chain on. */
 int unlearn_reinforce(const UnlearnConfig *c, uint64_t *h, double *seconds, ObErr *err);
+/* WHP's stages (reinforce, anchors, labels, fine-tune into work/unlearned.gguf)
+ * under the caller's lock, without the publish; *h: the fine-tune's stamp. */
+int unlearn_whp_stages(const UnlearnConfig *c, uint64_t *h, ObErr *err);
 /* work/<name> copied to c->out; with LoRA, BASE with that adapter merged. */
 int unlearn_publish(const UnlearnConfig *c, const char *name, ObErr *err);
 
