@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/quant.h"
 #include "util/fileio.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -124,8 +125,7 @@ static uint64_t type_block(uint32_t type, uint64_t *block_bytes) {
     case GGML_TYPE_F32: *block_bytes = 4; return 1;
     case GGML_TYPE_F16: *block_bytes = 2; return 1;
     case GGML_TYPE_BF16: *block_bytes = 2; return 1;
-    case GGML_TYPE_Q8_0: *block_bytes = 34; return 32;
-    default: *block_bytes = 0; return 0;
+    default: return quant_block(type, block_bytes);
     }
 }
 
@@ -638,13 +638,8 @@ int gguf_tensor_to_f32(const GGUFFile *f, const GGUFTensor *t, float *out, ObErr
     case GGML_TYPE_BF16:
         for (uint64_t i = 0; i < n; i++) out[i] = ob_bf16_to_fp32(le16(p + 2 * i));
         return 0;
-    case GGML_TYPE_Q8_0: /* blocks of an fp16 scale d and 32 int8 q; value = d * q */
-        for (uint64_t b = 0; b < n / 32; b++, p += 34) {
-            float d = ob_fp16_to_fp32(le16(p));
-            for (int j = 0; j < 32; j++) out[32 * b + j] = d * (float)(int8_t)p[2 + j];
-        }
-        return 0;
     }
+    if (!quant_dequantize(t->type, p, out, n)) return 0;
     return ob_errf(err, "%s: unsupported tensor type %u for tensor \"%s\"", fname(f), t->type,
                    t->name ? t->name : "?");
 }

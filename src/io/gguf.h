@@ -39,11 +39,16 @@ enum {
     GGUF_TYPE_F64 = 12,
 };
 
-/* ggml tensor types obliviate reads (all) and writes (F32, F16, BF16). */
+/* ggml tensor types obliviate reads (all) and writes (F32, F16, BF16); the
+ * block-quantised ones are described in io/quant.h. */
 enum {
     GGML_TYPE_F32 = 0,
     GGML_TYPE_F16 = 1,
+    GGML_TYPE_Q4_0 = 2,
     GGML_TYPE_Q8_0 = 8,
+    GGML_TYPE_Q4_K = 12,
+    GGML_TYPE_Q5_K = 13,
+    GGML_TYPE_Q6_K = 14,
     GGML_TYPE_BF16 = 30,
 };
 
@@ -112,7 +117,8 @@ int gguf_get_bool(const GGUFFile *f, const char *key, bool *out, ObErr *err);
 /* Returns a new NUL-terminated copy the caller frees, or NULL on error. */
 char *gguf_get_str(const GGUFFile *f, const char *key, ObErr *err);
 
-/* Converts any readable tensor (F32, F16, BF16, Q8_0) to n_elems floats. */
+/* Converts any readable tensor (F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)
+ * to n_elems floats. */
 int gguf_tensor_to_f32(const GGUFFile *f, const GGUFTensor *t, float *out, ObErr *err);
 
 typedef struct GGUFWriter GGUFWriter;
@@ -134,7 +140,7 @@ int gguf_set_arr_i32(GGUFWriter *w, const char *key, const int32_t *v, uint64_t 
  * nearest even). dims in ggml order. Fails on a duplicate name. */
 int gguf_add_tensor_f32(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
                         const uint64_t *dims, const float *data, ObErr *err);
-/* Adds a tensor's raw bytes as they are (any type, including Q8_0). */
+/* Adds a tensor's raw bytes as they are (any readable type, quantised ones too). */
 int gguf_add_tensor_raw(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,
                         const uint64_t *dims, const void *data, ObErr *err);
 /* The same without a copy: data must stay valid until the writer is freed

@@ -21,7 +21,11 @@ static const char *ggml_name(uint32_t t) {
     switch (t) {
     case GGML_TYPE_F32: return "F32";
     case GGML_TYPE_F16: return "F16";
+    case GGML_TYPE_Q4_0: return "Q4_0";
     case GGML_TYPE_Q8_0: return "Q8_0";
+    case GGML_TYPE_Q4_K: return "Q4_K";
+    case GGML_TYPE_Q5_K: return "Q5_K";
+    case GGML_TYPE_Q6_K: return "Q6_K";
     case GGML_TYPE_BF16: return "BF16";
     default: return "?";
     }

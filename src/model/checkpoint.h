@@ -19,15 +19,16 @@ int llama_config_from_gguf(const GGUFFile *f, LlamaConfig *c, ObErr *err);
 /* Adds the model's keys and tensors to a writer (for callers adding more). */
 int llama_to_gguf(const Llama *m, uint32_t type, GGUFWriter *w, ObErr *err);
 
-/* Loads a llama GGUF (F32, F16, BF16 or Q8_0 tensors) into a new fp32 model;
+/* Loads a llama GGUF (F32, F16, BF16 or block-quantised tensors: Q4_0, Q8_0,
+ * Q4_K, Q5_K, Q6_K) into a new fp32 model;
  * with tok non-NULL also its tokenizer, whose size must equal the model's
  * vocabulary. Errors name the file and the tensor or key. */
 int llama_load(Llama *m, Tokenizer *tok, const char *path, ObErr *err);
 int llama_from_gguf(Llama *m, const GGUFFile *f, ObErr *err);
 
 /* Loads a llama GGUF as a frozen model (llama.h): the file stays mapped and
- * BF16, F16 and F32 matrices are read in place (Q8_0 ones are converted to
- * BF16 once); fp32 copies are made of the norm scales only. Such a model
+ * BF16, F16 and F32 matrices are read in place (block-quantised ones are
+ * dequantised to BF16 once); fp32 copies are made of the norm scales only. Such a model
  * runs forward and trains only through a LoRA adapter. */
 int llama_load_frozen(Llama *m, Tokenizer *tok, const char *path, ObErr *err);
 /* Writes m with its adapter (if any) folded in: W + (alpha / r) B A for

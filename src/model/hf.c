@@ -13,6 +13,7 @@
 
 #include "io/gguf.h"
 #include "io/hfconfig.h"
+#include "io/quant.h"
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
 #include "text/tokenizer_gguf.h"
@@ -391,16 +392,10 @@ typedef struct {
 static int fill_tensor(void *ctx, const STWriteTensor *t, void *buf, ObErr *err) {
     const ExportCtx *x = &((const ExportCtx *)ctx)[t->index];
     const GGUFTensor *s = x->src;
-    if (s->type == GGML_TYPE_Q8_0) { /* dequantize first, then permute and narrow */
+    if (quant_is_block_type(s->type)) { /* dequantize first, then permute and narrow */
         float *f = ob_malloc(s->n_elems * sizeof *f, "dequantized tensor", err);
         if (!f) return -1;
-        for (uint64_t b = 0; b < s->n_elems / 32; b++) {
-            const uint8_t *p = (const uint8_t *)s->data + 34 * b;
-            uint16_t d;
-            memcpy(&d, p, 2);
-            for (int j = 0; j < 32; j++)
-                f[32 * b + j] = ob_fp16_to_fp32(d) * (float)(int8_t)p[2 + j];
-        }
+        quant_dequantize(s->type, s->data, f, s->n_elems);
         convert(buf, x->dst, (const uint8_t *)f, GGML_TYPE_F32, x->m->rows, x->m->cols, x->m->heads,
                 1);
         free(f);
@@ -536,9 +531,9 @@ int hf_export(const char *in, const char *dir, const HFOptions *o, HFInfo *info,
         goto done;
     }
     const GGUFTensor *emb = gguf_find_tensor(&f, "token_embd.weight");
-    uint32_t mat = o->dtype >= 0                 ? (uint32_t)o->dtype
-                   : emb->type == GGML_TYPE_Q8_0 ? GGML_TYPE_F16
-                                                 : emb->type;
+    uint32_t mat = o->dtype >= 0                    ? (uint32_t)o->dtype
+                   : quant_is_block_type(emb->type) ? GGML_TYPE_F16
+                                                    : emb->type;
     st = ob_calloc((size_t)n_map, sizeof *st, "tensor list", err);
     ctx = ob_calloc((size_t)n_map, sizeof *ctx, "tensor list", err);
     if (!st || !ctx) goto done;
@@ -551,7 +546,7 @@ int hf_export(const char *in, const char *dir, const HFOptions *o, HFInfo *info,
             ob_errf(err, "%s: tensor %s is missing or has the wrong shape", in, m->gg);
             goto done;
         }
-        uint32_t dst = m->is_norm || o->dtype >= 0 || t->type == GGML_TYPE_Q8_0 ? mat : t->type;
+        uint32_t dst = m->is_norm || o->dtype >= 0 || quant_is_block_type(t->type) ? mat : t->type;
         ctx[i] = (ExportCtx){t, m, dst};
         st[i] = (STWriteTensor){.name = m->hf,
                                 .dtype = ggml_to_st(dst),
