@@ -171,7 +171,7 @@ static int reference_level(StepCtx *s, const TokenStream *retain, int rows, int 
     double sum = 0;
     long cnt = 0;
     size_t span = retain->n - (size_t)T - 1;
-    for (int i0 = 0; i0 < LEVEL_WINDOWS; i0 += rows) {
+    for (int i0 = 0; rows > 0 && i0 < LEVEL_WINDOWS; i0 += rows) { /* a rank without rows waits */
         int r = LEVEL_WINDOWS - i0 < rows ? LEVEL_WINDOWS - i0 : rows;
         for (int b = 0; b < rows; b++) { /* rows past r repeat the last window, unscored */
             const int32_t *w =
@@ -182,7 +182,7 @@ static int reference_level(StepCtx *s, const TokenStream *retain, int rows, int 
         llama_forward(s->ref, s->inp, s->tgt, T, NULL);
         for (size_t n = 0; n < (size_t)r * T; n++) sum += s->ref->acts.losses[n], cnt++;
     }
-    *level = (float)(sum / (double)cnt);
+    *level = cnt ? (float)(sum / (double)cnt) : 0.0f;
     return dist_bcast(level, sizeof *level, 0, err);
 }
 
@@ -273,8 +273,9 @@ int objective_run(const ObjectiveRunConfig *c, TrainResult *res, ObErr *err) {
     if (!rc && obj.forget.kind == FORGET_LEVEL && obj.forget.level == 0) {
         rc = reference_level(&s, &retain, rows, tc.seq, &obj.forget.level, err);
         obj.forget.level += obj.forget.delta;
-        ob_logf("level: the target brought to a mean token loss of %.4f (perplexity %.2f)\n",
-                obj.forget.level, exp(obj.forget.level));
+        if (!rc)
+            ob_logf("level: the target brought to a mean token loss of %.4f (perplexity %.2f)\n",
+                    obj.forget.level, exp(obj.forget.level));
     }
     s.obj = &obj;
     if (!rc) {
