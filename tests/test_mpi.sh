@@ -155,6 +155,11 @@ UR="unlearn --method rmu -m $T/one.gguf --target $T/text.txt --retain $T/retain.
 check "rmu, 1 rank" $OB $UR --work "$T/wr1" -o "$T/rmu1.gguf"
 check "rmu, 2 ranks" run2 $OB $UR --work "$T/wr2" -o "$T/rmu2.gguf"
 close "rmu: 2 ranks = 1 rank" "$T/rmu1.gguf" "$T/rmu2.gguf"
+# level: its default level is rank 0's, measured on the retain text
+UL="unlearn --method level -m $T/one.gguf --target $T/text.txt --retain $T/retain.txt --block 32 --steps 6 --batch 4 --lr 1e-3 --delta 1"
+check "level, 1 rank" $OB $UL --work "$T/wl1" -o "$T/level1.gguf"
+check "level, 2 ranks" run2 $OB $UL --work "$T/wl2" -o "$T/level2.gguf"
+close "level: 2 ranks = 1 rank" "$T/level1.gguf" "$T/level2.gguf"
 # compare: the methods under MPI, rank 0 alone writing the work folder; the
 # same table as one rank
 UC="compare -m $T/one.gguf --oracle $T/one.gguf --target $T/text.txt --retain $T/retain.txt --methods npo-kl,task-vector --steps 4 --snapshots 2 --reinforce-steps 4 --batch 4 --block 32 --seq 32 --text t=$T/retain.txt"

@@ -79,8 +79,8 @@ static const UnlearnMethod METHODS[] = {
      "level",
      preset_whp_level, whp_level_unlearn, whp_level_check, 1, NULL, 1},
     {"level",
-     "every target window's mean token loss raised to the baseline's on --retain text and no "
-     "further, KL to the baseline there",
+     "every target window's mean token loss brought to the baseline's on --retain text (up "
+     "from below, back from past it), KL to the baseline there",
      preset_level, OBJ},
     {"task-vector", "BASE - a (reinforced - BASE): the reinforced model's change negated",
      preset_task_vector, task_vector_unlearn, task_vector_check, 0, NULL, 1},
