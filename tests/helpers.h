@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "eval/perplexity.h"
 #include "model/llama.h"
 #include "text/tokenizer.h"
 #include "util/fileio.h"
@@ -152,6 +153,30 @@ static inline int llamacpp_available(const char *what) {
     printf("SKIP llama.cpp %s: node or tools/llamacpp/node_modules/node-llama-cpp "
            "missing (run tools/llamacpp/setup.sh)\n",
            what);
+    return 0;
+}
+
+/* The mean token loss of model (plus the adapter lora unless NULL) on the
+ * text file in windows of seq tokens; NAN, said on stderr, on failure. */
+static inline double loss_on(const char *model, const char *lora, const char *text, int seq) {
+    PerplexityConfig pc;
+    perplexity_config_defaults(&pc);
+    const char *files[1] = {text};
+    pc.model_path = model, pc.lora = lora, pc.files = files, pc.n_files = 1, pc.seq = seq;
+    PerplexityResult pr;
+    ObErr err;
+    if (perplexity_run(&pc, &pr, &err)) return fprintf(stderr, "  %s\n", err.msg), NAN;
+    return pr.loss;
+}
+
+/* A test on a fixture model: 0 when the file is there (1 and a line on
+ * stderr when not), *llamacpp set by llamacpp_available(what). */
+static inline int fixture_present(const char *model, const char *what, int *llamacpp) {
+    if (access(model, R_OK)) {
+        fprintf(stderr, "%s missing\n", model);
+        return 1;
+    }
+    *llamacpp = llamacpp_available(what);
     return 0;
 }
 

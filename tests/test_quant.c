@@ -360,14 +360,7 @@ static int write_widened(const char *path, uint32_t type) {
 }
 
 static double story_loss(const char *model, const char *lora) {
-    PerplexityConfig pc;
-    perplexity_config_defaults(&pc);
-    const char *files[1] = {tmp("stories.txt")};
-    pc.model_path = model, pc.lora = lora, pc.files = files, pc.n_files = 1, pc.seq = 64;
-    PerplexityResult pr;
-    ObErr err;
-    if (perplexity_run(&pc, &pr, &err)) return fprintf(stderr, "  %s\n", err.msg), NAN;
-    return pr.loss;
+    return loss_on(model, lora, tmp("stories.txt"), 64);
 }
 
 /* Our log-probabilities on the story against llama.cpp's from the same file. */
@@ -539,12 +532,7 @@ static void test_names(void) {
 }
 
 int main(void) {
-    if (access(MODEL, R_OK)) {
-        fprintf(stderr, "%s missing\n", MODEL);
-        return 1;
-    }
-    if (tmpdir_make()) return 1;
-    have_llamacpp = llamacpp_available("quantised comparison");
+    if (fixture_present(MODEL, "quantised comparison", &have_llamacpp) || tmpdir_make()) return 1;
     RUN(test_q4_0_known);
     RUN(test_k_known);
     RUN(test_q6_k_known);

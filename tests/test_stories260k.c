@@ -123,14 +123,7 @@ static void test_llamacpp_logprobs(void) {
 }
 
 static double story_loss(const char *model, const char *lora) {
-    PerplexityConfig pc;
-    perplexity_config_defaults(&pc);
-    const char *files[1] = {tmp("stories.txt")};
-    pc.model_path = model, pc.lora = lora, pc.files = files, pc.n_files = 1, pc.seq = 64;
-    PerplexityResult pr;
-    ObErr err;
-    if (perplexity_run(&pc, &pr, &err)) fprintf(stderr, "  %s\n", err.msg);
-    return pr.loss;
+    return loss_on(model, lora, tmp("stories.txt"), 64);
 }
 
 static void test_lora_and_unlearn(void) {
@@ -174,12 +167,7 @@ static void test_lora_and_unlearn(void) {
 }
 
 int main(void) {
-    if (access(MODEL, R_OK)) {
-        fprintf(stderr, "%s missing\n", MODEL);
-        return 1;
-    }
-    if (tmpdir_make()) return 1;
-    have_llamacpp = llamacpp_available("comparison");
+    if (fixture_present(MODEL, "comparison", &have_llamacpp) || tmpdir_make()) return 1;
     RUN(test_reads_none_ids);
     RUN(test_greedy_sample);
     RUN(test_llamacpp_logprobs);

@@ -1,5 +1,6 @@
 #include "unlearn/method.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -94,38 +95,43 @@ const UnlearnMethod *unlearn_method_find(const char *name) {
     return NULL;
 }
 
+/* The settings compare's --set and the sweep reach, by their unlearn flag's
+ * name: where each lives in UnlearnConfig and its type. */
+typedef struct {
+    const char *key;
+    size_t off;
+    char type; /* f: float, i: int, l: long */
+} Setting;
+#define SET(key, field, type)                                                                      \
+    { key, offsetof(UnlearnConfig, field), type }
+static const Setting SETTINGS[] = {
+    SET("lr", finetune.train.lr, 'f'),          SET("beta", objective.forget.beta, 'f'),
+    SET("delta", objective.forget.delta, 'f'),  SET("forget-weight", objective.forget.gamma, 'f'),
+    SET("retain-weight", objective.alpha, 'f'), SET("kl-k", objective.kl_k, 'i'),
+    SET("layer", objective.layer, 'i'),         SET("steer", objective.steer, 'f'),
+    SET("level", objective.forget.level, 'f'),  SET("level-steps", level_train.steps, 'l'),
+    SET("level-lr", level_train.lr, 'f'),       SET("negate", negate, 'f'),
+};
+#undef SET
+enum { N_SETTINGS = sizeof SETTINGS / sizeof SETTINGS[0] };
+
 int unlearn_config_set(UnlearnConfig *c, const char *key, double v, ObErr *err) {
-    ObjectiveConfig *o = &c->objective;
-    if (!strcmp(key, "lr"))
-        c->finetune.train.lr = (float)v;
-    else if (!strcmp(key, "beta"))
-        o->forget.beta = (float)v;
-    else if (!strcmp(key, "delta"))
-        o->forget.delta = (float)v;
-    else if (!strcmp(key, "forget-weight"))
-        o->forget.gamma = (float)v;
-    else if (!strcmp(key, "retain-weight"))
-        o->alpha = (float)v;
-    else if (!strcmp(key, "kl-k"))
-        o->kl_k = (int)v;
-    else if (!strcmp(key, "layer"))
-        o->layer = (int)v;
-    else if (!strcmp(key, "steer"))
-        o->steer = (float)v;
-    else if (!strcmp(key, "level"))
-        o->forget.level = (float)v;
-    else if (!strcmp(key, "level-steps"))
-        c->level_train.steps = (long)v;
-    else if (!strcmp(key, "level-lr"))
-        c->level_train.lr = (float)v;
-    else if (!strcmp(key, "negate"))
-        c->negate = (float)v;
-    else
-        return ob_errf(err,
-                       "no setting \"%s\" (lr, beta, delta, forget-weight, retain-weight, "
-                       "kl-k, layer, steer, level, level-steps, level-lr, negate)",
-                       key);
-    return 0;
+    for (int i = 0; i < N_SETTINGS; i++) {
+        if (strcmp(SETTINGS[i].key, key)) continue;
+        char *p = (char *)c + SETTINGS[i].off;
+        if (SETTINGS[i].type == 'f')
+            *(float *)p = (float)v;
+        else if (SETTINGS[i].type == 'i')
+            *(int *)p = (int)v;
+        else
+            *(long *)p = (long)v;
+        return 0;
+    }
+    char names[256];
+    size_t k = 0;
+    for (int i = 0; i < N_SETTINGS && k < sizeof names; i++)
+        k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", SETTINGS[i].key);
+    return ob_errf(err, "no setting \"%s\" (%s)", key, names);
 }
 
 const UnlearnMethod *unlearn_method_at(int i) {
