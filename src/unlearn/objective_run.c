@@ -162,7 +162,7 @@ static int objective_step(void *ctx, Llama *m, ObRng *rng, int B, int T, int row
 
 /* level's default level: the reference's mean token loss over LEVEL_WINDOWS
  * windows spread evenly over the retain text. A model that never read the
- * target finds it about as hard to predict as general text (the demo's
+ * target finds it at least as hard to predict as general text (the demo's
  * oracle: 1.3 times its general perplexity), so the target's sequences are
  * brought there and no further. Rank 0's figure is every rank's. */
 enum { LEVEL_WINDOWS = 32 };
