@@ -298,29 +298,49 @@ int objective_run(const ObjectiveRunConfig *c, TrainResult *res, ObErr *err) {
     return rc ? -1 : 0;
 }
 
-/* The stage's config from the pipeline's: the fine-tune's training settings
- * over windows of the label block's length. */
-static void from_unlearn(ObjectiveRunConfig *r, const UnlearnConfig *c) {
+void objective_run_config_from(ObjectiveRunConfig *r, const UnlearnConfig *c, const char *model,
+                               const TrainConfig *train) {
     objective_run_config_defaults(r, c->objective.forget.kind, c->objective.retain);
     r->obj = c->objective;
-    r->model = c->base, r->forget = c->targets, r->n_forget = c->n_targets;
+    r->model = model, r->forget = c->targets, r->n_forget = c->n_targets;
     r->retain = c->finetune.retain, r->n_retain = c->finetune.n_retain;
     r->lora = c->lora, r->prec = c->prec;
-    r->train = c->finetune.train;
+    r->train = *train;
     r->train.seq = c->labels.block, r->train.seed = c->seed, r->train.eval_every = 0;
 }
 
-static int objective_stage(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
+static void from_unlearn(ObjectiveRunConfig *r, const UnlearnConfig *c) {
+    objective_run_config_from(r, c, c->base, &c->finetune.train);
+}
+
+int objective_stage_run(const UnlearnConfig *c, const char *stage, const char *model,
+                        const TrainConfig *train, const char *out_name, const char *log_name,
+                        uint64_t h, int resume, ObErr *err) {
     char out[4096], log[4096];
-    unlearn_work_path(out, sizeof out, c, "unlearned.gguf");
-    unlearn_work_path(log, sizeof log, c, "finetune.log.jsonl"); /* for obliviate report */
+    unlearn_work_path(out, sizeof out, c, out_name);
+    unlearn_work_path(log, sizeof log, c, log_name); /* for obliviate report */
     if (!resume && dist_rank() == 0) remove(log);
     ObjectiveRunConfig r;
-    from_unlearn(&r, c);
+    objective_run_config_from(&r, c, model, train);
     r.out = out, r.resume = resume, r.train.log_path = log;
     TrainResult res;
-    if (unlearn_stamp_write(c, "finetune", h, 0, err) || objective_run(&r, &res, err)) return -1;
-    return unlearn_stamp_write(c, "finetune", h, 1, err);
+    if (unlearn_stamp_write(c, stage, h, 0, err) || objective_run(&r, &res, err)) return -1;
+    return unlearn_stamp_write(c, stage, h, 1, err);
+}
+
+int objective_stamp(uint64_t *h, const UnlearnConfig *c, const TrainConfig *t, ObErr *err) {
+    for (int i = 0; i < c->finetune.n_retain; i++)
+        if (ob_hash_file(h, c->finetune.retain[i], err)) return -1;
+    /* every field 4 or 8 bytes wide: no padding is hashed */
+    *h = ob_fnv1a(*h, &c->objective, sizeof c->objective);
+    *h = ob_fnv1a(ob_fnv1a(*h, &t->steps, sizeof t->steps), &t->lr, sizeof t->lr);
+    *h = ob_fnv1a(*h, &t->batch, sizeof t->batch);
+    return 0;
+}
+
+static int objective_stage(const UnlearnConfig *c, uint64_t h, int resume, ObErr *err) {
+    return objective_stage_run(c, "finetune", c->base, &c->finetune.train, "unlearned.gguf",
+                               "finetune.log.jsonl", h, resume, err);
 }
 
 static int objective_body(const UnlearnConfig *c, ObErr *err) {
@@ -328,14 +348,9 @@ static int objective_body(const UnlearnConfig *c, ObErr *err) {
     if (ob_hash_file(&h, c->base, err)) return -1;
     for (int i = 0; i < c->n_targets; i++)
         if (ob_hash_file(&h, c->targets[i], err)) return -1;
-    for (int i = 0; i < c->finetune.n_retain; i++)
-        if (ob_hash_file(&h, c->finetune.retain[i], err)) return -1;
-    /* every field 4 or 8 bytes wide: no padding is hashed */
-    const TrainConfig *t = &c->finetune.train;
-    h = ob_fnv1a(h, &c->objective, sizeof c->objective);
-    h = ob_fnv1a(ob_fnv1a(h, &t->steps, sizeof t->steps), &t->lr, sizeof t->lr);
-    h = ob_fnv1a(ob_fnv1a(h, &t->batch, sizeof t->batch), &c->labels.block, sizeof c->labels.block);
-    h = ob_fnv1a(ob_fnv1a(h, &c->seed, sizeof c->seed), &c->lora, sizeof c->lora);
+    if (objective_stamp(&h, c, &c->finetune.train, err)) return -1;
+    h = ob_fnv1a(ob_fnv1a(h, &c->labels.block, sizeof c->labels.block), &c->seed, sizeof c->seed);
+    h = ob_fnv1a(h, &c->lora, sizeof c->lora);
     double secs;
     if (unlearn_stage(c, "finetune", "unlearned.gguf", "unlearned.gguf.state", h, objective_stage,
                       &secs, err) ||

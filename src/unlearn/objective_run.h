@@ -43,6 +43,20 @@ int objective_run_config_check(const ObjectiveRunConfig *c, const char *flag, Ob
 
 int objective_run(const ObjectiveRunConfig *c, TrainResult *res, ObErr *err);
 
+/* A stage's config from the pipeline's: c's objective, targets, retain text,
+ * adapter and precision; model trained (and its reference) with train's
+ * settings over windows of the label block's length. */
+void objective_run_config_from(ObjectiveRunConfig *r, const UnlearnConfig *c, const char *model,
+                               const TrainConfig *train);
+/* objective_run as the pipeline's stage `stage` of hash h: into
+ * work/out_name, logging to work/log_name, its stamp written around it. */
+int objective_stage_run(const UnlearnConfig *c, const char *stage, const char *model,
+                        const TrainConfig *train, const char *out_name, const char *log_name,
+                        uint64_t h, int resume, ObErr *err);
+/* Adds to *h what such a stage's output depends on besides its model and
+ * targets: the retain files, the objective, train's steps, rate and batch. */
+int objective_stamp(uint64_t *h, const UnlearnConfig *c, const TrainConfig *t, ObErr *err);
+
 /* `unlearn --method ga|npo|...`: objective_run in the work folder, with
  * the pipeline's stamp, resume and publish (one stage, "finetune": its
  * checkpoint is work/unlearned.gguf, its log work/finetune.log.jsonl). */
