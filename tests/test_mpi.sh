@@ -18,17 +18,22 @@ MPI="mpirun --allow-run-as-root --oversubscribe --bind-to none"
 run1() { $MPI -np 1 "$@"; }
 run2() { $MPI -np 2 "$@"; }
 # Tolerance: the weights as one vector within 1e-5 relative (|a - b| / |a|)
-# and no weight more than 1e-5 off (they are about 0.02 in size; AdamW turns
+# and no weight more than 1e-4 off (they are about 0.02 in size; AdamW turns
 # gradient rounding into update differences of up to lr per step where a
 # gradient is near zero, so a per-weight relative bound is not meaningful).
+# Measured on AMD Zen 5: at most 3.2e-6 with OpenBLAS's AVX-512 kernels, and
+# 1.3e-5 (level, relative L2 1e-6) with OPENBLAS_CORETYPE=Haswell, whose GEMM
+# blocks a 2-window batch differently from a 4-window one. Another data seed
+# is 1e-3 off as a vector (checked below).
 TOL=1e-5
+TOL_MAX=1e-4
 close() {
     name=$1
     r=$("$DIFF" "$2" "$3") || { bad "$name: gguf_diff failed"; return; }
     l2=$(echo "$r" | sed -E 's/.*"rel_l2":([^,]*),.*/\1/')
     mx=$(echo "$r" | sed -E 's/.*"max_abs":([^,]*),.*/\1/')
-    if lt "$l2" "$TOL" && lt "$mx" "$TOL"; then
-        ok "$name (relative L2 $l2, max |diff| $mx, both < $TOL)"
+    if lt "$l2" "$TOL" && lt "$mx" "$TOL_MAX"; then
+        ok "$name (relative L2 $l2 < $TOL, max |diff| $mx < $TOL_MAX)"
     else bad "$name: $r"; fi
 }
 
