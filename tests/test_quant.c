@@ -1,4 +1,5 @@
-/* Block-quantised GGUF tensors (io/quant.c): Q4_0, Q4_K, Q5_K, Q6_K (and Q8_0).
+/* Block-quantised GGUF tensors (io/quant.c, model/quantize.c): Q4_0, Q5_0,
+ * Q5_1, Q4_K, Q5_K, Q6_K and Q8_0, read and written.
  *
  * - Hand-built blocks whose values were worked out by hand from the format
  *   decode to exactly those values.
@@ -10,8 +11,13 @@
  *   it loads, its perplexity stays close to the fp32 model's, llama.cpp
  *   (node-llama-cpp, where present) reading the same file gets the same mean
  *   log-probability, and it generates and LoRA-trains as a frozen base.
+ * - The library's quantisers: dequantising what they wrote is at least as
+ *   close as the quantiser above (and within one step for the symmetric
+ *   types); model_quantize picks llama.cpp's type per tensor for each scheme,
+ *   keeps every key, and writes files that llama.cpp reads as we do.
  * - A truncated quantised tensor and a row not a multiple of the block size
- *   give one-line errors naming the file and tensor. */
+ *   give one-line errors naming the file and tensor; quantize refuses an
+ *   unknown scheme and a non-finite weight, leaving no file. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,7 @@
 #include "io/quant.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
+#include "model/quantize.h"
 #include "text/tokenizer_gguf.h"
 #include "tmpdir.h"
 #include "train/textrun.h"
@@ -109,6 +116,28 @@ static void test_q6_k_known(void) {
               want[i].v);
 }
 
+/* Q5_0: d = 0.5, qh = 0xA5A5A5A5 (bit j set where j % 8 is 0, 2, 5, 7), the
+ * nibble byte j = j | (15 - j) << 4; Q5_1 the same with d = 2, m = -3. */
+static void test_q5_known(void) {
+    uint8_t b0[22], b1[24];
+    put16(b0, ob_fp32_to_fp16(0.5f));
+    put16(b1, ob_fp32_to_fp16(2.0f)), put16(b1 + 2, ob_fp32_to_fp16(-3.0f));
+    for (int k = 0; k < 4; k++) b0[2 + k] = b1[4 + k] = 0xA5;
+    for (int j = 0; j < 16; j++) b0[6 + j] = b1[8 + j] = (uint8_t)(j | (15 - j) << 4);
+    float o0[32], o1[32];
+    quant_dequant_q5_0(b0, o0, 32);
+    quant_dequant_q5_1(b1, o1, 32);
+    int bad = 0;
+    for (int e = 0; e < 32; e++) {
+        int q = (e < 16 ? e : 31 - e) + 16 * (0xA5 >> (e % 8) & 1);
+        bad += o0[e] != 0.5f * (float)(q - 16), bad += o1[e] != 2.0f * (float)q - 3.0f;
+    }
+    /* by hand: element 0: nibble 0, bit 1 -> q 16: Q5_0 0, Q5_1 29; element 17:
+     * high nibble of byte 1 = 14, bit 17 % 8 = 1 of 0xA5 is 0 -> q 14: -1, 25 */
+    CHECK(!bad && o0[0] == 0.0f && o1[0] == 29.0f && o0[17] == -1.0f && o1[17] == 25.0f,
+          "%d wrong; [0] %g %g, [17] %g %g", bad, o0[0], o1[0], o0[17], o1[17]);
+}
+
 /* ---- A quantiser written here ---- */
 
 /* The fp16 nearest x rounded up, so a scale never shrinks below what it must
@@ -123,7 +152,7 @@ static float cover(float need, float unit) { /* smallest k * unit >= need, k <= 
 }
 
 /* Q4_0, symmetric: d = max|x| / 7, q = round(x / d) + 8; |error| <= d / 2. */
-static void quant_q4_0(const float *x, uint8_t *out, float *bound, int n) {
+static void ref_q4_0(const float *x, uint8_t *out, float *bound, int n) {
     for (int b = 0; b < n / 32; b++, x += 32, out += 18, bound += 32) {
         float a = 0;
         for (int j = 0; j < 32; j++) a = fmaxf(a, fabsf(x[j]));
@@ -145,7 +174,7 @@ static void quant_q4_0(const float *x, uint8_t *out, float *bound, int n) {
  * M = dmin * mn >= -lo are rounded up on the 6-bit grids, q = round((x + M) / S).
  * |error| <= max(S / 2, M + lo): the second is the top clamped by the min's
  * rounding. */
-static void quant_k(const float *x, uint8_t *out, float *bound, int n, int bits) {
+static void ref_k(const float *x, uint8_t *out, float *bound, int n, int bits) {
     int levels = (1 << bits) - 1, size = bits == 4 ? 144 : 176;
     for (int b = 0; b < n / 256; b++, x += 256, out += size, bound += 256) {
         float s[8], m[8], smax = 0, mmax = 0;
@@ -185,7 +214,7 @@ static void quant_k(const float *x, uint8_t *out, float *bound, int n, int bits)
  * q = round(x / S) + 32; |error| <= S / 2. Element e of half h, quarter g,
  * position l: low 4 bits in ql[64h + l + 32(g & 1)] (low nibble for g < 2),
  * top 2 in bits 2g of qh[32h + l]. */
-static void quant_q6_k(const float *x, uint8_t *out, float *bound, int n) {
+static void ref_q6_k(const float *x, uint8_t *out, float *bound, int n) {
     for (int b = 0; b < n / 256; b++, x += 256, out += 210, bound += 256) {
         float s[16], smax = 0;
         for (int i = 0; i < 16; i++) {
@@ -224,10 +253,10 @@ static const struct {
               {GGML_TYPE_Q6_K, "Q6_K", 256, 210}};
 
 static void quantise(uint32_t type, const float *x, uint8_t *out, float *bound, int n) {
-    if (type == GGML_TYPE_Q4_0) quant_q4_0(x, out, bound, n);
-    if (type == GGML_TYPE_Q4_K) quant_k(x, out, bound, n, 4);
-    if (type == GGML_TYPE_Q5_K) quant_k(x, out, bound, n, 5);
-    if (type == GGML_TYPE_Q6_K) quant_q6_k(x, out, bound, n);
+    if (type == GGML_TYPE_Q4_0) ref_q4_0(x, out, bound, n);
+    if (type == GGML_TYPE_Q4_K) ref_k(x, out, bound, n, 4);
+    if (type == GGML_TYPE_Q5_K) ref_k(x, out, bound, n, 5);
+    if (type == GGML_TYPE_Q6_K) ref_q6_k(x, out, bound, n);
 }
 
 /* Gaussian rows at scales from 1e-4 to 1e2, an outlier, all-positive and
@@ -271,6 +300,98 @@ static void test_round_trip(void) {
         CHECK(!bad, "%s: %d values outside their bound", TYPES[t].name, bad);
     }
     free(x), free(y), free(bound), free(q);
+}
+
+/* The same data through the library's quantisers: for the four types above,
+ * the rms error at most 2% over the simple quantiser's (the library fits its
+ * scales, so it is usually lower); for Q8_0, Q5_0 and Q5_1, within one step
+ * (the block's d) of every value; bytes the same on a second run. */
+static void test_library_quantisers(void) {
+    enum { N = 256 * 64 };
+    static const uint32_t LIB[7] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+                                    GGML_TYPE_Q8_0, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1};
+    float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
+    float *bound = malloc(sizeof(float) * N);
+    uint8_t *q = malloc(N + 4096), *q2 = malloc(N + 4096);
+    ObRng rng;
+    ob_rng_seed(&rng, 23);
+    for (int i = 0; i < N; i++) {
+        x[i] = powf(10.0f, (float)(i / 256 % 7) - 4) * ob_rng_normal(&rng);
+        if (i / 256 == 7) x[i] = fabsf(x[i]) + 3;
+        if (i / 256 == 8) x[i] = 0;
+    }
+    x[9 * 256 + 5] = 40;
+    for (int t = 0; t < 7; t++) {
+        uint64_t bb, per = quant_block(LIB[t], &bb);
+        CHECK(!quant_quantize(LIB[t], x, q, N) && !quant_quantize(LIB[t], x, q2, N) &&
+                  !memcmp(q, q2, N / per * bb),
+              "%s: not deterministic", ggml_type_name(LIB[t]));
+        quant_dequantize(LIB[t], q, y, N);
+        double e_lib = 0, e_ref = 0, x2 = 0;
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            double e = (double)y[i] - x[i];
+            e_lib += e * e, x2 += (double)x[i] * x[i];
+            if (i / 256 == 8) bad += y[i] != 0; /* zeros stay exact */
+            if (t >= 4) {                       /* one step: |error| <= d of the block */
+                const uint8_t *blk = q + (uint64_t)i / per * bb;
+                float d = fabsf(ob_fp16_to_fp32((uint16_t)(blk[0] | blk[1] << 8)));
+                bad += fabs(e) > d * (1 + 1e-5) + 1e-6 * fabs(x[i]) + 1e-30;
+            }
+        }
+        if (t < 4) {
+            quantise(TYPES[t].type, x, q2, bound, N);
+            quant_dequantize(LIB[t], q2, y, N);
+            for (int i = 0; i < N; i++) e_ref += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+        }
+        fprintf(stderr, "  library %s: rms error %.5f of rms x", ggml_type_name(LIB[t]),
+                sqrt(e_lib / x2));
+        if (t < 4) fprintf(stderr, " (the simple quantiser's %.5f)", sqrt(e_ref / x2));
+        fputc('\n', stderr);
+        CHECK(!bad, "%s: %d values off", ggml_type_name(LIB[t]), bad);
+        CHECK(t >= 4 || e_lib <= e_ref * 1.02 * 1.02, "%s: rms error %g, the simple one's %g",
+              ggml_type_name(LIB[t]), sqrt(e_lib / x2), sqrt(e_ref / x2));
+    }
+    free(x), free(y), free(bound), free(q), free(q2);
+}
+
+/* llama.cpp's per-tensor choices, on the names of a 32-layer model. */
+static void test_scheme_rules(void) {
+    static const struct {
+        const char *scheme, *name;
+        uint64_t width;
+        uint32_t n_dims;
+        int has_output;
+        uint32_t want;
+    } cases[] = {
+        {"q4_k_m", "blk.5.attn_q.weight", 4096, 2, 1, GGML_TYPE_Q4_K},
+        {"q4_k_m", "blk.0.attn_v.weight", 4096, 2, 1, GGML_TYPE_Q6_K},     /* first eighth */
+        {"q4_k_m", "blk.4.attn_v.weight", 4096, 2, 1, GGML_TYPE_Q4_K},     /* (4 - 4) % 3 = 0 */
+        {"q4_k_m", "blk.6.ffn_down.weight", 11008, 2, 1, GGML_TYPE_Q6_K},  /* (6 - 4) % 3 = 2 */
+        {"q4_k_m", "blk.28.ffn_down.weight", 11008, 2, 1, GGML_TYPE_Q6_K}, /* last eighth */
+        {"q4_k_m", "blk.27.ffn_down.weight", 11008, 2, 1, GGML_TYPE_Q6_K}, /* (27 - 4) % 3 */
+        {"q4_k_m", "blk.26.ffn_down.weight", 11008, 2, 1, GGML_TYPE_Q4_K},
+        {"q4_k_m", "blk.6.ffn_up.weight", 4096, 2, 1, GGML_TYPE_Q4_K},
+        {"q4_k_m", "output.weight", 4096, 2, 1, GGML_TYPE_Q6_K},
+        {"q4_k_m", "token_embd.weight", 4096, 2, 1, GGML_TYPE_Q4_K},
+        {"q4_k_m", "token_embd.weight", 4096, 2, 0, GGML_TYPE_Q6_K}, /* tied: the output */
+        {"q4_k_m", "blk.1.attn_norm.weight", 4096, 1, 1, GGML_TYPE_F32},
+        {"q4_k_m", "blk.5.attn_q.weight", 192, 2, 1, GGML_TYPE_Q5_0}, /* 192 % 256: fallback */
+        {"q5_k_m", "blk.5.attn_q.weight", 192, 2, 1, GGML_TYPE_Q5_1},
+        {"q4_k_m", "token_embd.weight", 192, 2, 0, GGML_TYPE_Q8_0},
+        {"q4_k_m", "blk.5.attn_q.weight", 48, 2, 1, GGML_TYPE_F32}, /* 48 % 32: kept */
+        {"q5_k_m", "blk.0.attn_v.weight", 4096, 2, 1, GGML_TYPE_Q6_K},
+        {"q4_0", "blk.0.attn_v.weight", 4096, 2, 1, GGML_TYPE_Q4_0},
+        {"q4_0", "output.weight", 4096, 2, 1, GGML_TYPE_Q6_K},
+        {"q8_0", "output.weight", 4096, 2, 1, GGML_TYPE_Q8_0},
+        {"q6_k", "blk.3.ffn_gate.weight", 4096, 2, 1, GGML_TYPE_Q6_K},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t t = quant_tensor_type(cases[i].scheme, cases[i].name, cases[i].width,
+                                       cases[i].n_dims, GGML_TYPE_F32, 32, cases[i].has_output);
+        CHECK(t == cases[i].want, "%s %s (%llu wide): %s, want %s", cases[i].scheme, cases[i].name,
+              (unsigned long long)cases[i].width, ggml_type_name(t), ggml_type_name(cases[i].want));
+    }
 }
 
 /* ---- stories260K, widened and quantised ---- */
@@ -461,6 +582,59 @@ static void test_lora_on_quantised(void) {
     CHECK(after < before - 0.05, "fine-tune did not learn: %g -> %g", before, after);
 }
 
+/* model_quantize on the widened model (every matrix can take K blocks) with
+ * every scheme, and on stories260K itself (64-wide rows: the fallbacks):
+ * the file keeps every key, loads, stays near fp32's perplexity, and
+ * llama.cpp reading it agrees with us as for the files above. */
+static void test_quantize_models(void) {
+    static const struct {
+        const char *scheme;
+        double ratio; /* allowed perplexity ratio over fp32 */
+    } S[] = {{"q8_0", 1.01}, {"q6_k", 1.03},   {"q5_k_m", 1.06}, {"q5_1", 1.06},
+             {"q5_0", 1.06}, {"q4_k_m", 1.12}, {"q4_0", 1.15}};
+    char wide[256];
+    snprintf(wide, sizeof wide, "%s", tmp("wide.gguf"));
+    double wide_loss = story_loss(wide, NULL);
+    for (size_t k = 0; k < sizeof S / sizeof S[0] + 1; k++) {
+        int own = k == sizeof S / sizeof S[0]; /* last: stories260K as published, q4_k_m */
+        const char *src = own ? MODEL : wide, *scheme = own ? "q4_k_m" : S[k].scheme;
+        char out[256];
+        snprintf(out, sizeof out, "%s/%s.%s.gguf", tmpdir, own ? "own" : "wide", scheme);
+        QuantStats st;
+        ObErr err;
+        CHECK(!model_quantize(src, out, scheme, &st, &err), "%s: %s", scheme, err.msg);
+        GGUFFile a, b;
+        int keys_kept = 0, ft = -1;
+        if (!gguf_open(&a, src, &err) && !gguf_open(&b, out, &err)) {
+            keys_kept = 1;
+            for (uint64_t i = 0; i < a.n_kv; i++) {
+                const GGUFKV *kv = gguf_find_kv(&b, a.kv[i].key);
+                keys_kept &= kv && kv->type == a.kv[i].type && kv->arr_n == a.kv[i].arr_n;
+            }
+            uint32_t v;
+            if (!gguf_get_u32(&b, "general.file_type", &v, &err)) ft = (int)v;
+            gguf_close(&b);
+        }
+        gguf_close(&a);
+        CHECK(keys_kept && ft > 0, "%s: keys not kept or no file type (%d)", scheme, ft);
+        double base = own ? story_loss(MODEL, NULL) : wide_loss, loss = story_loss(out, NULL);
+        double nll[2] = {0, 0}, lc = have_llamacpp ? llamacpp_worst(out, nll) : -1;
+        fprintf(stderr, "  %s%s: %.2f bits per weight, perplexity x%.4f of fp32", scheme,
+                own ? " (stories260K as published)" : "",
+                8.0 * (double)st.out_bytes / (double)st.n_weights, exp(loss - base));
+        if (have_llamacpp)
+            fprintf(stderr, "; llama.cpp within %.2g, mean nll %.4f vs ours %.4f", lc, nll[1],
+                    nll[0]);
+        fputc('\n', stderr);
+        double ratio = own ? 1.15 : S[k].ratio;
+        CHECK(isfinite(loss) && exp(loss - base) < ratio && exp(base - loss) < ratio,
+              "%s: perplexity %g against fp32's %g", scheme, exp(loss), exp(base));
+        if (have_llamacpp)
+            CHECK(fabs(nll[0] - nll[1]) < 0.05, "%s: mean nll %g, llama.cpp's %g", scheme, nll[0],
+                  nll[1]);
+    }
+}
+
 /* ---- Bad input ---- */
 
 static int one_line_about(const ObErr *e, const char *file, const char *what) {
@@ -522,6 +696,39 @@ static void test_bad_sizes(void) {
     }
 }
 
+/* Refusals: an unknown scheme, a missing file, a non-finite weight (no
+ * output left behind in either case). */
+static void test_quantize_refusals(void) {
+    ObErr err;
+    char out[256], nan_file[256];
+    snprintf(out, sizeof out, "%s", tmp("refused.gguf"));
+    snprintf(nan_file, sizeof nan_file, "%s", tmp("nan.gguf"));
+    CHECK(model_quantize(MODEL, out, "q3_k", NULL, &err) && strstr(err.msg, "q3_k") &&
+              strstr(err.msg, "q4_k_m") && access(out, F_OK) != 0,
+          "unknown scheme: %s", err.msg);
+    CHECK(model_quantize(tmp("none.gguf"), out, "q8_0", NULL, &err) &&
+              one_line_about(&err, "none.gguf", "") && access(out, F_OK) != 0,
+          "missing file: %s", err.msg);
+    char *buf = NULL;
+    size_t n = 0;
+    GGUFFile f;
+    CHECK(!ob_read_file(tmp("wide.gguf"), &buf, &n, &err), "%s", err.msg);
+    if (buf && !gguf_open_buffer(&f, buf, n, "wide.gguf", &err)) {
+        const GGUFTensor *t = gguf_find_tensor(&f, "blk.1.ffn_up.weight");
+        size_t at = t ? (size_t)(f.data_offset + t->offset) + 4 * 7 : 0;
+        gguf_close(&f);
+        float nan = NAN;
+        if (at) memcpy(buf + at, &nan, 4);
+        FILE *fp = fopen(nan_file, "wb");
+        if (fp) fwrite(buf, 1, n, fp), fclose(fp);
+        CHECK(at && model_quantize(nan_file, out, "q4_k_m", NULL, &err) &&
+                  one_line_about(&err, "nan.gguf", "blk.1.ffn_up.weight") &&
+                  strstr(err.msg, "non-finite") && access(out, F_OK) != 0,
+              "NaN weight: %s", err.msg);
+    }
+    free(buf);
+}
+
 /* inspect names the types */
 static void test_names(void) {
     CHECK(!write_one(tmp("q6.gguf"), GGML_TYPE_Q6_K, 256), "write");
@@ -536,9 +743,14 @@ int main(void) {
     RUN(test_q4_0_known);
     RUN(test_k_known);
     RUN(test_q6_k_known);
+    RUN(test_q5_known);
     RUN(test_round_trip);
+    RUN(test_library_quantisers);
+    RUN(test_scheme_rules);
     RUN(test_model_round_trip);
     RUN(test_lora_on_quantised);
+    RUN(test_quantize_models);
+    RUN(test_quantize_refusals);
     RUN(test_bad_sizes);
     RUN(test_names);
     tmpdir_remove();

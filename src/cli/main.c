@@ -25,6 +25,7 @@ static const struct {
      "every unlearning method from one baseline, measured against the oracle"},
     {"report", cmd_report, "eval JSON and training logs -> Markdown and HTML report with charts"},
     {"inspect", cmd_inspect, "show a GGUF file's metadata and tensors"},
+    {"quantize", cmd_quantize, "GGUF -> quantised GGUF (q8_0, q4_0, q4_k_m, q5_k_m, q6_k ...)"},
     {"import-hf", cmd_import_hf, "Hugging Face Llama folder (safetensors) -> GGUF"},
     {"export-hf", cmd_export_hf, "GGUF -> Hugging Face Llama folder (safetensors)"},
     {"bench", cmd_bench, "measure training and forward throughput"},

@@ -644,6 +644,22 @@ int gguf_tensor_to_f32(const GGUFFile *f, const GGUFTensor *t, float *out, ObErr
                    t->name ? t->name : "?");
 }
 
+const char *ggml_type_name(uint32_t t) {
+    switch (t) {
+    case GGML_TYPE_F32: return "F32";
+    case GGML_TYPE_F16: return "F16";
+    case GGML_TYPE_Q4_0: return "Q4_0";
+    case GGML_TYPE_Q5_0: return "Q5_0";
+    case GGML_TYPE_Q5_1: return "Q5_1";
+    case GGML_TYPE_Q8_0: return "Q8_0";
+    case GGML_TYPE_Q4_K: return "Q4_K";
+    case GGML_TYPE_Q5_K: return "Q5_K";
+    case GGML_TYPE_Q6_K: return "Q6_K";
+    case GGML_TYPE_BF16: return "BF16";
+    default: return "?";
+    }
+}
+
 /* ---- Writer ---- */
 
 typedef struct {
@@ -794,6 +810,32 @@ int gguf_set_arr_f32(GGUFWriter *w, const char *key, const float *v, uint64_t n)
 
 int gguf_set_arr_i32(GGUFWriter *w, const char *key, const int32_t *v, uint64_t n) {
     return set_arr_num(w, key, GGUF_TYPE_I32, v, n);
+}
+
+int gguf_set_kv_from(GGUFWriter *w, const GGUFKV *kv) {
+    if (kv->type == GGUF_TYPE_STRING) {
+        uint8_t *val = malloc(8 + kv->v.s.len);
+        if (val) put_le(val, kv->v.s.len, 8), memcpy(val + 8, kv->v.s.ptr, kv->v.s.len);
+        return set_kv(w, kv->key, GGUF_TYPE_STRING, val, 8 + kv->v.s.len);
+    }
+    if (kv->type == GGUF_TYPE_ARRAY && kv->arr_type != GGUF_TYPE_STRING)
+        return set_arr_num(w, kv->key, kv->arr_type, kv->arr, kv->arr_n);
+    if (kv->type == GGUF_TYPE_ARRAY) {
+        size_t size = 12;
+        for (uint64_t i = 0; i < kv->arr_n; i++) size += 8 + kv->arr_str[i].len;
+        uint8_t *val = malloc(size), *p = val;
+        if (!val) return -1;
+        put_le(p, GGUF_TYPE_STRING, 4), put_le(p + 4, kv->arr_n, 8), p += 12;
+        for (uint64_t i = 0; i < kv->arr_n; i++) {
+            const GGUFStr *e = &kv->arr_str[i];
+            put_le(p, e->len, 8), memcpy(p + 8, e->ptr, e->len), p += 8 + e->len;
+        }
+        return set_kv(w, kv->key, GGUF_TYPE_ARRAY, val, size);
+    }
+    uint64_t bits = kv->v.u;
+    if (kv->type == GGUF_TYPE_F32) bits = f32_bits((float)kv->v.f);
+    if (kv->type == GGUF_TYPE_F64) memcpy(&bits, &kv->v.f, 8);
+    return set_scalar(w, kv->key, kv->type, bits);
 }
 
 /* Validates and appends a tensor with uninitialised data of the right size. */

@@ -39,18 +39,24 @@ enum {
     GGUF_TYPE_F64 = 12,
 };
 
-/* ggml tensor types obliviate reads (all) and writes (F32, F16, BF16); the
- * block-quantised ones are described in io/quant.h. */
+/* ggml tensor types obliviate reads and writes; the block-quantised ones are
+ * described in io/quant.h (gguf_add_tensor_f32 writes F32, F16 and BF16;
+ * model/quantize.h the others). */
 enum {
     GGML_TYPE_F32 = 0,
     GGML_TYPE_F16 = 1,
     GGML_TYPE_Q4_0 = 2,
+    GGML_TYPE_Q5_0 = 6,
+    GGML_TYPE_Q5_1 = 7,
     GGML_TYPE_Q8_0 = 8,
     GGML_TYPE_Q4_K = 12,
     GGML_TYPE_Q5_K = 13,
     GGML_TYPE_Q6_K = 14,
     GGML_TYPE_BF16 = 30,
 };
+
+/* "Q4_K", "F32"...; "?" for a type not above. */
+const char *ggml_type_name(uint32_t type);
 
 typedef struct {
     const char *ptr; /* not NUL-terminated; points into the map */
@@ -117,8 +123,8 @@ int gguf_get_bool(const GGUFFile *f, const char *key, bool *out, ObErr *err);
 /* Returns a new NUL-terminated copy the caller frees, or NULL on error. */
 char *gguf_get_str(const GGUFFile *f, const char *key, ObErr *err);
 
-/* Converts any readable tensor (F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)
- * to n_elems floats. */
+/* Converts any readable tensor (F32, F16, BF16 and io/quant.h's types) to
+ * n_elems floats. */
 int gguf_tensor_to_f32(const GGUFFile *f, const GGUFTensor *t, float *out, ObErr *err);
 
 typedef struct GGUFWriter GGUFWriter;
@@ -136,6 +142,8 @@ int gguf_set_str(GGUFWriter *w, const char *key, const char *v);
 int gguf_set_arr_str(GGUFWriter *w, const char *key, const char *const *v, uint64_t n);
 int gguf_set_arr_f32(GGUFWriter *w, const char *key, const float *v, uint64_t n);
 int gguf_set_arr_i32(GGUFWriter *w, const char *key, const int32_t *v, uint64_t n);
+/* A key and value as read from another file (the value copied). */
+int gguf_set_kv_from(GGUFWriter *w, const GGUFKV *kv);
 /* Adds a tensor converted from fp32 to `type` (F32, F16 or BF16; round to
  * nearest even). dims in ggml order. Fails on a duplicate name. */
 int gguf_add_tensor_f32(GGUFWriter *w, const char *name, uint32_t type, uint32_t n_dims,

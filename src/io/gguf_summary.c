@@ -17,20 +17,6 @@ static const char *type_name(uint32_t t) {
     return t < sizeof kv / sizeof kv[0] ? kv[t] : "?";
 }
 
-static const char *ggml_name(uint32_t t) {
-    switch (t) {
-    case GGML_TYPE_F32: return "F32";
-    case GGML_TYPE_F16: return "F16";
-    case GGML_TYPE_Q4_0: return "Q4_0";
-    case GGML_TYPE_Q8_0: return "Q8_0";
-    case GGML_TYPE_Q4_K: return "Q4_K";
-    case GGML_TYPE_Q5_K: return "Q5_K";
-    case GGML_TYPE_Q6_K: return "Q6_K";
-    case GGML_TYPE_BF16: return "BF16";
-    default: return "?";
-    }
-}
-
 /* A scalar or short array value as JSON. */
 static cJSON *kv_json(const GGUFKV *kv) {
     switch (kv->type) {
@@ -68,7 +54,7 @@ static cJSON *summary_json(const GGUFFile *f, uint64_t *total) {
         const GGUFTensor *t = &f->tensors[i];
         cJSON *tj = cJSON_CreateObject();
         cJSON_AddStringToObject(tj, "name", t->name);
-        cJSON_AddStringToObject(tj, "type", ggml_name(t->type));
+        cJSON_AddStringToObject(tj, "type", ggml_type_name(t->type));
         cJSON *dims = cJSON_AddArrayToObject(tj, "dims");
         for (uint32_t d = 0; d < t->n_dims; d++)
             cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)t->dims[d]));
@@ -95,7 +81,7 @@ static void write_table(FILE *out, const GGUFFile *f, const cJSON *meta, uint64_
         for (uint32_t d = 0; d < t->n_dims; d++)
             snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%llu", d ? " x " : "",
                      (unsigned long long)t->dims[d]);
-        fprintf(out, "  %-32s %-5s %-20s @ %llu\n", t->name, ggml_name(t->type), shape,
+        fprintf(out, "  %-32s %-5s %-20s @ %llu\n", t->name, ggml_type_name(t->type), shape,
                 (unsigned long long)t->offset);
     }
 }

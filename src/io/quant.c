@@ -1,6 +1,9 @@
-/* Dequantisers of ggml's block types (see quant.h). Scalar and branch-light:
- * they run once per tensor at load, not in the matmuls. */
+/* ggml's block types (see quant.h): dequantisers, scalar and branch-light
+ * (they run once per tensor at load, not in the matmuls), and quantisers. */
 #include "io/quant.h"
+
+#include <math.h>
+#include <string.h>
 
 #include "io/gguf.h"
 
@@ -15,6 +18,8 @@ uint64_t quant_block(uint32_t type, uint64_t *block_bytes) {
     switch (type) {
     case GGML_TYPE_Q8_0: *block_bytes = 34; return QK_SMALL;
     case GGML_TYPE_Q4_0: *block_bytes = 18; return QK_SMALL;
+    case GGML_TYPE_Q5_0: *block_bytes = 22; return QK_SMALL;
+    case GGML_TYPE_Q5_1: *block_bytes = 24; return QK_SMALL;
     case GGML_TYPE_Q4_K: *block_bytes = 144; return QK_SUPER;
     case GGML_TYPE_Q5_K: *block_bytes = 176; return QK_SUPER;
     case GGML_TYPE_Q6_K: *block_bytes = 210; return QK_SUPER;
@@ -38,6 +43,33 @@ void quant_dequant_q4_0(const uint8_t *p, float *out, uint64_t n) {
             out[j + 16] = d * (float)((q[j] >> 4) - 8);
         }
     }
+}
+
+/* Q5_0 and Q5_1: Q4_0's nibbles plus a fifth bit per element, bit j of the
+ * little-endian 32-bit qh for element j. Q5_1 adds an fp16 min m after d and
+ * has no offset: value = d * q + m. */
+static uint32_t le32_at(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void dequant_q5(const uint8_t *qh4, const uint8_t *q, int off, float d, float m,
+                       float *out) {
+    uint32_t qh = le32_at(qh4);
+    for (int j = 0; j < 16; j++) {
+        int lo = (q[j] & 15) | ((qh >> j) & 1) << 4, hi = (q[j] >> 4) | ((qh >> (j + 16)) & 1) << 4;
+        out[j] = d * (float)(lo - off) + m;
+        out[j + 16] = d * (float)(hi - off) + m;
+    }
+}
+
+void quant_dequant_q5_0(const uint8_t *p, float *out, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 22, out += QK_SMALL)
+        dequant_q5(p + 2, p + 6, 16, half_at(p), 0.0f, out);
+}
+
+void quant_dequant_q5_1(const uint8_t *p, float *out, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 24, out += QK_SMALL)
+        dequant_q5(p + 4, p + 8, 0, half_at(p), half_at(p + 2), out);
 }
 
 /* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block
@@ -110,9 +142,220 @@ int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n) 
     switch (type) {
     case GGML_TYPE_Q8_0: quant_dequant_q8_0(p, out, n); return 0;
     case GGML_TYPE_Q4_0: quant_dequant_q4_0(p, out, n); return 0;
+    case GGML_TYPE_Q5_0: quant_dequant_q5_0(p, out, n); return 0;
+    case GGML_TYPE_Q5_1: quant_dequant_q5_1(p, out, n); return 0;
     case GGML_TYPE_Q4_K: quant_dequant_q4_k(p, out, n); return 0;
     case GGML_TYPE_Q5_K: quant_dequant_q5_k(p, out, n); return 0;
     case GGML_TYPE_Q6_K: quant_dequant_q6_k(p, out, n); return 0;
+    default: return -1;
+    }
+}
+
+/* ---- Quantisers: fp32 -> blocks ----
+ *
+ * Each block's scales are chosen from its own values, then rounded to the
+ * stored precision (fp16, or 6-bit / 8-bit sub-block scales of an fp16 one),
+ * and the integers are computed against the rounded scales, so that what is
+ * stored is the best the stored scales allow for each element. Where the
+ * format has a min (Q5_1, Q4_K, Q5_K), the pair (scale, min) of each group
+ * is refined by least squares over a few candidate scales. A NaN maps to the
+ * lowest level (the model writers refuse non-finite weights before this). */
+
+static uint16_t half(float x) {
+    return ob_fp32_to_fp16(x);
+}
+
+/* round(v) clamped to [lo, hi]; NaN -> lo (fmaxf returns the number) */
+static int level(float v, int lo, int hi) {
+    return (int)fminf(fmaxf(roundf(v), (float)lo), (float)hi);
+}
+
+static void put_half(uint8_t *p, float x) {
+    uint16_t h = half(x);
+    p[0] = (uint8_t)h, p[1] = (uint8_t)(h >> 8);
+}
+
+/* A scale as the fp16 of at least its magnitude: rounded down, the block's
+ * extreme value would fall past the top level and be clamped (by up to a few
+ * steps where the scale is an fp16 subnormal). */
+static void put_scale(uint8_t *p, float x) {
+    uint16_t h = half(x);
+    if (fabsf(ob_fp16_to_fp32(h)) < fabsf(x) && (h & 0x7fff) < 0x7bff) h++;
+    p[0] = (uint8_t)h, p[1] = (uint8_t)(h >> 8);
+}
+
+/* The element of largest magnitude, with its sign. */
+static float signed_max(const float *x, int n) {
+    float m = 0.0f;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > fabsf(m)) m = x[i];
+    return m;
+}
+
+void quant_q8_0(const float *x, uint8_t *p, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 34, x += QK_SMALL) {
+        put_scale(p, fabsf(signed_max(x, QK_SMALL)) / 127.0f);
+        float dr = half_at(p), id = dr ? 1.0f / dr : 0.0f;
+        for (int j = 0; j < QK_SMALL; j++) p[2 + j] = (uint8_t)(int8_t)level(x[j] * id, -128, 127);
+    }
+}
+
+/* Q4_0 and Q5_0: the element of largest magnitude lands on the lowest level
+ * (-8 or -16), which the asymmetric range has one more of. */
+static void quant_sym(const float *x, uint8_t *d_at, uint8_t *qh4, uint8_t *q, int bits) {
+    int off = 1 << (bits - 1), top = (1 << bits) - 1;
+    put_scale(d_at, signed_max(x, QK_SMALL) / (float)-off);
+    float dr = half_at(d_at), id = dr ? 1.0f / dr : 0.0f;
+    uint32_t qh = 0;
+    memset(q, 0, 16);
+    for (int j = 0; j < QK_SMALL; j++) {
+        int v = level(x[j] * id + (float)off, 0, top);
+        q[j & 15] |= (uint8_t)((v & 15) << (j < 16 ? 0 : 4));
+        qh |= (uint32_t)(v >> 4) << j;
+    }
+    if (qh4)
+        for (int k = 0; k < 4; k++) qh4[k] = (uint8_t)(qh >> (8 * k));
+}
+
+void quant_q4_0(const float *x, uint8_t *p, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 18, x += QK_SMALL)
+        quant_sym(x, p, NULL, p + 2, 4);
+}
+
+void quant_q5_0(const float *x, uint8_t *p, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 22, x += QK_SMALL)
+        quant_sym(x, p, p + 2, p + 6, 5);
+}
+
+/* The (scale s, min m >= 0) for x ~ s * q - m, q in 0..top, with the least
+ * squared error among a few candidates: the range's own scale shrunk or
+ * stretched by up to 20%, each refitted by least squares given its levels. */
+static float fit_scale_min(const float *x, int n, int top, float *min_out) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int i = 0; i < n; i++) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+    float best_s = (hi - lo) / (float)top, best_m = -lo, best_e = INFINITY;
+    if (!(best_s > 0.0f)) return *min_out = best_m, 0.0f;
+    for (int k = -4; k <= 4; k++) {
+        float s = (hi - lo) / ((float)top + 0.5f * (float)k), m = -lo;
+        double sq = 0, sqq = 0, sx = 0, sqx = 0;
+        for (int i = 0; i < n; i++) {
+            int q = level((x[i] + m) / s, 0, top);
+            sq += q, sqq += (double)q * q, sx += x[i], sqx += (double)q * x[i];
+        }
+        double det = n * sqq - sq * sq; /* x ~ s q - m: solve for (s, -m) */
+        if (det > 0) {
+            double fs = (n * sqx - sq * sx) / det, fm = -(sx * sqq - sq * sqx) / det;
+            if (fm < 0) fm = 0, fs = sqq > 0 ? sqx / sqq : 0; /* the min stays >= 0 */
+            if (fs > 0) s = (float)fs, m = (float)fm;
+        }
+        float e = 0.0f;
+        for (int i = 0; i < n; i++) {
+            float r = s * (float)level((x[i] + m) / s, 0, top) - m - x[i];
+            e += r * r;
+        }
+        if (e < best_e) best_e = e, best_s = s, best_m = m;
+    }
+    *min_out = best_m;
+    return best_s;
+}
+
+void quant_q5_1(const float *x, uint8_t *p, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 24, x += QK_SMALL) {
+        float m, s = fit_scale_min(x, QK_SMALL, 31, &m);
+        put_scale(p, s), put_half(p + 2, -m);
+        float dr = half_at(p), mr = half_at(p + 2), id = dr ? 1.0f / dr : 0.0f;
+        uint32_t qh = 0;
+        uint8_t *q = p + 8;
+        memset(q, 0, 16);
+        for (int j = 0; j < QK_SMALL; j++) {
+            int v = level((x[j] - mr) * id, 0, 31);
+            q[j & 15] |= (uint8_t)((v & 15) << (j < 16 ? 0 : 4));
+            qh |= (uint32_t)(v >> 4) << j;
+        }
+        for (int k = 0; k < 4; k++) p[4 + k] = (uint8_t)(qh >> (8 * k));
+    }
+}
+
+/* Q4_K / Q5_K: each sub-block's (scale, min) fitted, then both expressed as
+ * 6-bit multiples of the super-block's d and dmin, packed as k_scale_min
+ * reads them. qh is NULL for Q4_K. */
+static void quant_k(const float *x, uint8_t *p, uint8_t *qh, uint8_t *qs, int top) {
+    float sc[8], mn[8], max_sc = 0.0f, max_mn = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        sc[j] = fit_scale_min(x + 32 * j, 32, top, &mn[j]);
+        max_sc = fmaxf(max_sc, sc[j]), max_mn = fmaxf(max_mn, mn[j]);
+    }
+    put_scale(p, max_sc / 63.0f), put_scale(p + 2, max_mn / 63.0f);
+    float d = half_at(p), dmin = half_at(p + 2);
+    uint8_t *s = p + 4;
+    memset(s, 0, 12);
+    memset(qs, 0, 128);
+    if (qh) memset(qh, 0, 32);
+    for (int j = 0; j < 8; j++) {
+        int isc = level(d ? sc[j] / d : 0.0f, 0, 63),
+            imn = level(dmin ? mn[j] / dmin : 0.0f, 0, 63);
+        if (j < 4) {
+            s[j] |= (uint8_t)isc, s[j + 4] |= (uint8_t)imn;
+        } else {
+            s[j + 4] = (uint8_t)((isc & 15) | (imn & 15) << 4);
+            s[j - 4] |= (uint8_t)((isc >> 4) << 6), s[j] |= (uint8_t)((imn >> 4) << 6);
+        }
+        float scale = d * (float)isc, min = dmin * (float)imn, id = scale ? 1.0f / scale : 0.0f;
+        uint8_t *run = qs + 32 * (j / 2);
+        int shift = 4 * (j & 1);
+        for (int l = 0; l < 32; l++) {
+            int v = level((x[32 * j + l] + min) * id, 0, top);
+            run[l] |= (uint8_t)((v & 15) << shift);
+            if (qh) qh[l] |= (uint8_t)((v >> 4) << j);
+        }
+    }
+}
+
+void quant_q4_k(const float *x, uint8_t *p, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 144, x += QK_SUPER)
+        quant_k(x, p, NULL, p + 16, 15);
+}
+
+void quant_q5_k(const float *x, uint8_t *p, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 176, x += QK_SUPER)
+        quant_k(x, p, p + 16, p + 48, 31);
+}
+
+/* Q6_K: each sub-block of 16 takes a signed scale that puts its element of
+ * largest magnitude on level -32; the scales become int8 multiples of d. */
+void quant_q6_k(const float *x, uint8_t *p, uint64_t n) {
+    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 210, x += QK_SUPER) {
+        float sc[16], max_abs = 0.0f;
+        for (int j = 0; j < 16; j++) {
+            sc[j] = signed_max(x + 16 * j, 16) / -32.0f;
+            max_abs = fmaxf(max_abs, fabsf(sc[j]));
+        }
+        put_scale(p + 208, max_abs / 127.0f);
+        float d = half_at(p + 208);
+        uint8_t *ql = p, *qh = p + 128;
+        int8_t *scales = (int8_t *)(p + 192);
+        memset(p, 0, 192);
+        for (int j = 0; j < 16; j++) scales[j] = (int8_t)level(d ? sc[j] / d : 0.0f, -128, 127);
+        for (int e = 0; e < QK_SUPER; e++) {
+            float scale = d * (float)scales[e / 16], id = scale ? 1.0f / scale : 0.0f;
+            int v = level(x[e] * id + 32.0f, 0, 63);
+            int h = e / 128, g = (e % 128) / 32, l = e % 32;
+            ql[64 * h + l + 32 * (g & 1)] |= (uint8_t)((v & 15) << (g < 2 ? 0 : 4));
+            qh[32 * h + l] |= (uint8_t)((v >> 4) << (2 * g));
+        }
+    }
+}
+
+int quant_quantize(uint32_t type, const float *x, void *blocks, uint64_t n) {
+    uint8_t *p = blocks;
+    switch (type) {
+    case GGML_TYPE_Q8_0: quant_q8_0(x, p, n); return 0;
+    case GGML_TYPE_Q4_0: quant_q4_0(x, p, n); return 0;
+    case GGML_TYPE_Q5_0: quant_q5_0(x, p, n); return 0;
+    case GGML_TYPE_Q5_1: quant_q5_1(x, p, n); return 0;
+    case GGML_TYPE_Q4_K: quant_q4_k(x, p, n); return 0;
+    case GGML_TYPE_Q5_K: quant_q5_k(x, p, n); return 0;
+    case GGML_TYPE_Q6_K: quant_q6_k(x, p, n); return 0;
     default: return -1;
     }
 }

@@ -1,10 +1,14 @@
-/* ggml's block-quantised tensor types, read (dequantised) to fp32.
+/* ggml's block-quantised tensor types: read (dequantised) to fp32, and
+ * written (quantised) from it.
  *
  * Each type stores a row as blocks of a fixed number of values in a fixed
  * number of bytes, little-endian, fp16 scales:
  *   Q8_0  32 values in  34 bytes: d, 32 int8 q; value = d * q
  *   Q4_0  32 values in  18 bytes: d, 16 bytes of nibbles (element j in the low
  *         nibble of byte j, element j + 16 in its high one); value = d * (q - 8)
+ *   Q5_0  32 values in  22 bytes: d, 4 bytes qh (bit j: element j's fifth
+ *         bit), Q4_0's nibbles; value = d * (q - 16)
+ *   Q5_1  32 values in  24 bytes: d, m, qh, nibbles; value = d * q + m
  *   Q4_K 256 values in 144 bytes: d, dmin, 12 bytes of 6-bit scales and mins
  *         of 8 sub-blocks of 32, 128 bytes of nibbles;
  *         value = d * scale * q - dmin * min
@@ -31,6 +35,8 @@ static inline bool quant_is_block_type(uint32_t type) {
  * which the model loaders refuse. */
 void quant_dequant_q8_0(const uint8_t *blocks, float *out, uint64_t n);
 void quant_dequant_q4_0(const uint8_t *blocks, float *out, uint64_t n);
+void quant_dequant_q5_0(const uint8_t *blocks, float *out, uint64_t n);
+void quant_dequant_q5_1(const uint8_t *blocks, float *out, uint64_t n);
 void quant_dequant_q4_k(const uint8_t *blocks, float *out, uint64_t n);
 void quant_dequant_q5_k(const uint8_t *blocks, float *out, uint64_t n);
 void quant_dequant_q6_k(const uint8_t *blocks, float *out, uint64_t n);
@@ -38,5 +44,19 @@ void quant_dequant_q6_k(const uint8_t *blocks, float *out, uint64_t n);
 /* One of the above by type; -1 (and nothing written) for a type that is not
  * block-quantised. */
 int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n);
+
+/* Quantise n values (a multiple of the type's block size) into blocks, each
+ * block's scales fitted to its values (quant.c says how). Deterministic: the
+ * same values give the same bytes. */
+void quant_q8_0(const float *x, uint8_t *blocks, uint64_t n);
+void quant_q4_0(const float *x, uint8_t *blocks, uint64_t n);
+void quant_q5_0(const float *x, uint8_t *blocks, uint64_t n);
+void quant_q5_1(const float *x, uint8_t *blocks, uint64_t n);
+void quant_q4_k(const float *x, uint8_t *blocks, uint64_t n);
+void quant_q5_k(const float *x, uint8_t *blocks, uint64_t n);
+void quant_q6_k(const float *x, uint8_t *blocks, uint64_t n);
+
+/* One of the above by type; -1 (and nothing written) for another type. */
+int quant_quantize(uint32_t type, const float *x, void *blocks, uint64_t n);
 
 #endif

@@ -311,7 +311,7 @@ static int load_frozen(Llama *m, ObErr *err) {
     int dims[MAT_N][2];
     llama_mat_dims(c, dims);
     /* room for the matrices that must be converted: the block-quantised ones
-     * (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) are dequantised once, here, to BF16, the
+     * (io/quant.h's types) are dequantised once, here, to BF16, the
      * narrowest type the matmuls read (so such a base costs 2 bytes a weight
      * in memory; matmuls on the blocks themselves would not) */
     size_t convert = 0;
