@@ -114,6 +114,46 @@ printf '{"prompt": "a", "continuation": " b"}\n\n{"prompt": "a", "continuation":
 expect_error "malformed prompts: FILE:LINE" "bad.jsonl:3: not valid JSON" \
     $OB eval -m "$T/trained.gguf" --prompts "$T/bad.jsonl" --json "$T/no.json"
 printf '{"prompt": "a", "continuation": " b"}\n{"prompt": "a"}\n' >"$T/missing.jsonl"
+# --quantize: each model again after a round trip through quantisation, as
+# real files (kept with --quantize-dir, else in a temporary folder removed)
+mkdir -p "$T/tmpq"
+check "eval --quantize" env TMPDIR="$T/tmpq" $OB eval -m "$T/trained.gguf" -m "$T/untrained.gguf" \
+    --text forget="$T/forget.txt" --seq 48 --max-windows 16 --threads 2 --quantize q8_0,q4_0 \
+    --json "$T/evalq.json"
+head -n 1 "$T/out" | grep -q "trained  *trained@q8_0  *trained@q4_0  *untrained  *untrained@q8_0" &&
+    ok "quantised columns follow their model" || bad "header: $(head -n 1 "$T/out")"
+[ -z "$(ls -A "$T/tmpq")" ] && ok "temporary quantised models removed" || bad "left: $(ls -A "$T/tmpq")"
+q=$(json "$T/evalq.json" "['models'][1]['quantization']")
+from=$(json "$T/evalq.json" "['models'][1]['quantized_from']")
+p0=$(json "$T/evalq.json" "['models'][0]['perplexity']['forget']['perplexity']")
+p8=$(json "$T/evalq.json" "['models'][1]['perplexity']['forget']['perplexity']")
+p4=$(json "$T/evalq.json" "['models'][2]['perplexity']['forget']['perplexity']")
+[ "$q" = q8_0 ] && [ "$from" = "$T/trained.gguf" ] && ok "JSON names the scheme and the source" ||
+    bad "quantization '$q' from '$from'"
+awk -v a="$p0" -v b="$p8" -v c="$p4" 'BEGIN { exit !(b / a < 1.01 && a / b < 1.01 && c != b) }' &&
+    ok "perplexity after q8_0 within 1% ($p0 -> $p8; q4_0 $p4)" || bad "perplexity $p0 -> $p8, $p4"
+check "eval --quantize-dir" $OB eval -m "$T/trained.gguf" --text forget="$T/forget.txt" --seq 48 \
+    --max-windows 4 --threads 2 --quantize q4_k_m --quantize-dir "$T/qdir"
+$OB inspect "$T/qdir/model0.q4_k_m.gguf" >"$T/out" 2>&1 && grep -q "general.file_type  *15" "$T/out" &&
+    ok "--quantize-dir keeps the Q4_K_M file" || bad "qdir: $(ls "$T/qdir" 2>&1 | head -c 200)"
+expect_error "unknown --quantize scheme" "q4_k_m, q5_k_m" \
+    $OB eval -m "$T/trained.gguf" --text forget="$T/forget.txt" --quantize q4_k_s
+
+# obliviate quantize
+check "quantize q4_k_m" $OB quantize "$T/trained.gguf" -o "$T/trained.q4.gguf" --type q4_k_m
+grep -q "trained.q4.gguf: q4_k_m, .* tensors (.*), .* MB -> .* MB, .* bits per weight" "$T/out" &&
+    ok "quantize prints what it wrote" || bad "quantize said: $(cat "$T/out")"
+check "generate from the quantised model" $OB generate -m "$T/trained.q4.gguf" -p "Sherlock" -n 4
+expect_error "quantize without --type" "--type is required" \
+    $OB quantize "$T/trained.gguf" -o "$T/x.gguf"
+expect_error "quantize --type unknown" "'q2_k' is not one of" \
+    $OB quantize "$T/trained.gguf" -o "$T/x.gguf" --type q2_k
+expect_error "quantize a missing file" "nothere.gguf: cannot open" \
+    $OB quantize "$T/nothere.gguf" -o "$T/x.gguf" --type q8_0
+expect_error "quantize a text file" "forget.txt: bad magic" \
+    $OB quantize "$T/forget.txt" -o "$T/x.gguf" --type q8_0
+[ ! -e "$T/x.gguf" ] && ok "no output left by refused quantize runs" || bad "x.gguf left"
+
 expect_error "missing field: FILE:LINE" 'missing.jsonl:2: field "continuation" missing' \
     $OB eval -m "$T/trained.gguf" --prompts "$T/missing.jsonl"
 : >"$T/empty.jsonl"

@@ -161,6 +161,11 @@ void eval_opts(EvalOpts *g, EvalConfig *c, int all) {
         (Opt){"--mia-chunk", OPT_INT, &c->mia_chunk, "tokens per membership chunk (default 128)"};
     *o++ = (Opt){"--mia-max-chunks", OPT_INT, &c->mia_max,
                  "at most N chunks per set, a seeded choice (default 200; 0: all)"};
+    *o++ = (Opt){"--quantize", OPT_STR, &c->quantize,
+                 "also measure each model after quantisation: q4_k_m,q8_0 ... (any of q8_0, "
+                 "q4_0, q5_0, q5_1, q4_k_m, q5_k_m, q6_k), a column MODEL@SCHEME each"};
+    *o++ = (Opt){"--quantize-dir", OPT_STR, &c->quantize_dir,
+                 "keep the quantised models in this folder (default: a temporary one, removed)"};
     if (all)
         *o++ =
             (Opt){"--oracle", OPT_STR, &c->oracle,

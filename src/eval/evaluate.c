@@ -55,6 +55,8 @@ const char *eval_config_check(const EvalConfig *c) {
     if (c->models.n == 0) return "--model is required";
     if (c->models.n > EVAL_MAX || c->texts.n > EVAL_MAX || c->choices.n > EVAL_MAX)
         return "at most 32 models, texts and choice sets";
+    const char *quant = eval_quantized_check(c);
+    if (quant) return quant;
     int asked = 0;
     for (int k = 0; k < N_MEASURES; k++) asked |= MEASURES[k]->asked && MEASURES[k]->asked(c);
     if (!asked)
@@ -78,16 +80,27 @@ static void short_name(const char *path, char *out, size_t cap) {
     out[n] = 0;
 }
 
-/* Base names, or the paths as given when two base names clash. */
+/* Base names, or the paths as given when two base names clash; a quantised
+ * copy is its model's name and "@SCHEME". */
 static void name_models(EvalRun *run) {
     const EvalList *m = &run->cfg->models;
+    const EvalQuantized *q = run->quant;
     int clash = 0;
     for (int i = 0; i < run->n_models; i++) {
+        if (q->scheme[i]) continue;
         short_name(m->items[i], run->names[i], sizeof run->names[i]);
-        for (int j = 0; j < i; j++) clash |= !strcmp(run->names[i], run->names[j]);
+        for (int j = 0; j < i; j++) clash |= !q->scheme[j] && !strcmp(run->names[i], run->names[j]);
     }
     for (int i = 0; clash && i < run->n_models; i++)
         snprintf(run->names[i], sizeof run->names[i], "%s", m->items[i]);
+    for (int i = 1; i < run->n_models; i++)
+        if (q->scheme[i]) /* its model is the last original before it */
+            for (int j = i - 1; j >= 0; j--)
+                if (!q->scheme[j]) {
+                    snprintf(run->names[i], sizeof run->names[i], "%.40s@%s", run->names[j],
+                             q->scheme[i]);
+                    break;
+                }
 }
 
 static int tokenizers_equal(const Tokenizer *a, const Tokenizer *b) {
@@ -234,6 +247,11 @@ static cJSON *result_json(const EvalRun *run, void *const *st) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", run->names[i]);
         cJSON_AddStringToObject(o, "file", run->cfg->models.items[i]);
+        if (run->quant->scheme[i]) {
+            cJSON_AddStringToObject(o, "quantization", run->quant->scheme[i]);
+            cJSON_AddStringToObject(o, "quantized_from",
+                                    run->cfg->models.items[run->quant->from[i]]);
+        }
         cJSON_AddNumberToObject(o, "seq", run->seq[i]);
         for (int k = 0; k < N_MEASURES; k++)
             if (MEASURES[k]->model_json) MEASURES[k]->model_json(run, st[k], i, o);
@@ -259,14 +277,21 @@ int eval_run(const EvalConfig *c, cJSON **result, char **table, ObErr *err) {
     const char *bad = eval_config_check(c);
     if (bad) return ob_errf(err, "%s", bad);
     EvalRun *run = ob_calloc(1, sizeof *run, "evaluation", err);
+    EvalQuantized *q = run ? ob_calloc(1, sizeof *q, "quantised models", err) : NULL;
     void *st[N_MEASURES] = {0};
-    if (!run) return -1;
-    run->cfg = c;
-    run->n_models = c->models.n;
+    if (!q) return free(run), -1;
+    if (eval_quantized_make(c, q, err)) {
+        eval_quantized_free(q);
+        return free(q), free(run), -1;
+    }
+    EvalConfig all = *c; /* the models with their quantised copies */
+    all.models = (EvalList){q->items, q->n};
+    run->cfg = &all, run->quant = q;
+    run->n_models = q->n;
     name_models(run);
     int rc = load(run, st, err);
     for (int i = 0; !rc && i < run->n_models; i++) {
-        ob_logf("eval: model %d/%d: %s\n", i + 1, run->n_models, c->models.items[i]);
+        ob_logf("eval: model %d/%d: %s\n", i + 1, run->n_models, run->names[i]);
         rc = eval_model(run, st, i, err);
     }
     for (int k = 0; !rc && k < N_MEASURES; k++)
@@ -279,5 +304,7 @@ int eval_run(const EvalConfig *c, cJSON **result, char **table, ObErr *err) {
         }
     }
     run_free(run, st);
+    eval_quantized_free(q);
+    free(q);
     return rc;
 }

@@ -54,8 +54,10 @@ typedef struct {
     KnowConfig know;                  /* its seed is `seed` */
     EvalList mia_forget, mia_holdout; /* membership inference: members, non-members */
     int mia_chunk, mia_max;           /* tokens per chunk (128); chunks per set (200; 0: all) */
-    const char *oracle; /* model (name or file) PrivLeak is relative to; NULL: "oracle" */
-    ObPrecision prec;   /* every model's matmuls (model/ops.h) */
+    const char *oracle;       /* model (name or file) PrivLeak is relative to; NULL: "oracle" */
+    ObPrecision prec;         /* every model's matmuls (model/ops.h) */
+    const char *quantize;     /* "q4_k_m,q8_0": also each model so quantised (eval/quantized.h) */
+    const char *quantize_dir; /* keep the quantised files here (NULL: a temporary folder) */
 } EvalConfig;
 
 void eval_config_defaults(EvalConfig *c);

@@ -17,6 +17,7 @@
 #include "eval/evaluate.h"
 #include "eval/familiarity.h"
 #include "eval/jsonl.h"
+#include "eval/quantized.h"
 #include "eval/table.h"
 #include "model/llama.h"
 #include "text/dataset.h"
@@ -29,8 +30,9 @@ typedef struct {
 } EvalText;
 
 typedef struct {
-    const EvalConfig *cfg;
-    Tokenizer tok; /* the first model's, shared by all */
+    const EvalConfig *cfg;      /* its models include the quantised copies */
+    const EvalQuantized *quant; /* which models are copies, of which, how */
+    Tokenizer tok;              /* the first model's, shared by all */
     int n_models;
     char names[EVAL_MAX][64]; /* as shown: the file's base name, or the path on a clash */
     int seq[EVAL_MAX];        /* per model: window length (its context may cap cfg->seq) */
