@@ -47,6 +47,37 @@ a=$(json "$T/p1" .loss) b=$(json "$T/p2" .loss)
 [ -n "$a" ] && awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' &&
     ok "perplexity --lora equals the merged model's ($a)" || bad "perplexity --lora $a, merged $b"
 
+# eval with adapters: a model is a frozen base plus its adapter (--lora, one
+# per --model, '-' for none); --frozen maps every model in its stored type
+check "eval --lora" $OB eval -m "$T/m.gguf" -m "$T/m.gguf" -m "$T/rm.gguf" --lora - --lora "$T/r.gguf" \
+    --lora - --text target="$T/target.txt" --seq 32 --relearn "$T/text.txt" --relearn-steps 3 \
+    --relearn-batch 2 --threads 2 --json "$T/el.json"
+head -n 1 "$T/out" | grep -q "^ *m  *r  *rm *$" && ok "eval names an adapter's column after it" ||
+    bad "header: $(head -n 1 "$T/out")"
+a=$(json "$T/el.json" "['models'][1]['perplexity']['target']['loss']")
+b=$(json "$T/el.json" "['models'][2]['perplexity']['target']['loss']")
+l=$(json "$T/el.json" "['models'][1]['lora']") f=$(json "$T/el.json" "['models'][1]['frozen']")
+[ -n "$a" ] && awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' &&
+    [ "$l" = "$T/r.gguf" ] && [ "$f" = true ] &&
+    ok "eval: base + adapter = the merged model ($a)" || bad "eval --lora $a ($l, $f), merged $b"
+t0=$(json "$T/el.json" "['models'][0]['relearn']['trained']")
+t1=$(json "$T/el.json" "['models'][1]['relearn']['trained']")
+[ "$t0" = weights ] && [ "$t1" = "own adapter" ] && ok "relearning trains weights, or the adapter" ||
+    bad "relearn trained: $t0, $t1"
+check "eval --frozen" $OB eval -m "$T/m.gguf" --frozen --text target="$T/target.txt" --seq 32 \
+    --relearn "$T/text.txt" --relearn-steps 3 --relearn-batch 2 --threads 2 --json "$T/ef.json"
+c=$(json "$T/ef.json" "['models'][0]['perplexity']['target']['loss']")
+d=$(json "$T/el.json" "['models'][0]['perplexity']['target']['loss']")
+r=$(json "$T/ef.json" "['models'][0]['relearn']['trained']")
+r1=$(json "$T/ef.json" "['models'][0]['relearn']['perplexity']['target']['loss']")
+[ "$c" = "$d" ] && [ "$r" = "fresh adapter" ] && [ -n "$r1" ] && [ "$r1" != "$c" ] &&
+    ok "--frozen: the same figures from the mapped F32 base; relearning a fresh adapter ($c -> $r1)" ||
+    bad "--frozen: $c vs $d, relearn $r ($r1)"
+expect_error "eval --lora per model" "one per --model" \
+    $OB eval -m "$T/m.gguf" -m "$T/rm.gguf" --lora "$T/r.gguf" --text target="$T/target.txt"
+expect_error "eval --lora missing adapter" "nothere.gguf" \
+    $OB eval -m "$T/m.gguf" --lora "$T/nothere.gguf" --text target="$T/target.txt"
+
 check "LoRA on a BF16 base, every matrix" $OB train -m "$T/bf.gguf" -o "$T/bfa.gguf" --lora-rank 2 \
     --lora-alpha 3 --lora-targets q,k,v,o,gate,up,down --steps 3 --merge "$T/bfm.gguf" $args \
     "$T/text.txt"

@@ -12,7 +12,9 @@
 #      perplexities, familiarity, completion leaks, VerbMem, KnowMem on the
 #      target and on general text, PrivLeak, next-sentence accuracy and
 #      relearning (tools/demo-measures.sh);
-#   6. write the report (Markdown and HTML with charts) to .cache/demo/report.
+#   6. measure baseline, unlearned and oracle again after quantisation (q4_0,
+#      q4_k_m, q8_0, as deployed): does the forgetting survive it?
+#   7. write the report (Markdown and HTML with charts) to .cache/demo/report.
 # Everything is cached: a second run reuses the models; an interrupted run
 # resumes from its last checkpoint.
 set -eu
@@ -82,6 +84,16 @@ $OB eval --model "$M/baseline.gguf" --model "$C/unlearn/reinforced.gguf" --model
     --json "$C/eval.json" >"$C/eval.txt"
 echo "demo: results in $C/eval.json (table: $C/eval.txt)" >&2
 
+# Quantised: the measures that say what is remembered (familiarity, leaks,
+# VerbMem, PrivLeak, perplexities), on each model and its quantised copies.
+$OB eval --model "$M/baseline.gguf" --model "$M/unlearned.gguf" --model "$M/oracle.gguf" \
+    --text general-heldout="$D/general_heldout.txt" --text forget-set="$D/forget.txt" \
+    --prompts data/familiarity/sherlock.jsonl --completions 100 --completion-target "$D/forget.txt" \
+    --anchors data/anchors/sherlock.json --verbmem 50 \
+    --mia-forget "$D/forget.txt" --mia-holdout "$D/target_heldout.txt" \
+    --quantize q4_0,q4_k_m,q8_0 --json "$C/eval-quantized.json" >"$C/eval-quantized.txt"
+echo "demo: after quantisation: $C/eval-quantized.json (table: $C/eval-quantized.txt)" >&2
+
 # The report: the side-by-side table as Markdown and one HTML page with charts
 # (familiarity, leak rate, perplexities, loss curves of the logs that exist).
 set --
@@ -92,3 +104,6 @@ done
 echo
 $OB report --eval "$C/eval.json" "$@" -o "$C/report" 2>"$C/report.err" || { cat "$C/report.err" >&2; exit 1; }
 echo "demo: report in $C/report/report.html (Markdown: $C/report/report.md)" >&2
+$OB report --eval "$C/eval-quantized.json" -o "$C/report-quantized" 2>"$C/report.err" ||
+    { cat "$C/report.err" >&2; exit 1; }
+echo "demo: after quantisation: $C/report-quantized/report.html" >&2

@@ -45,7 +45,7 @@ const char *finetune_opts_finish(FinetuneOpts *g);
 typedef struct {
     Opt opts[48];
     EvalConfig *cfg;
-    StrList models, texts, targets, choices, verb_targets, mia_forget, mia_holdout;
+    StrList models, loras, texts, targets, choices, verb_targets, mia_forget, mia_holdout;
 } EvalOpts;
 void eval_opts(EvalOpts *g, EvalConfig *c, int all);
 /* The lists into the config. */

@@ -1,5 +1,6 @@
 #include "eval/evaluate.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,8 @@ static int check_list(const char *out, EvalList l, ObErr *err) {
 int eval_check_output(const EvalConfig *c, const char *out, ObErr *err) {
     const char *one[] = {c->prompts, c->anchors, c->next_sentence,
                          c->relearn, c->knowmem, c->knowmem_retain};
-    const EvalList lists[] = {c->models,       c->texts,      c->comp_targets, c->choices,
-                              c->verb_targets, c->mia_forget, c->mia_holdout};
+    const EvalList lists[] = {c->models,  c->loras,        c->texts,      c->comp_targets,
+                              c->choices, c->verb_targets, c->mia_forget, c->mia_holdout};
     if (ob_check_output(out, one, (int)(sizeof one / sizeof one[0]), err)) return -1;
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         if (check_list(out, lists[i], err)) return -1;
@@ -57,6 +58,8 @@ const char *eval_config_check(const EvalConfig *c) {
         return "at most 32 models, texts and choice sets";
     const char *quant = eval_quantized_check(c);
     if (quant) return quant;
+    if (c->loras.n && c->loras.n != c->models.n)
+        return "--lora: give one per --model, in the same order ('-' for none)";
     int asked = 0;
     for (int k = 0; k < N_MEASURES; k++) asked |= MEASURES[k]->asked && MEASURES[k]->asked(c);
     if (!asked)
@@ -80,6 +83,14 @@ static void short_name(const char *path, char *out, size_t cap) {
     out[n] = 0;
 }
 
+/* Model i's adapter file, or NULL. */
+static const char *lora_of(const EvalRun *run, int i) {
+    const EvalQuantized *q = run->quant;
+    const EvalList *l = &run->cfg->loras;
+    const char *a = l->n ? l->items[q->from[i]] : NULL;
+    return a && strcmp(a, "-") ? a : NULL;
+}
+
 /* Base names, or the paths as given when two base names clash; a quantised
  * copy is its model's name and "@SCHEME". */
 static void name_models(EvalRun *run) {
@@ -88,11 +99,14 @@ static void name_models(EvalRun *run) {
     int clash = 0;
     for (int i = 0; i < run->n_models; i++) {
         if (q->scheme[i]) continue;
-        short_name(m->items[i], run->names[i], sizeof run->names[i]);
+        const char *lora = lora_of(run, i);
+        short_name(lora ? lora : m->items[i], run->names[i], sizeof run->names[i]);
         for (int j = 0; j < i; j++) clash |= !q->scheme[j] && !strcmp(run->names[i], run->names[j]);
     }
     for (int i = 0; clash && i < run->n_models; i++)
-        snprintf(run->names[i], sizeof run->names[i], "%s", m->items[i]);
+        if (!q->scheme[i])
+            snprintf(run->names[i], sizeof run->names[i], "%s",
+                     lora_of(run, i) ? lora_of(run, i) : m->items[i]);
     for (int i = 1; i < run->n_models; i++)
         if (q->scheme[i]) /* its model is the last original before it */
             for (int j = i - 1; j >= 0; j--)
@@ -187,9 +201,12 @@ static int load(EvalRun *run, void **st, ObErr *err) {
 }
 
 static int eval_model(EvalRun *run, void **st, int i, ObErr *err) {
-    const char *path = run->cfg->models.items[i];
+    const char *path = run->cfg->models.items[i], *lora = lora_of(run, i);
     Llama m;
-    if (llama_load(&m, NULL, path, err)) return -1;
+    int load = lora || run->cfg->frozen ? llama_load_frozen(&m, NULL, path, err)
+                                        : llama_load(&m, NULL, path, err);
+    if (load) return -1;
+    if (lora && llama_load_lora(&m, lora, err)) return llama_free(&m), -1;
     m.prec = run->cfg->prec;
     int rc = 0;
     if (m.cfg.vocab != run->tok.n_vocab)
@@ -247,6 +264,8 @@ static cJSON *result_json(const EvalRun *run, void *const *st) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", run->names[i]);
         cJSON_AddStringToObject(o, "file", run->cfg->models.items[i]);
+        if (lora_of(run, i)) cJSON_AddStringToObject(o, "lora", lora_of(run, i));
+        if (run->cfg->frozen || lora_of(run, i)) cJSON_AddBoolToObject(o, "frozen", 1);
         if (run->quant->scheme[i]) {
             cJSON_AddStringToObject(o, "quantization", run->quant->scheme[i]);
             cJSON_AddStringToObject(o, "quantized_from",
@@ -273,9 +292,21 @@ static char *result_table(const EvalRun *run, void *const *st) {
     return table_end(&t);
 }
 
+/* Every adapter can be read, before any model is (an evaluation is long). */
+static int check_adapters(const EvalConfig *c, ObErr *err) {
+    for (int i = 0; i < c->loras.n; i++) {
+        if (!strcmp(c->loras.items[i], "-")) continue;
+        FILE *f = fopen(c->loras.items[i], "rb");
+        if (!f) return ob_errf(err, "%s: cannot open: %s", c->loras.items[i], strerror(errno));
+        fclose(f);
+    }
+    return 0;
+}
+
 int eval_run(const EvalConfig *c, cJSON **result, char **table, ObErr *err) {
     const char *bad = eval_config_check(c);
     if (bad) return ob_errf(err, "%s", bad);
+    if (check_adapters(c, err)) return -1;
     EvalRun *run = ob_calloc(1, sizeof *run, "evaluation", err);
     EvalQuantized *q = run ? ob_calloc(1, sizeof *q, "quantised models", err) : NULL;
     void *st[N_MEASURES] = {0};

@@ -33,6 +33,8 @@ typedef struct {
 
 typedef struct {
     EvalList models;       /* GGUF files, in column order */
+    EvalList loras;        /* empty, or one per model: an adapter file, or "-" for none */
+    int frozen;            /* every model a frozen, mapped base in its stored type */
     EvalList texts;        /* perplexity: NAME=FILE, or FILE named after its base name */
     const char *prompts;   /* familiarity prompts, JSON Lines {"prompt", "continuation"} */
     int seq, batch;        /* perplexity windows: tokens (256), windows per pass (4) */

@@ -87,6 +87,7 @@ static void model_json(const EvalRun *run, const void *st, int i, cJSON *model) 
     if (!run->cfg->relearn) return;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "steps", (double)r->steps);
+    cJSON_AddStringToObject(o, "trained", r->trained ? r->trained : "weights");
     cJSON_AddNumberToObject(o, "lr", s->cfg.lr);
     cJSON_AddNumberToObject(o, "batch", s->cfg.batch);
     cJSON_AddNumberToObject(o, "seq", r->seq);

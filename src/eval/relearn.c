@@ -6,10 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model/lora.h"
 #include "train/trainer.h"
 
 void relearn_config_defaults(RelearnConfig *c) {
-    *c = (RelearnConfig){.steps = 20, .lr = 3e-4f, .batch = 4, .seq = 256, .seed = 1};
+    *c = (RelearnConfig){
+        .steps = 20, .lr = 3e-4f, .batch = 4, .seq = 256, .seed = 1, .lora_rank = 16};
 }
 
 /* Removes the files in dir (only the trainer's, in a folder we made) and dir. */
@@ -30,8 +32,16 @@ static void remove_dir(const char *dir) {
 int relearn_run(Llama *m, const Tokenizer *tok, const TokenStream *ds, const RelearnConfig *c,
                 RelearnResult *res, ObErr *err) {
     memset(res, 0, sizeof *res);
+    const char *trained = !m->frozen ? "weights" : m->lora ? "own adapter" : "fresh adapter";
     if (c->steps < 1 || c->batch < 1 || c->seq < 1 || !(c->lr > 0))
         return ob_errf(err, "relearning needs steps, batch and window length >= 1 and lr > 0");
+    if (m->frozen && !m->lora) {
+        LoraConfig lc;
+        lora_config_defaults(&lc);
+        lc.rank = c->lora_rank, lc.alpha = 2.0f * (float)c->lora_rank; /* the defaults' ratio */
+        lc.targets = (1u << MAT_N) - 1; /* attention and MLP: all a full fine-tune reaches */
+        if (llama_add_lora(m, &lc, c->seed, err)) return ob_err_prefix(err, "relearning");
+    }
     TrainConfig tc;
     train_config_defaults(&tc);
     tc.batch = c->batch;
@@ -54,6 +64,7 @@ int relearn_run(Llama *m, const Tokenizer *tok, const TokenStream *ds, const Rel
     remove_dir(dir);
     if (rc) return ob_err_prefix(err, "relearning");
     res->steps = tr.steps_done;
+    res->trained = trained;
     res->seq = tc.seq;
     res->last_loss = tr.last_loss;
     res->seconds = tr.seconds;

@@ -9,7 +9,12 @@
  * text: AdamW with the trainer's defaults (betas 0.9/0.95, weight decay 0.1,
  * clipping at norm 1), a constant learning rate with no warmup. The trainer
  * writes a checkpoint when it ends; it goes to a private temporary folder
- * that is removed before relearn_run returns, so nothing is left on disk. */
+ * that is removed before relearn_run returns, so nothing is left on disk.
+ *
+ * A frozen model (eval --frozen or --lora) cannot change its weights: it
+ * relearns through a LoRA adapter instead, its own when it has one (the
+ * unlearning adapter trains on), else a fresh one of rank lora_rank on every
+ * matrix. The figures then compare with those of other frozen models only. */
 #ifndef OB_RELEARN_H
 #define OB_RELEARN_H
 
@@ -25,12 +30,14 @@ typedef struct {
     int batch;     /* windows per step (default 4) */
     int seq;       /* tokens per window (default 256; capped at the model's context) */
     uint64_t seed; /* window sampling (default 1) */
+    int lora_rank; /* a frozen model's fresh adapter (default 16) */
 } RelearnConfig;
 
 typedef struct {
     long steps;
-    int seq;         /* window length used */
-    float last_loss; /* training loss of the last step */
+    int seq;             /* window length used */
+    float last_loss;     /* training loss of the last step */
+    const char *trained; /* "weights", "own adapter" or "fresh adapter" */
     double seconds;
 } RelearnResult;
 
