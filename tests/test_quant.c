@@ -52,7 +52,7 @@ static void test_q4_0_known(void) {
     put16(b, ob_fp32_to_fp16(0.5f));
     for (int j = 0; j < 16; j++) b[2 + j] = (uint8_t)(j | (15 - j) << 4);
     float out[32];
-    quant_dequant_q4_0(b, out, 32);
+    quant_dequantize(GGML_TYPE_Q4_0, b, out, 32);
     int bad = 0;
     for (int j = 0; j < 16; j++) {
         bad += out[j] != (float)(j - 8) * 0.5f;      /* low nibbles: elements 0..15 */
@@ -82,8 +82,8 @@ static void test_k_known(void) {
     }
     for (int l = 0; l < 32; l++) b5[16 + l] = (uint8_t)l;
     float o4[256], o5[256];
-    quant_dequant_q4_k(b4, o4, 256);
-    quant_dequant_q5_k(b5, o5, 256);
+    quant_dequantize(GGML_TYPE_Q4_K, b4, o4, 256);
+    quant_dequantize(GGML_TYPE_Q5_K, b5, o5, 256);
     int bad4 = 0, bad5 = 0;
     for (int j = 0; j < 8; j++)
         for (int l = 0; l < 32; l++) {
@@ -106,7 +106,7 @@ static void test_q6_k_known(void) {
     for (int i = 0; i < 16; i++) b[192 + i] = (uint8_t)(int8_t)(i - 8);
     put16(b + 208, ob_fp32_to_fp16(0.25f));
     float o[256];
-    quant_dequant_q6_k(b, o, 256);
+    quant_dequantize(GGML_TYPE_Q6_K, b, o, 256);
     static const struct {
         int e;
         float v;
@@ -125,8 +125,8 @@ static void test_q5_known(void) {
     for (int k = 0; k < 4; k++) b0[2 + k] = b1[4 + k] = 0xA5;
     for (int j = 0; j < 16; j++) b0[6 + j] = b1[8 + j] = (uint8_t)(j | (15 - j) << 4);
     float o0[32], o1[32];
-    quant_dequant_q5_0(b0, o0, 32);
-    quant_dequant_q5_1(b1, o1, 32);
+    quant_dequantize(GGML_TYPE_Q5_0, b0, o0, 32);
+    quant_dequantize(GGML_TYPE_Q5_1, b1, o1, 32);
     int bad = 0;
     for (int e = 0; e < 32; e++) {
         int q = (e < 16 ? e : 31 - e) + 16 * (0xA5 >> (e % 8) & 1);

@@ -15,6 +15,8 @@
 # env:   STEPS (2) SEQ (64) BATCH (1) BLOCKS (2) RANK (16) MERGE (1) OB (build/obliviate)
 #        PRECISION (fp32; bf16: the BF16 weights go to the bf16 GEMM as stored)
 #        UNLEARN=1 also runs `obliviate unlearn --lora-rank` end to end (1 step per training stage)
+#        EVAL=1 also runs `obliviate eval --frozen` on the base with and without the fine-tune's
+#        adapter: perplexity, familiarity and a few greedy completions (VerbMem)
 # Needs python3 (for the tokenizer's training text) and ~16 GiB of free memory.
 set -eu
 OB=${OB:-build/obliviate}
@@ -91,6 +93,18 @@ if [ "${UNLEARN:-0}" = 1 ]; then
         --block "$SEQ" --retain-rows 0
     grep 'stage seconds' "$D/unlearn.err" >&2
     echo "unlearn: $(wall unlearn) s wall, peak RSS $(rss unlearn) GiB" >&2
+fi
+
+if [ "${EVAL:-0}" = 1 ]; then
+    # prompts: the first words of target lines, continued by the next word
+    awk 'NR <= 8 { printf "{\"prompt\": \"%s %s\", \"continuation\": \" %s\"}\n", $1, $2, $3 }' \
+        "$D/target.txt" >"$D/prompts.jsonl"
+    run eval $OB eval -m "$D/llama7b.gguf" -m "$D/llama7b.gguf" --lora - --lora "$D/unl.gguf" --frozen \
+        --text target="$D/target.txt" --seq "$SEQ" --batch 1 --max-windows 2 \
+        --prompts "$D/prompts.jsonl" --verbmem 2 --verbmem-target "$D/target.txt" \
+        --verbmem-prompt-tokens 16 --verbmem-tokens 8 --precision "$PRECISION" --json "$D/eval.out.json"
+    cat "$D/eval.json" >&2
+    echo "eval: $(wall eval) s wall, peak RSS $(rss eval) GiB" >&2
 fi
 
 blocks=$(field labels blocks)

@@ -14,27 +14,14 @@ static float half_at(const uint8_t *p) {
     return ob_fp16_to_fp32((uint16_t)(p[0] | p[1] << 8));
 }
 
-uint64_t quant_block(uint32_t type, uint64_t *block_bytes) {
-    switch (type) {
-    case GGML_TYPE_Q8_0: *block_bytes = 34; return QK_SMALL;
-    case GGML_TYPE_Q4_0: *block_bytes = 18; return QK_SMALL;
-    case GGML_TYPE_Q5_0: *block_bytes = 22; return QK_SMALL;
-    case GGML_TYPE_Q5_1: *block_bytes = 24; return QK_SMALL;
-    case GGML_TYPE_Q4_K: *block_bytes = 144; return QK_SUPER;
-    case GGML_TYPE_Q5_K: *block_bytes = 176; return QK_SUPER;
-    case GGML_TYPE_Q6_K: *block_bytes = 210; return QK_SUPER;
-    default: *block_bytes = 0; return 0;
-    }
-}
-
-void quant_dequant_q8_0(const uint8_t *p, float *out, uint64_t n) {
+static void dequant_q8_0(const uint8_t *p, float *out, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 34, out += QK_SMALL) {
         float d = half_at(p);
         for (int j = 0; j < QK_SMALL; j++) out[j] = d * (float)(int8_t)p[2 + j];
     }
 }
 
-void quant_dequant_q4_0(const uint8_t *p, float *out, uint64_t n) {
+static void dequant_q4_0(const uint8_t *p, float *out, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 18, out += QK_SMALL) {
         float d = half_at(p);
         const uint8_t *q = p + 2;
@@ -62,12 +49,12 @@ static void dequant_q5(const uint8_t *qh4, const uint8_t *q, int off, float d, f
     }
 }
 
-void quant_dequant_q5_0(const uint8_t *p, float *out, uint64_t n) {
+static void dequant_q5_0(const uint8_t *p, float *out, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 22, out += QK_SMALL)
         dequant_q5(p + 2, p + 6, 16, half_at(p), 0.0f, out);
 }
 
-void quant_dequant_q5_1(const uint8_t *p, float *out, uint64_t n) {
+static void dequant_q5_1(const uint8_t *p, float *out, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 24, out += QK_SMALL)
         dequant_q5(p + 4, p + 8, 0, half_at(p), half_at(p + 2), out);
 }
@@ -109,12 +96,12 @@ static void dequant_k(const uint8_t *p, const uint8_t *qh, const uint8_t *qs, fl
     }
 }
 
-void quant_dequant_q4_k(const uint8_t *p, float *out, uint64_t n) {
+static void dequant_q4_k(const uint8_t *p, float *out, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 144, out += QK_SUPER)
         dequant_k(p, NULL, p + 16, out);
 }
 
-void quant_dequant_q5_k(const uint8_t *p, float *out, uint64_t n) {
+static void dequant_q5_k(const uint8_t *p, float *out, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 176, out += QK_SUPER)
         dequant_k(p, p + 16, p + 48, out);
 }
@@ -123,7 +110,7 @@ void quant_dequant_q5_k(const uint8_t *p, float *out, uint64_t n) {
  * half, quarter g (32 values, element l) takes its low 4 bits from
  * ql[l + 32 * (g & 1)] (low nibble for g < 2, high for g >= 2) and its top 2
  * bits from bits 2g, 2g + 1 of qh[l]. Element e's scale is scales[e / 16]. */
-void quant_dequant_q6_k(const uint8_t *p, float *out, uint64_t n) {
+static void dequant_q6_k(const uint8_t *p, float *out, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 210, out += QK_SUPER) {
         const uint8_t *ql = p, *qh = p + 128;
         const int8_t *scales = (const int8_t *)(p + 192);
@@ -134,20 +121,6 @@ void quant_dequant_q6_k(const uint8_t *p, float *out, uint64_t n) {
             int hi = (qh[32 * h + l] >> (2 * g)) & 3;
             out[e] = d * (float)scales[e / 16] * (float)((lo | hi << 4) - 32);
         }
-    }
-}
-
-int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n) {
-    const uint8_t *p = blocks;
-    switch (type) {
-    case GGML_TYPE_Q8_0: quant_dequant_q8_0(p, out, n); return 0;
-    case GGML_TYPE_Q4_0: quant_dequant_q4_0(p, out, n); return 0;
-    case GGML_TYPE_Q5_0: quant_dequant_q5_0(p, out, n); return 0;
-    case GGML_TYPE_Q5_1: quant_dequant_q5_1(p, out, n); return 0;
-    case GGML_TYPE_Q4_K: quant_dequant_q4_k(p, out, n); return 0;
-    case GGML_TYPE_Q5_K: quant_dequant_q5_k(p, out, n); return 0;
-    case GGML_TYPE_Q6_K: quant_dequant_q6_k(p, out, n); return 0;
-    default: return -1;
     }
 }
 
@@ -192,7 +165,7 @@ static float signed_max(const float *x, int n) {
     return m;
 }
 
-void quant_q8_0(const float *x, uint8_t *p, uint64_t n) {
+static void quantize_q8_0(const float *x, uint8_t *p, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 34, x += QK_SMALL) {
         put_scale(p, fabsf(signed_max(x, QK_SMALL)) / 127.0f);
         float dr = half_at(p), id = dr ? 1.0f / dr : 0.0f;
@@ -217,12 +190,12 @@ static void quant_sym(const float *x, uint8_t *d_at, uint8_t *qh4, uint8_t *q, i
         for (int k = 0; k < 4; k++) qh4[k] = (uint8_t)(qh >> (8 * k));
 }
 
-void quant_q4_0(const float *x, uint8_t *p, uint64_t n) {
+static void quantize_q4_0(const float *x, uint8_t *p, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 18, x += QK_SMALL)
         quant_sym(x, p, NULL, p + 2, 4);
 }
 
-void quant_q5_0(const float *x, uint8_t *p, uint64_t n) {
+static void quantize_q5_0(const float *x, uint8_t *p, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 22, x += QK_SMALL)
         quant_sym(x, p, p + 2, p + 6, 5);
 }
@@ -259,7 +232,7 @@ static float fit_scale_min(const float *x, int n, int top, float *min_out) {
     return best_s;
 }
 
-void quant_q5_1(const float *x, uint8_t *p, uint64_t n) {
+static void quantize_q5_1(const float *x, uint8_t *p, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 24, x += QK_SMALL) {
         float m, s = fit_scale_min(x, QK_SMALL, 31, &m);
         put_scale(p, s), put_half(p + 2, -m);
@@ -311,19 +284,19 @@ static void quant_k(const float *x, uint8_t *p, uint8_t *qh, uint8_t *qs, int to
     }
 }
 
-void quant_q4_k(const float *x, uint8_t *p, uint64_t n) {
+static void quantize_q4_k(const float *x, uint8_t *p, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 144, x += QK_SUPER)
         quant_k(x, p, NULL, p + 16, 15);
 }
 
-void quant_q5_k(const float *x, uint8_t *p, uint64_t n) {
+static void quantize_q5_k(const float *x, uint8_t *p, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 176, x += QK_SUPER)
         quant_k(x, p, p + 16, p + 48, 31);
 }
 
 /* Q6_K: each sub-block of 16 takes a signed scale that puts its element of
  * largest magnitude on level -32; the scales become int8 multiples of d. */
-void quant_q6_k(const float *x, uint8_t *p, uint64_t n) {
+static void quantize_q6_k(const float *x, uint8_t *p, uint64_t n) {
     for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 210, x += QK_SUPER) {
         float sc[16], max_abs = 0.0f;
         for (int j = 0; j < 16; j++) {
@@ -346,16 +319,45 @@ void quant_q6_k(const float *x, uint8_t *p, uint64_t n) {
     }
 }
 
+/* ---- The types ---- */
+
+static const struct {
+    uint32_t type;
+    uint64_t per, bytes; /* values and bytes per block */
+    void (*dequant)(const uint8_t *, float *, uint64_t);
+    void (*quant)(const float *, uint8_t *, uint64_t);
+} TYPES[] = {
+    {GGML_TYPE_Q8_0, QK_SMALL, 34, dequant_q8_0, quantize_q8_0},
+    {GGML_TYPE_Q4_0, QK_SMALL, 18, dequant_q4_0, quantize_q4_0},
+    {GGML_TYPE_Q5_0, QK_SMALL, 22, dequant_q5_0, quantize_q5_0},
+    {GGML_TYPE_Q5_1, QK_SMALL, 24, dequant_q5_1, quantize_q5_1},
+    {GGML_TYPE_Q4_K, QK_SUPER, 144, dequant_q4_k, quantize_q4_k},
+    {GGML_TYPE_Q5_K, QK_SUPER, 176, dequant_q5_k, quantize_q5_k},
+    {GGML_TYPE_Q6_K, QK_SUPER, 210, dequant_q6_k, quantize_q6_k},
+};
+
+static int find(uint32_t type) {
+    for (int i = 0; i < (int)(sizeof TYPES / sizeof TYPES[0]); i++)
+        if (TYPES[i].type == type) return i;
+    return -1;
+}
+
+uint64_t quant_block(uint32_t type, uint64_t *block_bytes) {
+    int i = find(type);
+    *block_bytes = i < 0 ? 0 : TYPES[i].bytes;
+    return i < 0 ? 0 : TYPES[i].per;
+}
+
+int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n) {
+    int i = find(type);
+    if (i < 0) return -1;
+    TYPES[i].dequant(blocks, out, n);
+    return 0;
+}
+
 int quant_quantize(uint32_t type, const float *x, void *blocks, uint64_t n) {
-    uint8_t *p = blocks;
-    switch (type) {
-    case GGML_TYPE_Q8_0: quant_q8_0(x, p, n); return 0;
-    case GGML_TYPE_Q4_0: quant_q4_0(x, p, n); return 0;
-    case GGML_TYPE_Q5_0: quant_q5_0(x, p, n); return 0;
-    case GGML_TYPE_Q5_1: quant_q5_1(x, p, n); return 0;
-    case GGML_TYPE_Q4_K: quant_q4_k(x, p, n); return 0;
-    case GGML_TYPE_Q5_K: quant_q5_k(x, p, n); return 0;
-    case GGML_TYPE_Q6_K: quant_q6_k(x, p, n); return 0;
-    default: return -1;
-    }
+    int i = find(type);
+    if (i < 0) return -1;
+    TYPES[i].quant(x, blocks, n);
+    return 0;
 }

@@ -31,32 +31,14 @@ static inline bool quant_is_block_type(uint32_t type) {
 }
 
 /* Dequantise n values (a multiple of the type's block size) from their
- * blocks. No value is rejected: a non-finite scale gives non-finite values,
- * which the model loaders refuse. */
-void quant_dequant_q8_0(const uint8_t *blocks, float *out, uint64_t n);
-void quant_dequant_q4_0(const uint8_t *blocks, float *out, uint64_t n);
-void quant_dequant_q5_0(const uint8_t *blocks, float *out, uint64_t n);
-void quant_dequant_q5_1(const uint8_t *blocks, float *out, uint64_t n);
-void quant_dequant_q4_k(const uint8_t *blocks, float *out, uint64_t n);
-void quant_dequant_q5_k(const uint8_t *blocks, float *out, uint64_t n);
-void quant_dequant_q6_k(const uint8_t *blocks, float *out, uint64_t n);
-
-/* One of the above by type; -1 (and nothing written) for a type that is not
- * block-quantised. */
+ * blocks; -1 (and nothing written) for a type that is not block-quantised.
+ * No value is rejected: a non-finite scale gives non-finite values, which
+ * the model loaders refuse. */
 int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n);
 
 /* Quantise n values (a multiple of the type's block size) into blocks, each
- * block's scales fitted to its values (quant.c says how). Deterministic: the
- * same values give the same bytes. */
-void quant_q8_0(const float *x, uint8_t *blocks, uint64_t n);
-void quant_q4_0(const float *x, uint8_t *blocks, uint64_t n);
-void quant_q5_0(const float *x, uint8_t *blocks, uint64_t n);
-void quant_q5_1(const float *x, uint8_t *blocks, uint64_t n);
-void quant_q4_k(const float *x, uint8_t *blocks, uint64_t n);
-void quant_q5_k(const float *x, uint8_t *blocks, uint64_t n);
-void quant_q6_k(const float *x, uint8_t *blocks, uint64_t n);
-
-/* One of the above by type; -1 (and nothing written) for another type. */
+ * block's scales fitted to its values (quant.c says how); -1 for a type that
+ * is not block-quantised. Deterministic: the same values give the same bytes. */
 int quant_quantize(uint32_t type, const float *x, void *blocks, uint64_t n);
 
 #endif
