@@ -105,6 +105,15 @@ if [ "${EVAL:-0}" = 1 ]; then
         --verbmem-prompt-tokens 16 --verbmem-tokens 8 --precision "$PRECISION" --json "$D/eval.out.json"
     cat "$D/eval.json" >&2
     echo "eval: $(wall eval) s wall, peak RSS $(rss eval) GiB" >&2
+    # the base quantised as most people deploy it, and evaluated as a frozen base
+    run quantize $OB quantize "$D/llama7b.gguf" -o "$D/llama7b.q4_k_m.gguf" --type q4_k_m
+    cat "$D/quantize.json" >&2
+    echo "quantize: $(wall quantize) s wall, peak RSS $(rss quantize) GiB" >&2
+    run evalq $OB eval -m "$D/llama7b.q4_k_m.gguf" -m "$D/llama7b.q4_k_m.gguf" --lora - \
+        --lora "$D/unl.gguf" --frozen --text target="$D/target.txt" --seq "$SEQ" --batch 1 \
+        --max-windows 2 --prompts "$D/prompts.jsonl" --precision "$PRECISION"
+    cat "$D/evalq.json" >&2
+    echo "eval of Q4_K_M: $(wall evalq) s wall, peak RSS $(rss evalq) GiB" >&2
 fi
 
 blocks=$(field labels blocks)
