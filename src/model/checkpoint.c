@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "text/tokenizer_gguf.h"
 #include "util/rng.h"
@@ -266,16 +264,6 @@ int llama_load(Llama *m, Tokenizer *tok, const char *path, ObErr *err) {
 
 /* Points fm at tensor t (a (rows, cols) matrix) or, for types the matmuls
  * do not read directly, converts it to BF16 at *owned (advanced). */
-/* Drops the mapped pages wholly inside t's bytes from this process's
- * resident set once they are converted: they would otherwise stay counted
- * beside the BF16 copy (a 7B Q4_K_M base: ~4 GB). Read-only file pages: a
- * later touch reads them again. */
-static void release_pages(const GGUFFile *f, const GGUFTensor *t) {
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)t->data;
-    uintptr_t lo = (a + page - 1) / page * page, hi = (a + (uintptr_t)t->n_bytes) / page * page;
-    if (f->owns_map && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
 static int frozen_mat(const GGUFFile *f, const char *name, uint64_t cols, uint64_t rows,
                       FrozenMat *fm, uint16_t **owned, size_t *scratch, ObErr *err) {
     const GGUFTensor *t = gguf_find_tensor(f, name);
@@ -295,7 +283,7 @@ static int frozen_mat(const GGUFFile *f, const char *name, uint64_t cols, uint64
         if (!tmp || gguf_tensor_to_f32(f, t, tmp, err)) return free(tmp), -1;
         for (size_t i = 0; i < n; i++) (*owned)[i] = ob_fp32_to_bf16(tmp[i]);
         free(tmp);
-        release_pages(f, t);
+        gguf_release_tensor(f, t); /* its mapped pages would stay counted beside the copy */
         *fm = (FrozenMat){*owned, GGML_TYPE_BF16};
         *owned += n;
     }

@@ -91,6 +91,7 @@ static int convert_fill(void *ctx, void *buf, uint64_t n_bytes, ObErr *err) {
                          c->f->path); /* the writer puts the output and tensor first */
     if (!rc) quant_quantize(c->type, x, buf, n);
     free(x);
+    gguf_release_tensor(c->f, c->t); /* a 7B source would otherwise stay resident */
     return rc;
 }
 
