@@ -46,11 +46,13 @@ while IFS= read -r line; do
     fi
 done <"$T/block.sh"
 for f in base.gguf anchors.json anchors-report.json unlearned.gguf eval.json report/report.html \
-    my-model-unlearned/config.json my-model-unlearned/model.safetensors; do
+    my-model-unlearned/config.json my-model-unlearned/model.safetensors unlearned.q4_k_m.gguf; do
     [ -s "$T/$f" ] && ok "$f written" || bad "$f missing"
 done
-[ "$(json "$T/eval.json" "['models'].length")" = 2 ] && ok "eval.json has both models" ||
-    bad "eval.json: $(head -c 200 "$T/eval.json")"
+# both models, each also after Q4_K_M and Q8_0
+names=$(json "$T/eval.json" "['models'].map(m => m.name)")
+[ "$names" = "base,base@q4_k_m,base@q8_0,unlearned,unlearned@q4_k_m,unlearned@q8_0" ] &&
+    ok "eval.json has both models, quantised too" || bad "eval.json models: $names"
 
 echo "own-model: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
