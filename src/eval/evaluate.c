@@ -111,8 +111,9 @@ static void name_models(EvalRun *run) {
         if (q->scheme[i]) /* its model is the last original before it */
             for (int j = i - 1; j >= 0; j--)
                 if (!q->scheme[j]) {
-                    snprintf(run->names[i], sizeof run->names[i], "%.40s@%s", run->names[j],
-                             q->scheme[i]);
+                    char base[sizeof run->names[j]]; /* a copy: snprintf's arguments stay apart */
+                    memcpy(base, run->names[j], sizeof base);
+                    snprintf(run->names[i], sizeof run->names[i], "%.40s@%s", base, q->scheme[i]);
                     break;
                 }
 }
