@@ -143,6 +143,10 @@ expect_error "unknown --quantize scheme" "q4_k_m, q5_k_m" \
 check "quantize q4_k_m" $OB quantize "$T/trained.gguf" -o "$T/trained.q4.gguf" --type q4_k_m
 grep -q "trained.q4.gguf: q4_k_m, .* tensors (.*), .* MB -> .* MB, .* bits per weight" "$T/out" &&
     ok "quantize prints what it wrote" || bad "quantize said: $(cat "$T/out")"
+check "quantize --json" $OB quantize "$T/trained.gguf" -o "$T/trained.q8.gguf" --type q8_0 --json
+bpw=$(json "$T/out" ".bits_per_weight") n8=$(json "$T/out" ".by_type.Q8_0")
+awk -v b="$bpw" 'BEGIN { exit !(b >= 8.5 && b < 32) }' && [ "${n8:-0}" -gt 0 ] &&
+    ok "quantize --json: $n8 Q8_0 tensors, $bpw bits per weight" || bad "quantize --json: $(cat "$T/out")"
 check "generate from the quantised model" $OB generate -m "$T/trained.q4.gguf" -p "Sherlock" -n 4
 expect_error "quantize without --type" "--type is required" \
     $OB quantize "$T/trained.gguf" -o "$T/x.gguf"

@@ -89,10 +89,8 @@ const char *finetune_opts_finish(FinetuneOpts *g) {
     return NULL;
 }
 
-void eval_opts(EvalOpts *g, EvalConfig *c, int all) {
-    memset(g, 0, sizeof *g);
-    g->cfg = c;
-    Opt *o = g->opts;
+/* The models and how they are loaded (eval: all; compare has its own). */
+static Opt *model_opts(Opt *o, EvalOpts *g, EvalConfig *c, int all) {
     if (all)
         *o++ = (Opt){"--model|-m", OPT_LIST, &g->models, "model (GGUF); repeat to compare models"};
     if (all) {
@@ -106,6 +104,50 @@ void eval_opts(EvalOpts *g, EvalConfig *c, int all) {
         *o++ = (Opt){"--relearn-lora-rank", OPT_INT, &c->relearn_cfg.lora_rank,
                      "rank of a frozen model's relearning adapter when it has none (default 16)"};
     }
+    *o++ = (Opt){"--quantize", OPT_STR, &c->quantize,
+                 "also measure each model after quantisation: q4_k_m,q8_0 ... (any of q8_0, "
+                 "q4_0, q5_0, q5_1, q4_k_m, q5_k_m, q6_k), a column MODEL@SCHEME each"};
+    *o++ = (Opt){"--quantize-dir", OPT_STR, &c->quantize_dir,
+                 "keep the quantised models in this folder (default: a temporary one, removed)"};
+    return o;
+}
+
+/* MUSE's memorisation and membership measures. */
+static Opt *memory_opts(Opt *o, EvalOpts *g, EvalConfig *c) {
+    *o++ = (Opt){"--verbmem", OPT_INT, &c->verb.n,
+                 "VerbMem on N excerpts: ROUGE-L of greedy continuations (default 0: off)"};
+    *o++ = (Opt){"--verbmem-target", OPT_LIST, &g->verb_targets,
+                 "text the excerpts are cut from; repeatable (default: --completion-target, else "
+                 "--mia-forget)"};
+    *o++ = (Opt){"--verbmem-prompt-tokens", OPT_INT, &c->verb.prompt_tokens,
+                 "prompt tokens per excerpt (default 32)"};
+    *o++ = (Opt){"--verbmem-tokens", OPT_INT, &c->verb.gen_tokens,
+                 "tokens generated and compared (default 128)"};
+    *o++ = (Opt){"--knowmem", OPT_STR, &c->knowmem,
+                 "KnowMem questions, JSON Lines {\"question\", \"answer\"}, asked few-shot"};
+    *o++ =
+        (Opt){"--knowmem-retain", OPT_STR, &c->knowmem_retain,
+              "KnowMem questions on general text: what unlearning must not take (MUSE's utility)"};
+    *o++ = (Opt){"--knowmem-shots", OPT_INT, &c->know.shots,
+                 "other questions shown as examples (default 3)"};
+    *o++ = (Opt){"--knowmem-tokens", OPT_INT, &c->know.max_tokens,
+                 "longest answer generated (default 32)"};
+    *o++ = (Opt){"--mia-forget", OPT_LIST, &g->mia_forget,
+                 "membership inference: text the models were trained on (members); repeatable"};
+    *o++ = (Opt){"--mia-holdout", OPT_LIST, &g->mia_holdout,
+                 "unseen text of the same source (non-members); repeatable"};
+    *o++ =
+        (Opt){"--mia-chunk", OPT_INT, &c->mia_chunk, "tokens per membership chunk (default 128)"};
+    *o++ = (Opt){"--mia-max-chunks", OPT_INT, &c->mia_max,
+                 "at most N chunks per set, a seeded choice (default 200; 0: all)"};
+    return o;
+}
+
+void eval_opts(EvalOpts *g, EvalConfig *c, int all) {
+    memset(g, 0, sizeof *g);
+    g->cfg = c;
+    Opt *o = g->opts;
+    o = model_opts(o, g, c, all);
     *o++ = (Opt){"--text", OPT_LIST, &g->texts, "NAME=FILE: perplexity on a text file; repeatable"};
     *o++ = (Opt){"--prompts", OPT_STR, &c->prompts,
                  "familiarity prompts, JSON Lines {\"prompt\", \"continuation\"}"};
@@ -146,37 +188,7 @@ void eval_opts(EvalOpts *g, EvalConfig *c, int all) {
                  "relearning learning rate, constant (default 3e-4)"};
     *o++ = (Opt){"--relearn-batch", OPT_INT, &c->relearn_cfg.batch,
                  "relearning windows of --seq tokens per step (default 4)"};
-    *o++ = (Opt){"--verbmem", OPT_INT, &c->verb.n,
-                 "VerbMem on N excerpts: ROUGE-L of greedy continuations (default 0: off)"};
-    *o++ = (Opt){"--verbmem-target", OPT_LIST, &g->verb_targets,
-                 "text the excerpts are cut from; repeatable (default: --completion-target, else "
-                 "--mia-forget)"};
-    *o++ = (Opt){"--verbmem-prompt-tokens", OPT_INT, &c->verb.prompt_tokens,
-                 "prompt tokens per excerpt (default 32)"};
-    *o++ = (Opt){"--verbmem-tokens", OPT_INT, &c->verb.gen_tokens,
-                 "tokens generated and compared (default 128)"};
-    *o++ = (Opt){"--knowmem", OPT_STR, &c->knowmem,
-                 "KnowMem questions, JSON Lines {\"question\", \"answer\"}, asked few-shot"};
-    *o++ =
-        (Opt){"--knowmem-retain", OPT_STR, &c->knowmem_retain,
-              "KnowMem questions on general text: what unlearning must not take (MUSE's utility)"};
-    *o++ = (Opt){"--knowmem-shots", OPT_INT, &c->know.shots,
-                 "other questions shown as examples (default 3)"};
-    *o++ = (Opt){"--knowmem-tokens", OPT_INT, &c->know.max_tokens,
-                 "longest answer generated (default 32)"};
-    *o++ = (Opt){"--mia-forget", OPT_LIST, &g->mia_forget,
-                 "membership inference: text the models were trained on (members); repeatable"};
-    *o++ = (Opt){"--mia-holdout", OPT_LIST, &g->mia_holdout,
-                 "unseen text of the same source (non-members); repeatable"};
-    *o++ =
-        (Opt){"--mia-chunk", OPT_INT, &c->mia_chunk, "tokens per membership chunk (default 128)"};
-    *o++ = (Opt){"--mia-max-chunks", OPT_INT, &c->mia_max,
-                 "at most N chunks per set, a seeded choice (default 200; 0: all)"};
-    *o++ = (Opt){"--quantize", OPT_STR, &c->quantize,
-                 "also measure each model after quantisation: q4_k_m,q8_0 ... (any of q8_0, "
-                 "q4_0, q5_0, q5_1, q4_k_m, q5_k_m, q6_k), a column MODEL@SCHEME each"};
-    *o++ = (Opt){"--quantize-dir", OPT_STR, &c->quantize_dir,
-                 "keep the quantised models in this folder (default: a temporary one, removed)"};
+    o = memory_opts(o, g, c);
     if (all)
         *o++ =
             (Opt){"--oracle", OPT_STR, &c->oracle,
