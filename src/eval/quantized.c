@@ -51,10 +51,7 @@ int eval_quantized_make(const EvalConfig *c, EvalQuantized *q, ObErr *err) {
             if (mkdir(q->dir, 0777) && access(q->dir, W_OK))
                 return ob_errf(err, "%s: cannot create or write the folder", q->dir);
         } else {
-            const char *t = getenv("TMPDIR");
-            snprintf(q->dir, sizeof q->dir, "%s/obliviate-quant-XXXXXX", t && *t ? t : "/tmp");
-            if (!mkdtemp(q->dir))
-                return ob_errf(err, "%s: cannot create a temporary folder", q->dir);
+            if (ob_make_temp_dir(q->dir, sizeof q->dir, NULL, "quant", err)) return -1;
             q->temporary = 1;
         }
     }

@@ -8,6 +8,7 @@
 
 #include "model/lora.h"
 #include "train/trainer.h"
+#include "util/fileio.h"
 
 void relearn_config_defaults(RelearnConfig *c) {
     *c = (RelearnConfig){
@@ -51,10 +52,8 @@ int relearn_run(Llama *m, const Tokenizer *tok, const TokenStream *ds, const Rel
     tc.sched = SCHED_CONSTANT;
     tc.seed = c->seed;
     tc.log_every = c->steps; /* one progress line */
-    const char *base = getenv("TMPDIR");
     char dir[512], out[600];
-    snprintf(dir, sizeof dir, "%s/obliviate-relearn-XXXXXX", base && base[0] ? base : "/tmp");
-    if (!mkdtemp(dir)) return ob_errf(err, "%s: cannot make a temporary folder", dir);
+    if (ob_make_temp_dir(dir, sizeof dir, NULL, "relearn", err)) return -1;
     snprintf(out, sizeof out, "%s/relearned.gguf", dir);
     tc.out_path = out;
     tc.name = "relearned";

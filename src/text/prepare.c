@@ -323,12 +323,10 @@ void prepare_config_defaults(PrepareConfig *c) {
 
 /* Unpacks and reads the downloads in a temporary folder, removed at once. */
 static int read_raw_tmp(const PrepareConfig *c, RawTexts *r, ObErr *err) {
-    const char *parent = c->tmp_dir ? c->tmp_dir : getenv("TMPDIR");
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/obliviate-prepare-XXXXXX", parent && *parent ? parent : "/tmp");
-    if (!mkdtemp(tmp)) {
+    if (ob_make_temp_dir(tmp, sizeof tmp, c->tmp_dir, "prepare", err)) {
         memset(r, 0, sizeof *r);
-        return ob_errf(err, "cannot create a temporary folder");
+        return -1;
     }
     int rc = read_raw(c->raw, tmp, r, err);
     nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -251,3 +251,13 @@ int ob_check_output(const char *out, const char *const *inputs, int n, ObErr *er
                            out, inputs[i]);
     return 0;
 }
+
+int ob_make_temp_dir(char *buf, size_t cap, const char *parent, const char *what, ObErr *err) {
+    if (!parent || !*parent) parent = getenv("TMPDIR");
+    if (!parent || !*parent) parent = "/tmp";
+    int n = snprintf(buf, cap, "%s/obliviate-%s-XXXXXX", parent, what);
+    if (n < 0 || (size_t)n >= cap)
+        return ob_errf(err, "%s: temporary folder path too long", parent);
+    if (!mkdtemp(buf)) return ob_errf(err, "%s: cannot create a temporary folder", buf);
+    return 0;
+}
