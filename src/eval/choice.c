@@ -427,25 +427,13 @@ static int encode_pair(ChoiceEnc *e, int p, const Tokenizer *tok, const char *ct
     buf_add(&b, ctx + cut, lc - cut);
     buf_cat(&b, cont, NULL);
     char *tail = buf_take(&b, err);
-    int32_t *a = NULL, *c = NULL;
-    size_t na = 0, nc = 0;
-    int rc = tail ? 0 : -1;
-    if (!rc)
-        rc = tok_encode(tok, ctx, cut, &a, &na, err) ||
-             tok_encode(tok, tail, strlen(tail), &c, &nc, err);
-    if (!rc && nc == 0) rc = ob_errf(err, "empty continuation");
-    if (!rc && na + nc >= (size_t)INT32_MAX / 2) rc = ob_errf(err, "choice too long");
-    if (!rc && !(e->ids[p] = ob_malloc(sizeof(int32_t) * (na + nc + 1), "tokens", err))) rc = -1;
+    int rc = !tail || tok_encode_pair(tok, ctx, cut, tail, strlen(tail), &e->ids[p], &e->n_ctx[p],
+                                      &e->n_ids[p], err);
     if (!rc) {
-        e->ids[p][0] = tok->eot_id;
-        memcpy(e->ids[p] + 1, a, sizeof(int32_t) * na);
-        memcpy(e->ids[p] + 1 + na, c, sizeof(int32_t) * nc);
-        e->n_ids[p] = (int)(na + nc + 1);
-        e->n_ctx[p] = (int)na + 1;
         e->n_chars[p] = n_chars(cont);
         if (e->n_ids[p] > e->max_len) e->max_len = e->n_ids[p];
     }
-    free(tail), free(a), free(c);
+    free(tail);
     return rc ? -1 : 0;
 }
 

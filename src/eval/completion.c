@@ -265,15 +265,8 @@ int comp_cut(CompSet *s, const TokenStream *ds, const Tokenizer *tok, const Anch
         size_t q = p - P;
         while (q < p && !word_start(tok, t, q)) q++;
         if (p - q < min_len) continue;
-        if (n_cand == cap) {
-            cap = cap ? 2 * cap : 1024;
-            Cut *c = realloc(cand, sizeof(Cut) * cap);
-            if (!c) {
-                free(cand), free(next_key);
-                return ob_errf(err, "out of memory for completion prompts");
-            }
-            cand = c;
-        }
+        if (ob_grow(&cand, &cap, n_cand, sizeof *cand, 1024, "completion prompts", err))
+            return free(cand), free(next_key), -1;
         cand[n_cand++] = (Cut){p, q};
     }
     if (n_cand == 0) {

@@ -34,31 +34,23 @@ static int item_err(const FamSet *s, int i, ObErr *err) {
 /* ids = [eot] encode(prompt) encode(continuation); flags a joint encoding
  * that differs. */
 static int encode_item(FamSet *s, int i, const Tokenizer *tok, const FamItem *it, ObErr *err) {
-    int32_t *p = NULL, *c = NULL, *j = NULL;
-    size_t np, nc, nj;
+    int32_t *j = NULL;
+    size_t nj;
     size_t lp = strlen(it->prompt), lc = strlen(it->continuation);
     char *joined = ob_malloc(lp + lc + 1, "prompt", err);
-    int rc = joined ? 0 : -1;
+    int rc = !joined || tok_encode_pair(tok, it->prompt, lp, it->continuation, lc, &s->ids[i],
+                                        &s->n_prompt[i], &s->n_ids[i], err);
     if (!rc) {
         memcpy(joined, it->prompt, lp);
         memcpy(joined + lp, it->continuation, lc + 1);
-        rc = tok_encode(tok, it->prompt, lp, &p, &np, err) ||
-             tok_encode(tok, it->continuation, lc, &c, &nc, err) ||
-             tok_encode(tok, joined, lp + lc, &j, &nj, err);
+        rc = tok_encode(tok, joined, lp + lc, &j, &nj, err);
     }
-    if (!rc && nc == 0) rc = ob_errf(err, "empty continuation");
-    if (!rc && np + nc >= (size_t)INT32_MAX) rc = ob_errf(err, "prompt too long");
-    if (!rc && !(s->ids[i] = ob_malloc(sizeof(int32_t) * (np + nc + 1), "tokens", err))) rc = -1;
     if (!rc) {
-        s->ids[i][0] = tok->eot_id;
-        memcpy(s->ids[i] + 1, p, sizeof(int32_t) * np);
-        memcpy(s->ids[i] + 1 + np, c, sizeof(int32_t) * nc);
-        s->n_ids[i] = (int)(np + nc + 1);
-        s->n_prompt[i] = (int)np + 1;
-        s->joint_differs[i] = nj != np + nc || memcmp(j, s->ids[i] + 1, sizeof(int32_t) * nj);
+        s->joint_differs[i] =
+            nj + 1 != (size_t)s->n_ids[i] || memcmp(j, s->ids[i] + 1, sizeof(int32_t) * nj);
         if (s->n_ids[i] > s->max_len) s->max_len = s->n_ids[i];
     }
-    free(joined), free(p), free(c), free(j);
+    free(joined), free(j);
     return rc ? -1 : 0;
 }
 

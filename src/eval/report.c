@@ -637,32 +637,28 @@ static const char check_script[] =
     "if(document.querySelector('[src],[href],link,iframe,img'))note('external reference');"
     "put();b.setAttribute('data-checked','1');});})();";
 
+/* One cell of model i's column: <tag class="baseline|oracle">text</tag>. */
+static void html_cell(const Report *r, int i, const char *tag, const char *text, FILE *out) {
+    const char *cls = i == r->baseline ? " class=\"baseline\""
+                      : i == r->oracle ? " class=\"oracle\""
+                                       : "";
+    fprintf(out, "<%s%s>", tag, cls);
+    xml_escape(out, text);
+    fprintf(out, "</%s>", tag);
+}
+
 static void html_table(const Report *r, FILE *out) {
     Table *t = calloc(1, sizeof *t);
     if (!t) return;
     build_table(r, t);
     fputs("<table class=\"side-by-side\">\n<thead><tr><th>metric</th>", out);
-    for (int i = 0; i < r->n_models; i++) {
-        const char *cls = i == r->baseline ? " class=\"baseline\""
-                          : i == r->oracle ? " class=\"oracle\""
-                                           : "";
-        fprintf(out, "<th%s>", cls);
-        xml_escape(out, r->models[i].name);
-        fputs("</th>", out);
-    }
+    for (int i = 0; i < r->n_models; i++) html_cell(r, i, "th", r->models[i].name, out);
     fputs("</tr></thead>\n<tbody>\n", out);
     for (int k = 0; k < t->n; k++) {
         fputs("<tr><td class=\"label\">", out);
         xml_escape(out, t->rows[k].label);
         fputs("</td>", out);
-        for (int i = 0; i < r->n_models; i++) {
-            const char *cls = i == r->baseline ? " class=\"baseline\""
-                              : i == r->oracle ? " class=\"oracle\""
-                                               : "";
-            fprintf(out, "<td%s>", cls);
-            xml_escape(out, t->rows[k].cell[i]);
-            fputs("</td>", out);
-        }
+        for (int i = 0; i < r->n_models; i++) html_cell(r, i, "td", t->rows[k].cell[i], out);
         fputs("</tr>\n", out);
     }
     fputs("</tbody></table>\n", out);

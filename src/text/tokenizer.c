@@ -1361,3 +1361,22 @@ uint64_t tok_vocab_hash(const Tokenizer *t) {
     }
     return h;
 }
+
+int tok_encode_pair(const Tokenizer *t, const char *prompt, size_t lp, const char *cont, size_t lc,
+                    int32_t **ids, int *n_prompt, int *n, ObErr *err) {
+    int32_t *a = NULL, *c = NULL;
+    size_t na = 0, nc = 0;
+    *ids = NULL;
+    int rc = tok_encode(t, prompt, lp, &a, &na, err) || tok_encode(t, cont, lc, &c, &nc, err);
+    if (!rc && nc == 0) rc = ob_errf(err, "empty continuation");
+    if (!rc && na + nc >= (size_t)INT32_MAX / 2) rc = ob_errf(err, "prompt too long");
+    if (!rc && !(*ids = ob_malloc(sizeof(int32_t) * (na + nc + 1), "tokens", err))) rc = -1;
+    if (!rc) {
+        (*ids)[0] = t->eot_id;
+        memcpy(*ids + 1, a, sizeof(int32_t) * na);
+        memcpy(*ids + 1 + na, c, sizeof(int32_t) * nc);
+        *n_prompt = (int)na + 1, *n = (int)(na + nc + 1);
+    }
+    free(a), free(c);
+    return rc ? -1 : 0;
+}

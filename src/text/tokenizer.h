@@ -96,6 +96,12 @@ int tok_from_arrays(Tokenizer *t, const char *const *tokens, const int32_t *type
 /* Encodes bytes into a new array *ids (caller frees) of *n ids. */
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
                ObErr *err);
+/* A prompt and its continuation as one scored sequence: *ids (caller frees)
+ * = [eot] + encode(prompt) + encode(continuation), *n_prompt = 1 + the
+ * prompt's tokens, *n the whole length. Fails on an empty continuation or a
+ * sequence too long for int. */
+int tok_encode_pair(const Tokenizer *t, const char *prompt, size_t lp, const char *cont, size_t lc,
+                    int32_t **ids, int *n_prompt, int *n, ObErr *err);
 /* The raw bytes of token id (special tokens decode to their name). */
 const char *tok_token_bytes(const Tokenizer *t, int id, size_t *len);
 /* Decodes ids into a new NUL-terminated buffer (caller frees); *len excludes

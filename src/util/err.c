@@ -49,6 +49,19 @@ void *ob_malloc(size_t n, const char *what, ObErr *err) {
     return p;
 }
 
+int ob_grow(void *array, size_t *cap, size_t n, size_t elem, size_t first, const char *what,
+            ObErr *err) {
+    if (n < *cap) return 0;
+    size_t c = *cap ? 2 * *cap : first;
+    void *old, *p;
+    memcpy(&old, array, sizeof old); /* array is a T **, whatever T is */
+    p = c > (size_t)-1 / elem ? NULL : realloc(old, c * elem);
+    if (!p) return ob_errf(err, "out of memory for %s", what);
+    memcpy(array, &p, sizeof p);
+    *cap = c;
+    return 0;
+}
+
 void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err) {
     if (size && count > (size_t)-1 / size) {
         ob_errf(err, "allocation of %zu x %zu bytes for %s overflows", count, size, what);

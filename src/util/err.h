@@ -26,4 +26,11 @@ int ob_err_prefix(ObErr *err, const char *fmt, ...) __attribute__((format(printf
 void *ob_malloc(size_t n, const char *what, ObErr *err);
 void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err);
 
+/* Room for one more element in a growing array: when n == *cap, *array (a
+ * pointer to the array's pointer, elements of elem bytes) is reallocated to
+ * twice *cap (first when empty). -1 with "out of memory for WHAT" and the
+ * array as it was (still the caller's to free) when that fails. */
+int ob_grow(void *array, size_t *cap, size_t n, size_t elem, size_t first, const char *what,
+            ObErr *err);
+
 #endif
