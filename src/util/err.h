@@ -26,4 +26,10 @@ int ob_err_prefix(ObErr *err, const char *fmt, ...) __attribute__((format(printf
 void *ob_malloc(size_t n, const char *what, ObErr *err);
 void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err);
 
+/* Frees each of the n pointers; OB_FREE_ALL(a->x, a->y, ...) lists them in
+ * place of one free() a line. */
+void ob_free_n(void *const *p, size_t n);
+#define OB_FREE_ALL(...)                                                                           \
+    ob_free_n((void *const[]){__VA_ARGS__}, sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
+
 #endif
