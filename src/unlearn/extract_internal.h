@@ -159,6 +159,12 @@ int ex_setup_lists(Ctx *x, const char *const *female, int nf, const char *const 
 
 /* ---- extract_tables.c ---- */
 
+/* arr (n elements of `size` bytes, room for *cap) with room for one more:
+ * arr itself while there is, else a block twice the size (`first` elements
+ * to begin with); NULL with err set when memory runs out. */
+void *ex_room_for_one(void *arr, int32_t n, int32_t *cap, size_t size, int32_t first,
+                      const char *what, ObErr *err);
+
 int32_t ex_word_find(const Tables *t, const char *fold);
 /* The entry of fold, added when new; -1 when out of memory. */
 int32_t ex_word_get(Tables *t, const char *fold, ObErr *err);
