@@ -25,6 +25,7 @@
 #include "text/tokenizer_spm.h"
 #include "util/fileio.h"
 #include "util/hash.h"
+#include "util/heap.h"
 #include "util/log.h"
 
 #define EOT_TEXT "<|endoftext|>"
@@ -711,29 +712,7 @@ static int cand_less(const Cand *x, const Cand *y) {
     return x->rank < y->rank || (x->rank == y->rank && x->pos < y->pos);
 }
 
-static void cand_push(Cand *h, size_t *n, Cand c) {
-    size_t i = (*n)++;
-    while (i > 0 && cand_less(&c, &h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = c;
-}
-
-static Cand cand_pop(Cand *h, size_t *n) {
-    Cand top = h[0], last = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && cand_less(&h[c + 1], &h[c])) c++;
-        if (!cand_less(&h[c], &last)) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n) h[i] = last;
-    return top;
-}
+OB_HEAP(cand, Cand, cand_less) /* cand_push, cand_pop */
 
 static void push_cand(const TokImpl *im, const Node *nd, Cand *h, size_t *nh, int32_t pos) {
     if (pos < 0 || nd[pos].next < 0) return;
