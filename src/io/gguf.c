@@ -531,11 +531,9 @@ int gguf_open(GGUFFile *f, const char *path, ObErr *err) {
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) return open_fail(fd, path, strerror(errno), err);
     close(fd); /* the map keeps the file alive */
-    if (parse(f, map, size, path, true, err)) {
-        munmap(map, size);
-        return -1;
-    }
-    return 0;
+    int rc = parse(f, map, size, path, true, err);
+    if (rc) munmap(map, size);
+    return rc;
 }
 
 void gguf_close(GGUFFile *f) {
