@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,7 +306,8 @@ static int read_value(Reader *r, GGUFKV *kv) {
     return 0;
 }
 
-static int read_kv(Reader *r, uint64_t i, GGUFKV *kv) {
+static int read_kv(Reader *r, uint64_t i, void *entry) {
+    GGUFKV *kv = entry;
     char pk[72];
     snprintf(r->where, sizeof r->where, "kv %" PRIu64, i);
     if (!(kv->key = rd_name(r, "key", UINT64_MAX))) return -1;
@@ -314,7 +316,8 @@ static int read_kv(Reader *r, uint64_t i, GGUFKV *kv) {
     return rd_u32(r, &kv->type) || read_value(r, kv) ? -1 : 0;
 }
 
-static int read_tensor_info(Reader *r, uint64_t i, GGUFTensor *t) {
+static int read_tensor_info(Reader *r, uint64_t i, void *entry) {
+    GGUFTensor *t = entry;
     char pn[72], why[160];
     snprintf(r->where, sizeof r->where, "tensor info %" PRIu64, i);
     if (!(t->name = rd_name(r, "tensor name", GGUF_MAX_NAME))) return -1;
@@ -397,19 +400,28 @@ static int check_unique(Reader *r, const char *what, const char **names, size_t 
     return 0;
 }
 
-static int read_kvs(Reader *r, GGUFFile *f) {
-    uint64_t n = f->n_kv;
-    f->n_kv = 0; /* counts only what gguf_close must free */
-    if (!(f->kv = rd_calloc(r, n, sizeof *f->kv))) return -1;
-    f->n_kv = n;
+/* Reads the n entries (size bytes each) of the key-value or the tensor-info
+ * table, each by read_entry, then fails on a name (the string at name_off in
+ * an entry) that occurs twice. */
+static int read_entries(Reader *r, void *entries, uint64_t n, size_t size,
+                        int (*read_entry)(Reader *, uint64_t, void *), size_t name_off,
+                        const char *what) {
+    char *e = entries;
     for (uint64_t i = 0; i < n; i++)
-        if (read_kv(r, i, &f->kv[i])) return -1;
+        if (read_entry(r, i, e + i * size)) return -1;
     const char **names = rd_calloc(r, n, sizeof *names);
     if (!names) return -1;
-    for (uint64_t i = 0; i < n; i++) names[i] = f->kv[i].key;
-    int rc = check_unique(r, "key", names, n);
+    for (uint64_t i = 0; i < n; i++) memcpy(&names[i], e + i * size + name_off, sizeof *names);
+    int rc = check_unique(r, what, names, n);
     free(names);
     return rc;
+}
+
+/* kv and tensors stay NULL until allocated: gguf_close frees their entries
+ * only then (calloc's zeros free as NULL). */
+static int read_kvs(Reader *r, GGUFFile *f) {
+    if (!(f->kv = rd_calloc(r, f->n_kv, sizeof *f->kv))) return -1;
+    return read_entries(r, f->kv, f->n_kv, sizeof *f->kv, read_kv, offsetof(GGUFKV, key), "key");
 }
 
 static int read_alignment(Reader *r, GGUFFile *f) {
@@ -427,18 +439,9 @@ static int read_alignment(Reader *r, GGUFFile *f) {
 }
 
 static int read_tensor_infos(Reader *r, GGUFFile *f) {
-    uint64_t n = f->n_tensors;
-    f->n_tensors = 0;
-    if (!(f->tensors = rd_calloc(r, n, sizeof *f->tensors))) return -1;
-    f->n_tensors = n;
-    for (uint64_t i = 0; i < n; i++)
-        if (read_tensor_info(r, i, &f->tensors[i])) return -1;
-    const char **names = rd_calloc(r, n, sizeof *names);
-    if (!names) return -1;
-    for (uint64_t i = 0; i < n; i++) names[i] = f->tensors[i].name;
-    int rc = check_unique(r, "tensor name", names, n);
-    free(names);
-    return rc;
+    if (!(f->tensors = rd_calloc(r, f->n_tensors, sizeof *f->tensors))) return -1;
+    return read_entries(r, f->tensors, f->n_tensors, sizeof *f->tensors, read_tensor_info,
+                        offsetof(GGUFTensor, name), "tensor name");
 }
 
 /* Locates the data section and checks each tensor lies inside it. The last
@@ -528,11 +531,9 @@ int gguf_open(GGUFFile *f, const char *path, ObErr *err) {
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) return open_fail(fd, path, strerror(errno), err);
     close(fd); /* the map keeps the file alive */
-    if (parse(f, map, size, path, true, err)) {
-        munmap(map, size);
-        return -1;
-    }
-    return 0;
+    int rc = parse(f, map, size, path, true, err);
+    if (rc) munmap(map, size);
+    return rc;
 }
 
 void gguf_close(GGUFFile *f) {

@@ -14,21 +14,21 @@ static float half_at(const uint8_t *p) {
     return ob_fp16_to_fp32((uint16_t)(p[0] | p[1] << 8));
 }
 
-static void dequant_q8_0(const uint8_t *p, float *out, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 34, out += QK_SMALL) {
-        float d = half_at(p);
-        for (int j = 0; j < QK_SMALL; j++) out[j] = d * (float)(int8_t)p[2 + j];
-    }
+/* Each dequantiser and quantiser below handles one block; the table at the
+ * end gives each type's pair and quant_dequantize / quant_quantize run them
+ * over the blocks. */
+
+static void dequant_q8_0(const uint8_t *p, float *out) {
+    float d = half_at(p);
+    for (int j = 0; j < QK_SMALL; j++) out[j] = d * (float)(int8_t)p[2 + j];
 }
 
-static void dequant_q4_0(const uint8_t *p, float *out, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 18, out += QK_SMALL) {
-        float d = half_at(p);
-        const uint8_t *q = p + 2;
-        for (int j = 0; j < 16; j++) {
-            out[j] = d * (float)((q[j] & 15) - 8);
-            out[j + 16] = d * (float)((q[j] >> 4) - 8);
-        }
+static void dequant_q4_0(const uint8_t *p, float *out) {
+    float d = half_at(p);
+    const uint8_t *q = p + 2;
+    for (int j = 0; j < 16; j++) {
+        out[j] = d * (float)((q[j] & 15) - 8);
+        out[j + 16] = d * (float)((q[j] >> 4) - 8);
     }
 }
 
@@ -49,14 +49,12 @@ static void dequant_q5(const uint8_t *qh4, const uint8_t *q, int off, float d, f
     }
 }
 
-static void dequant_q5_0(const uint8_t *p, float *out, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 22, out += QK_SMALL)
-        dequant_q5(p + 2, p + 6, 16, half_at(p), 0.0f, out);
+static void dequant_q5_0(const uint8_t *p, float *out) {
+    dequant_q5(p + 2, p + 6, 16, half_at(p), 0.0f, out);
 }
 
-static void dequant_q5_1(const uint8_t *p, float *out, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 24, out += QK_SMALL)
-        dequant_q5(p + 4, p + 8, 0, half_at(p), half_at(p + 2), out);
+static void dequant_q5_1(const uint8_t *p, float *out) {
+    dequant_q5(p + 4, p + 8, 0, half_at(p), half_at(p + 2), out);
 }
 
 /* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block
@@ -96,31 +94,27 @@ static void dequant_k(const uint8_t *p, const uint8_t *qh, const uint8_t *qs, fl
     }
 }
 
-static void dequant_q4_k(const uint8_t *p, float *out, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 144, out += QK_SUPER)
-        dequant_k(p, NULL, p + 16, out);
+static void dequant_q4_k(const uint8_t *p, float *out) {
+    dequant_k(p, NULL, p + 16, out);
 }
 
-static void dequant_q5_k(const uint8_t *p, float *out, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 176, out += QK_SUPER)
-        dequant_k(p, p + 16, p + 48, out);
+static void dequant_q5_k(const uint8_t *p, float *out) {
+    dequant_k(p, p + 16, p + 48, out);
 }
 
 /* Q6_K: each half of 128 values uses 64 bytes of ql and 32 of qh. Within a
  * half, quarter g (32 values, element l) takes its low 4 bits from
  * ql[l + 32 * (g & 1)] (low nibble for g < 2, high for g >= 2) and its top 2
  * bits from bits 2g, 2g + 1 of qh[l]. Element e's scale is scales[e / 16]. */
-static void dequant_q6_k(const uint8_t *p, float *out, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 210, out += QK_SUPER) {
-        const uint8_t *ql = p, *qh = p + 128;
-        const int8_t *scales = (const int8_t *)(p + 192);
-        float d = half_at(p + 208);
-        for (int e = 0; e < QK_SUPER; e++) {
-            int h = e / 128, g = (e % 128) / 32, l = e % 32;
-            int lo = (ql[64 * h + l + 32 * (g & 1)] >> (g < 2 ? 0 : 4)) & 15;
-            int hi = (qh[32 * h + l] >> (2 * g)) & 3;
-            out[e] = d * (float)scales[e / 16] * (float)((lo | hi << 4) - 32);
-        }
+static void dequant_q6_k(const uint8_t *p, float *out) {
+    const uint8_t *ql = p, *qh = p + 128;
+    const int8_t *scales = (const int8_t *)(p + 192);
+    float d = half_at(p + 208);
+    for (int e = 0; e < QK_SUPER; e++) {
+        int h = e / 128, g = (e % 128) / 32, l = e % 32;
+        int lo = (ql[64 * h + l + 32 * (g & 1)] >> (g < 2 ? 0 : 4)) & 15;
+        int hi = (qh[32 * h + l] >> (2 * g)) & 3;
+        out[e] = d * (float)scales[e / 16] * (float)((lo | hi << 4) - 32);
     }
 }
 
@@ -165,12 +159,10 @@ static float signed_max(const float *x, int n) {
     return m;
 }
 
-static void quantize_q8_0(const float *x, uint8_t *p, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 34, x += QK_SMALL) {
-        put_scale(p, fabsf(signed_max(x, QK_SMALL)) / 127.0f);
-        float dr = half_at(p), id = dr ? 1.0f / dr : 0.0f;
-        for (int j = 0; j < QK_SMALL; j++) p[2 + j] = (uint8_t)(int8_t)level(x[j] * id, -128, 127);
-    }
+static void quantize_q8_0(const float *x, uint8_t *p) {
+    put_scale(p, fabsf(signed_max(x, QK_SMALL)) / 127.0f);
+    float dr = half_at(p), id = dr ? 1.0f / dr : 0.0f;
+    for (int j = 0; j < QK_SMALL; j++) p[2 + j] = (uint8_t)(int8_t)level(x[j] * id, -128, 127);
 }
 
 /* Q4_0 and Q5_0: the element of largest magnitude lands on the lowest level
@@ -190,14 +182,12 @@ static void quant_sym(const float *x, uint8_t *d_at, uint8_t *qh4, uint8_t *q, i
         for (int k = 0; k < 4; k++) qh4[k] = (uint8_t)(qh >> (8 * k));
 }
 
-static void quantize_q4_0(const float *x, uint8_t *p, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 18, x += QK_SMALL)
-        quant_sym(x, p, NULL, p + 2, 4);
+static void quantize_q4_0(const float *x, uint8_t *p) {
+    quant_sym(x, p, NULL, p + 2, 4);
 }
 
-static void quantize_q5_0(const float *x, uint8_t *p, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 22, x += QK_SMALL)
-        quant_sym(x, p, p + 2, p + 6, 5);
+static void quantize_q5_0(const float *x, uint8_t *p) {
+    quant_sym(x, p, p + 2, p + 6, 5);
 }
 
 /* The (scale s, min m >= 0) for x ~ s * q - m, q in 0..top, with the least
@@ -232,21 +222,19 @@ static float fit_scale_min(const float *x, int n, int top, float *min_out) {
     return best_s;
 }
 
-static void quantize_q5_1(const float *x, uint8_t *p, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SMALL; b++, p += 24, x += QK_SMALL) {
-        float m, s = fit_scale_min(x, QK_SMALL, 31, &m);
-        put_scale(p, s), put_half(p + 2, -m);
-        float dr = half_at(p), mr = half_at(p + 2), id = dr ? 1.0f / dr : 0.0f;
-        uint32_t qh = 0;
-        uint8_t *q = p + 8;
-        memset(q, 0, 16);
-        for (int j = 0; j < QK_SMALL; j++) {
-            int v = level((x[j] - mr) * id, 0, 31);
-            q[j & 15] |= (uint8_t)((v & 15) << (j < 16 ? 0 : 4));
-            qh |= (uint32_t)(v >> 4) << j;
-        }
-        for (int k = 0; k < 4; k++) p[4 + k] = (uint8_t)(qh >> (8 * k));
+static void quantize_q5_1(const float *x, uint8_t *p) {
+    float m, s = fit_scale_min(x, QK_SMALL, 31, &m);
+    put_scale(p, s), put_half(p + 2, -m);
+    float dr = half_at(p), mr = half_at(p + 2), id = dr ? 1.0f / dr : 0.0f;
+    uint32_t qh = 0;
+    uint8_t *q = p + 8;
+    memset(q, 0, 16);
+    for (int j = 0; j < QK_SMALL; j++) {
+        int v = level((x[j] - mr) * id, 0, 31);
+        q[j & 15] |= (uint8_t)((v & 15) << (j < 16 ? 0 : 4));
+        qh |= (uint32_t)(v >> 4) << j;
     }
+    for (int k = 0; k < 4; k++) p[4 + k] = (uint8_t)(qh >> (8 * k));
 }
 
 /* Q4_K / Q5_K: each sub-block's (scale, min) fitted, then both expressed as
@@ -284,38 +272,34 @@ static void quant_k(const float *x, uint8_t *p, uint8_t *qh, uint8_t *qs, int to
     }
 }
 
-static void quantize_q4_k(const float *x, uint8_t *p, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 144, x += QK_SUPER)
-        quant_k(x, p, NULL, p + 16, 15);
+static void quantize_q4_k(const float *x, uint8_t *p) {
+    quant_k(x, p, NULL, p + 16, 15);
 }
 
-static void quantize_q5_k(const float *x, uint8_t *p, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 176, x += QK_SUPER)
-        quant_k(x, p, p + 16, p + 48, 31);
+static void quantize_q5_k(const float *x, uint8_t *p) {
+    quant_k(x, p, p + 16, p + 48, 31);
 }
 
 /* Q6_K: each sub-block of 16 takes a signed scale that puts its element of
  * largest magnitude on level -32; the scales become int8 multiples of d. */
-static void quantize_q6_k(const float *x, uint8_t *p, uint64_t n) {
-    for (uint64_t b = 0; b < n / QK_SUPER; b++, p += 210, x += QK_SUPER) {
-        float sc[16], max_abs = 0.0f;
-        for (int j = 0; j < 16; j++) {
-            sc[j] = signed_max(x + 16 * j, 16) / -32.0f;
-            max_abs = fmaxf(max_abs, fabsf(sc[j]));
-        }
-        put_scale(p + 208, max_abs / 127.0f);
-        float d = half_at(p + 208);
-        uint8_t *ql = p, *qh = p + 128;
-        int8_t *scales = (int8_t *)(p + 192);
-        memset(p, 0, 192);
-        for (int j = 0; j < 16; j++) scales[j] = (int8_t)level(d ? sc[j] / d : 0.0f, -128, 127);
-        for (int e = 0; e < QK_SUPER; e++) {
-            float scale = d * (float)scales[e / 16], id = scale ? 1.0f / scale : 0.0f;
-            int v = level(x[e] * id + 32.0f, 0, 63);
-            int h = e / 128, g = (e % 128) / 32, l = e % 32;
-            ql[64 * h + l + 32 * (g & 1)] |= (uint8_t)((v & 15) << (g < 2 ? 0 : 4));
-            qh[32 * h + l] |= (uint8_t)((v >> 4) << (2 * g));
-        }
+static void quantize_q6_k(const float *x, uint8_t *p) {
+    float sc[16], max_abs = 0.0f;
+    for (int j = 0; j < 16; j++) {
+        sc[j] = signed_max(x + 16 * j, 16) / -32.0f;
+        max_abs = fmaxf(max_abs, fabsf(sc[j]));
+    }
+    put_scale(p + 208, max_abs / 127.0f);
+    float d = half_at(p + 208);
+    uint8_t *ql = p, *qh = p + 128;
+    int8_t *scales = (int8_t *)(p + 192);
+    memset(p, 0, 192);
+    for (int j = 0; j < 16; j++) scales[j] = (int8_t)level(d ? sc[j] / d : 0.0f, -128, 127);
+    for (int e = 0; e < QK_SUPER; e++) {
+        float scale = d * (float)scales[e / 16], id = scale ? 1.0f / scale : 0.0f;
+        int v = level(x[e] * id + 32.0f, 0, 63);
+        int h = e / 128, g = (e % 128) / 32, l = e % 32;
+        ql[64 * h + l + 32 * (g & 1)] |= (uint8_t)((v & 15) << (g < 2 ? 0 : 4));
+        qh[32 * h + l] |= (uint8_t)((v >> 4) << (2 * g));
     }
 }
 
@@ -323,9 +307,9 @@ static void quantize_q6_k(const float *x, uint8_t *p, uint64_t n) {
 
 static const struct {
     uint32_t type;
-    uint64_t per, bytes; /* values and bytes per block */
-    void (*dequant)(const uint8_t *, float *, uint64_t);
-    void (*quant)(const float *, uint8_t *, uint64_t);
+    uint64_t per, bytes;                       /* values and bytes per block */
+    void (*dequant)(const uint8_t *, float *); /* one block each */
+    void (*quant)(const float *, uint8_t *);
 } TYPES[] = {
     {GGML_TYPE_Q8_0, QK_SMALL, 34, dequant_q8_0, quantize_q8_0},
     {GGML_TYPE_Q4_0, QK_SMALL, 18, dequant_q4_0, quantize_q4_0},
@@ -350,31 +334,31 @@ uint64_t quant_block(uint32_t type, uint64_t *block_bytes) {
 
 /* Blocks are independent: a large tensor is split over the threads in runs
  * of RUN blocks (a 7B model's matrices quantise about twice as fast on 2
- * cores). */
+ * cores). One loop serves both directions: quantise says whether in holds
+ * fp32 values and out blocks, or the other way round. */
 #define RUN 1024
 
-int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n) {
+static int each_block(uint32_t type, const void *in, void *out, uint64_t n, bool quantise) {
     int i = find(type);
     if (i < 0) return -1;
-    int64_t per = (int64_t)TYPES[i].per, runs = ((int64_t)n / per + RUN - 1) / RUN;
+    int64_t per = (int64_t)TYPES[i].per, bytes = (int64_t)TYPES[i].bytes;
+    int64_t runs = ((int64_t)n / per + RUN - 1) / RUN;
 #pragma omp parallel for schedule(static) if (runs > 1)
     for (int64_t r = 0; r < runs; r++) {
         int64_t b0 = r * RUN, nb = (int64_t)n / per - b0 < RUN ? (int64_t)n / per - b0 : RUN;
-        TYPES[i].dequant((const uint8_t *)blocks + b0 * (int64_t)TYPES[i].bytes, out + b0 * per,
-                         (uint64_t)(nb * per));
+        for (int64_t b = b0; b < b0 + nb; b++)
+            if (quantise)
+                TYPES[i].quant((const float *)in + b * per, (uint8_t *)out + b * bytes);
+            else
+                TYPES[i].dequant((const uint8_t *)in + b * bytes, (float *)out + b * per);
     }
     return 0;
 }
 
+int quant_dequantize(uint32_t type, const void *blocks, float *out, uint64_t n) {
+    return each_block(type, blocks, out, n, false);
+}
+
 int quant_quantize(uint32_t type, const float *x, void *blocks, uint64_t n) {
-    int i = find(type);
-    if (i < 0) return -1;
-    int64_t per = (int64_t)TYPES[i].per, runs = ((int64_t)n / per + RUN - 1) / RUN;
-#pragma omp parallel for schedule(static) if (runs > 1)
-    for (int64_t r = 0; r < runs; r++) {
-        int64_t b0 = r * RUN, nb = (int64_t)n / per - b0 < RUN ? (int64_t)n / per - b0 : RUN;
-        TYPES[i].quant(x + b0 * per, (uint8_t *)blocks + b0 * (int64_t)TYPES[i].bytes,
-                       (uint64_t)(nb * per));
-    }
-    return 0;
+    return each_block(type, x, blocks, n, true);
 }

@@ -9,11 +9,7 @@
 #include "util/progress.h"
 
 void generate_config_defaults(GenerateConfig *c) {
-    memset(c, 0, sizeof *c);
-    c->prompt = "";
-    c->n_new = 64;
-    c->sampler = (SamplerConfig){0.0f, 0, 1.0f};
-    c->seed = 1;
+    *c = (GenerateConfig){.prompt = "", .n_new = 64, .sampler = {0.0f, 0, 1.0f}, .seed = 1};
 }
 
 void generate_result_free(GenerateResult *res) {

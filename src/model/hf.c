@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,19 +256,29 @@ static int check_unused(const Shards *s, const TMap *m, int n, int tied, ObErr *
     return 0;
 }
 
+/* The int fields of config.json (HFConfig) and the LlamaConfig fields that
+ * hold them: one list for import and export. */
+#define INT_FIELD(hf, llama)                                                                       \
+    { offsetof(HFConfig, hf), offsetof(LlamaConfig, llama) }
+static const struct {
+    size_t hf, llama; /* offsets of an int in each */
+} INT_FIELDS[] = {
+    INT_FIELD(hidden_size, dim),          INT_FIELD(intermediate_size, ffn_dim),
+    INT_FIELD(n_layers, n_layers),        INT_FIELD(n_heads, n_heads),
+    INT_FIELD(n_kv_heads, n_kv_heads),    INT_FIELD(head_dim, head_dim),
+    INT_FIELD(max_pos, ctx_len),          INT_FIELD(vocab_size, vocab),
+    INT_FIELD(tie_word_embeddings, tied),
+};
+#define N_INT_FIELDS (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
+
+/* The int at offset from in src, to the int at offset to in dst. */
+static void copy_int(void *dst, size_t to, const void *src, size_t from) {
+    memcpy((char *)dst + to, (const char *)src + from, sizeof(int));
+}
+
 static int config_from_hf(const HFConfig *h, LlamaConfig *c, ObErr *err) {
-    memset(c, 0, sizeof *c);
-    c->dim = h->hidden_size;
-    c->n_layers = h->n_layers;
-    c->n_heads = h->n_heads;
-    c->n_kv_heads = h->n_kv_heads;
-    c->head_dim = h->head_dim;
-    c->ffn_dim = h->intermediate_size;
-    c->vocab = h->vocab_size;
-    c->ctx_len = h->max_pos;
-    c->norm_eps = (float)h->rms_norm_eps;
-    c->rope_base = (float)h->rope_theta;
-    c->tied = h->tie_word_embeddings;
+    *c = (LlamaConfig){.norm_eps = (float)h->rms_norm_eps, .rope_base = (float)h->rope_theta};
+    for (size_t i = 0; i < N_INT_FIELDS; i++) copy_int(c, INT_FIELDS[i].llama, h, INT_FIELDS[i].hf);
     return llama_config_check(c, err);
 }
 
@@ -323,9 +334,7 @@ static const char *base_name(const char *dir, char *buf, size_t cap) {
 }
 
 int hf_import(const char *dir, const char *out, const HFOptions *o, HFInfo *info, ObErr *err) {
-    HFInfo local;
-    if (!info) info = &local;
-    memset(info, 0, sizeof *info);
+    *info = (HFInfo){0};
     HFConfig hc;
     Tokenizer tok = {0};
     Shards sh = {0};
@@ -486,20 +495,12 @@ static int write_shards(const char *tmp, STWriteTensor *t, int n, uint64_t max_s
 
 static int export_config(const char *tmp, const LlamaConfig *c, const Tokenizer *tok, uint32_t type,
                          ObErr *err) {
-    HFConfig h = {0};
-    h.hidden_size = c->dim;
-    h.intermediate_size = c->ffn_dim;
-    h.n_layers = c->n_layers;
-    h.n_heads = c->n_heads;
-    h.n_kv_heads = c->n_kv_heads;
-    h.head_dim = c->head_dim;
-    h.max_pos = c->ctx_len;
-    h.vocab_size = c->vocab;
-    h.rms_norm_eps = c->norm_eps;
-    h.rope_theta = c->rope_base;
-    h.tie_word_embeddings = c->tied;
-    h.bos_token_id = tok->bos_id;
-    h.eos_token_id = tok->eos_id;
+    HFConfig h = {.rms_norm_eps = c->norm_eps,
+                  .rope_theta = c->rope_base,
+                  .bos_token_id = tok->bos_id,
+                  .eos_token_id = tok->eos_id};
+    for (size_t i = 0; i < N_INT_FIELDS; i++)
+        copy_int(&h, INT_FIELDS[i].hf, c, INT_FIELDS[i].llama);
     snprintf(h.torch_dtype, sizeof h.torch_dtype, "%s", torch_name(type));
     char *cp = join(tmp, "config.json"), *tp = join(tmp, "tokenizer.json");
     int rc = cp && tp ? 0 : ob_errf(err, "out of memory");
@@ -510,9 +511,7 @@ static int export_config(const char *tmp, const LlamaConfig *c, const Tokenizer 
 }
 
 int hf_export(const char *in, const char *dir, const HFOptions *o, HFInfo *info, ObErr *err) {
-    HFInfo local;
-    if (!info) info = &local;
-    memset(info, 0, sizeof *info);
+    *info = (HFInfo){0};
     GGUFFile f;
     Tokenizer tok = {0};
     TMap *map = NULL;

@@ -36,7 +36,8 @@ typedef struct {
     int n_vocab;    /* tokenizer size */
 } HFInfo;
 
-/* Converts the folder dir into the GGUF file out (written atomically). */
+/* Converts the folder dir into the GGUF file out (written atomically). Both
+ * this and hf_export zero *info, then fill it in. */
 int hf_import(const char *dir, const char *out, const HFOptions *o, HFInfo *info, ObErr *err);
 /* Writes the GGUF model in as a new folder dir: built in "dir.tmp-XXXXXX" and
  * renamed, so dir appears complete or not at all. dir must not exist or be

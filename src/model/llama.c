@@ -358,14 +358,13 @@ void llama_free(Llama *m) {
 
 int llama_share(Llama *dst, const Llama *src, ObErr *err) {
     (void)err;
-    memset(dst, 0, sizeof *dst);
-    dst->cfg = src->cfg;
-    dst->w = src->w;
-    dst->params = src->params;
-    dst->n_params = src->n_params;
-    dst->frozen = src->frozen;
-    dst->prec = src->prec;
-    dst->borrowed = 1;
+    *dst = (Llama){.cfg = src->cfg,
+                   .w = src->w,
+                   .params = src->params,
+                   .n_params = src->n_params,
+                   .frozen = src->frozen,
+                   .borrowed = 1,
+                   .prec = src->prec};
     return 0;
 }
 

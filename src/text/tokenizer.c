@@ -25,6 +25,7 @@
 #include "text/tokenizer_spm.h"
 #include "util/fileio.h"
 #include "util/hash.h"
+#include "util/heap.h"
 #include "util/log.h"
 
 #define EOT_TEXT "<|endoftext|>"
@@ -149,6 +150,16 @@ static size_t next_cap(size_t cap, size_t need) {
     size_t c = cap ? cap : 16;
     while (c < need) c *= 2;
     return c;
+}
+
+/* arr (elements of elem bytes, room for *cap) grown to hold need: the
+ * capacity next_cap gives, stored in *cap once the block is had. NULL (arr
+ * untouched) when memory runs out. */
+static void *grown(void *arr, size_t *cap, size_t need, size_t elem, const char *what, ObErr *err) {
+    size_t c = next_cap(*cap, need);
+    void *p = resize(arr, c, elem, what, err);
+    if (p) *cap = c;
+    return p;
 }
 
 static uint32_t hash_bytes(const char *s, size_t n) {
@@ -653,11 +664,9 @@ static int32_t rank_of(const TokImpl *im, int32_t a, int32_t b) {
 
 static int emit(EncBuf *eb, const int32_t *ids, size_t n, ObErr *err) {
     if (eb->n + n > eb->cap) {
-        size_t cap = next_cap(eb->cap, eb->n + n);
-        int32_t *p = resize(eb->ids, cap, sizeof *p, "token ids", err);
+        int32_t *p = grown(eb->ids, &eb->cap, eb->n + n, sizeof *p, "token ids", err);
         if (!p) return -1;
         eb->ids = p;
-        eb->cap = cap;
     }
     if (n) memcpy(eb->ids + eb->n, ids, n * sizeof *ids);
     eb->n += n;
@@ -703,29 +712,7 @@ static int cand_less(const Cand *x, const Cand *y) {
     return x->rank < y->rank || (x->rank == y->rank && x->pos < y->pos);
 }
 
-static void cand_push(Cand *h, size_t *n, Cand c) {
-    size_t i = (*n)++;
-    while (i > 0 && cand_less(&c, &h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = c;
-}
-
-static Cand cand_pop(Cand *h, size_t *n) {
-    Cand top = h[0], last = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && cand_less(&h[c + 1], &h[c])) c++;
-        if (!cand_less(&h[c], &last)) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n) h[i] = last;
-    return top;
-}
+OB_HEAP(cand, Cand, cand_less) /* cand_push, cand_pop */
 
 static void push_cand(const TokImpl *im, const Node *nd, Cand *h, size_t *nh, int32_t pos) {
     if (pos < 0 || nd[pos].next < 0) return;
@@ -970,11 +957,9 @@ static void heap_pop(Trainer *tr) {
 
 static int heap_push(Trainer *tr, int32_t pi, ObErr *err) {
     if (tr->n_heap == tr->cap_heap) {
-        size_t cap = next_cap(tr->cap_heap, tr->n_heap + 1);
-        HeapEnt *h = resize(tr->heap, cap, sizeof *h, "pair heap", err);
+        HeapEnt *h = grown(tr->heap, &tr->cap_heap, tr->n_heap + 1, sizeof *h, "pair heap", err);
         if (!h) return -1;
         tr->heap = h;
-        tr->cap_heap = cap;
     }
     const Pair *p = &tr->pairs[pi];
     tr->heap[tr->n_heap] = (HeapEnt){p->count, p->a, p->b, pi};
@@ -1004,11 +989,9 @@ static int32_t pair_get_or_add(Trainer *tr, int32_t a, int32_t b, ObErr *err) {
     if (pi >= 0) return pi;
     if (tr->n_pairs >= INT32_MAX) return ob_errf(err, "too many distinct pairs");
     if (tr->n_pairs == tr->cap_pairs) {
-        size_t cap = next_cap(tr->cap_pairs, tr->n_pairs + 1);
-        Pair *p = resize(tr->pairs, cap, sizeof *p, "pairs", err);
+        Pair *p = grown(tr->pairs, &tr->cap_pairs, tr->n_pairs + 1, sizeof *p, "pairs", err);
         if (!p) return -1;
         tr->pairs = p;
-        tr->cap_pairs = cap;
     }
     pi = (int32_t)tr->n_pairs++;
     tr->pairs[pi] = (Pair){a, b, 0, -1, 0, NULL, 0, 0};
@@ -1031,11 +1014,10 @@ static int append_i32(int32_t **arr, int32_t *n, int32_t *cap, int32_t v, ObErr 
 static int mark_dirty(Trainer *tr, int32_t pi, ObErr *err) {
     tr->pairs[pi].stamp = tr->step;
     if (tr->n_dirty == tr->cap_dirty) {
-        size_t cap = next_cap(tr->cap_dirty, tr->n_dirty + 1);
-        int32_t *d = resize(tr->dirty, cap, sizeof *d, "dirty pairs", err);
+        int32_t *d =
+            grown(tr->dirty, &tr->cap_dirty, tr->n_dirty + 1, sizeof *d, "dirty pairs", err);
         if (!d) return -1;
         tr->dirty = d;
-        tr->cap_dirty = cap;
     }
     tr->dirty[tr->n_dirty++] = pi;
     return 0;
@@ -1130,11 +1112,11 @@ static int32_t make_token(Trainer *tr, int32_t a, int32_t b, ObErr *err) {
 
 static int record_merge(Trainer *tr, int32_t a, int32_t b, ObErr *err) {
     if (tr->n_merges == tr->cap_merges) {
-        size_t cap = next_cap(tr->cap_merges, tr->n_merges + 1);
-        int32_t *m = resize(tr->merge_ab, 2 * cap, sizeof *m, "merges", err);
+        /* two ids (a, b) a merge */
+        int32_t *m =
+            grown(tr->merge_ab, &tr->cap_merges, tr->n_merges + 1, 2 * sizeof *m, "merges", err);
         if (!m) return -1;
         tr->merge_ab = m;
-        tr->cap_merges = cap;
     }
     tr->merge_ab[2 * tr->n_merges] = a;
     tr->merge_ab[2 * tr->n_merges + 1] = b;

@@ -6,6 +6,7 @@
  * which its recorded byte length detects. O(n log n) per text. */
 #include "text/tokenizer_spm.h"
 #include "util/hash.h"
+#include "util/heap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -97,29 +98,7 @@ static int before(const Bigram *a, const Bigram *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static void heap_push(Bigram *h, size_t *n, Bigram x) {
-    size_t i = (*n)++;
-    while (i > 0 && before(&x, &h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = x;
-}
-
-static Bigram heap_pop(Bigram *h, size_t *n) {
-    Bigram top = h[0], last = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n) break;
-        if (c + 1 < *n && before(&h[c + 1], &h[c])) c++;
-        if (!before(&h[c], &last)) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n) h[i] = last;
-    return top;
-}
+OB_HEAP(heap, Bigram, before) /* heap_push, heap_pop */
 
 typedef struct {
     const SpmVocab *v;

@@ -152,49 +152,54 @@ static int count_phrases(Ctx *x, const Word *w, size_t n, const char *text, int 
             Phrase *ph = &x->t.ph[p];
             ph->cnt[g]++;
             if (g) continue;
-            if (ph->n_occ == ph->cap_occ) {
-                int cap = ph->cap_occ ? 2 * ph->cap_occ : 16;
-                int32_t *o = realloc(ph->occ, (size_t)cap * sizeof *o);
-                if (!o) return ob_errf(err, "out of memory");
-                ph->occ = o;
-                ph->cap_occ = cap;
-            }
+            int32_t *o = ex_room_for_one(ph->occ, ph->n_occ, &ph->cap_occ, sizeof *o, 16,
+                                         "occurrences", err);
+            if (!o) return -1;
+            ph->occ = o;
             ph->occ[ph->n_occ++] = (int32_t)i;
         }
     }
     return 0;
 }
 
-int ex_count_general(Ctx *x, ObErr *err) {
-    for (int f = 0; f < x->in->n_general; f++) {
-        const ExtractText *g = &x->in->general[f];
+/* Scans each of the n texts into words and hands them to use, which may
+ * change them but not keep them. */
+static int each_text(Ctx *x, const ExtractText *texts, int n,
+                     int (*use)(Ctx *x, Word *w, size_t nw, const char *text, ObErr *err),
+                     ObErr *err) {
+    for (int f = 0; f < n; f++) {
         Word *w;
         size_t nw;
-        if (ex_scan_words(g->data, g->len, f, &w, &nw, err))
-            return ob_err_prefix(err, "%s", g->name);
-        int rc = count_text(x, w, nw, g->data, 1, err) || count_phrases(x, w, nw, g->data, 1, err);
+        if (ex_scan_words(texts[f].data, texts[f].len, f, &w, &nw, err))
+            return ob_err_prefix(err, "%s", texts[f].name);
+        int rc = use(x, w, nw, texts[f].data, err);
         free(w);
         if (rc) return -1;
     }
     return 0;
 }
 
-int ex_scan_target(Ctx *x, ObErr *err) {
-    for (int f = 0; f < x->in->n_target; f++) {
-        const ExtractText *t = &x->in->target[f];
-        Word *w;
-        size_t nw;
-        if (ex_scan_words(t->data, t->len, f, &w, &nw, err))
-            return ob_err_prefix(err, "%s", t->name);
-        if (count_text(x, w, nw, t->data, 0, err)) return free(w), -1;
-        Word *all = realloc(x->tw, (x->n_tw + nw + 1) * sizeof *all);
-        if (!all) return free(w), ob_errf(err, "out of memory for the target's words");
-        x->tw = all;
-        memcpy(x->tw + x->n_tw, w, nw * sizeof *w);
-        x->n_tw += nw;
-        free(w);
-    }
+static int count_general(Ctx *x, Word *w, size_t nw, const char *text, ObErr *err) {
+    return count_text(x, w, nw, text, 1, err) || count_phrases(x, w, nw, text, 1, err) ? -1 : 0;
+}
+
+/* Counts a target text and appends its words to x->tw. */
+static int add_target(Ctx *x, Word *w, size_t nw, const char *text, ObErr *err) {
+    if (count_text(x, w, nw, text, 0, err)) return -1;
+    Word *all = realloc(x->tw, (x->n_tw + nw + 1) * sizeof *all);
+    if (!all) return ob_errf(err, "out of memory for the target's words");
+    x->tw = all;
+    memcpy(x->tw + x->n_tw, w, nw * sizeof *w);
+    x->n_tw += nw;
     return 0;
+}
+
+int ex_count_general(Ctx *x, ObErr *err) {
+    return each_text(x, x->in->general, x->in->n_general, count_general, err);
+}
+
+int ex_scan_target(Ctx *x, ObErr *err) {
+    return each_text(x, x->in->target, x->in->n_target, add_target, err);
 }
 
 int ex_count_target_phrases(Ctx *x, ObErr *err) {

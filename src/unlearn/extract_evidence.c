@@ -231,13 +231,9 @@ static int accept_substitute(const Ctx *x, const Cand *k, const char *w) {
 static int add_subst(Cand *k, const char *w, double mass, ObErr *err) {
     for (int i = 0; i < k->n_sub; i++)
         if (!strcmp(k->sub[i].word, w)) return k->sub[i].mass += mass, 0;
-    if (k->n_sub == k->cap_sub) {
-        int cap = k->cap_sub ? 2 * k->cap_sub : 8;
-        Subst *s = realloc(k->sub, (size_t)cap * sizeof *s);
-        if (!s) return ob_errf(err, "out of memory");
-        k->sub = s;
-        k->cap_sub = cap;
-    }
+    Subst *s = ex_room_for_one(k->sub, k->n_sub, &k->cap_sub, sizeof *s, 8, "substitutes", err);
+    if (!s) return -1;
+    k->sub = s;
     k->sub[k->n_sub].word = strdup(w);
     if (!k->sub[k->n_sub].word) return ob_errf(err, "out of memory");
     k->sub[k->n_sub++].mass = mass;

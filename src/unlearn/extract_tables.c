@@ -12,11 +12,8 @@ static const char *phrase_key(const void *ctx, int32_t i) {
     return ((const Tables *)ctx)->ph[i].text;
 }
 
-/* arr (n elements of `size` bytes, room for *cap) with room for one more:
- * arr itself while there is, else a block twice the size (`first` elements
- * to begin with); NULL with err set when memory runs out. */
-static void *room_for_one(void *arr, int32_t n, int32_t *cap, size_t size, int32_t first,
-                          const char *what, ObErr *err) {
+void *ex_room_for_one(void *arr, int32_t n, int32_t *cap, size_t size, int32_t first,
+                      const char *what, ObErr *err) {
     if (n < *cap) return arr;
     int32_t c = *cap ? *cap * 2 : first;
     void *p = realloc(arr, (size_t)c * size);
@@ -32,7 +29,7 @@ int32_t ex_word_find(const Tables *t, const char *fold) {
 int32_t ex_word_get(Tables *t, const char *fold, ObErr *err) {
     int32_t i = ex_word_find(t, fold);
     if (i >= 0) return i;
-    WordEnt *w = room_for_one(t->w, t->n, &t->cap, sizeof *w, 4096, "words", err);
+    WordEnt *w = ex_room_for_one(t->w, t->n, &t->cap, sizeof *w, 4096, "words", err);
     if (!w) return -1;
     t->w = w;
     if (strindex_reserve(&t->idx, t->n, t->n + 1, went_key, t, err)) return -1;
@@ -52,7 +49,7 @@ int32_t ex_phrase_find(const Tables *t, const char *text) {
 int32_t ex_phrase_get(Tables *t, const char *text, ObErr *err) {
     int32_t i = ex_phrase_find(t, text);
     if (i >= 0) return i;
-    Phrase *grown = room_for_one(t->ph, t->n_ph, &t->cap_ph, sizeof *grown, 1024, "names", err);
+    Phrase *grown = ex_room_for_one(t->ph, t->n_ph, &t->cap_ph, sizeof *grown, 1024, "names", err);
     if (!grown) return -1;
     t->ph = grown;
     if (strindex_reserve(&t->ph_idx, t->n_ph, t->n_ph + 1, phrase_key, t, err)) return -1;
@@ -77,13 +74,4 @@ void ex_tables_free(Tables *t, int n_values) {
     strindex_free(&t->idx);
     strindex_free(&t->ph_idx);
     memset(t, 0, sizeof *t);
-}
-
-int ex_add_flag_words(Tables *t, const char *const *list, int flag, ObErr *err) {
-    for (int i = 0; list[i]; i++) {
-        int32_t k = ex_word_get(t, list[i], err);
-        if (k < 0) return -1;
-        t->w[k].flags |= flag;
-    }
-    return 0;
 }

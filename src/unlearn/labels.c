@@ -60,16 +60,8 @@ typedef struct {
 static void work_free(LabelWork *w) {
     if (w->tr)
         for (int b = 0; b < w->B; b++) translation_free(&w->tr[b]);
-    free(w->tr);
-    free(w->in_orig);
-    free(w->in_trans);
-    free(w->valid);
-    free(w->hard);
-    free(w->soft);
-    free(w->scratch);
-    free(w->key_first);
-    free(w->g_orig);
-    free(w->inkey_row);
+    OB_FREE_ALL(w->tr, w->in_orig, w->in_trans, w->valid, w->hard, w->soft, w->scratch,
+                w->key_first, w->g_orig, w->inkey_row);
     memset(w, 0, sizeof *w);
 }
 

@@ -25,12 +25,7 @@ int translation_init(Translation *tr, int n_orig, int max_len, ObErr *err) {
 }
 
 void translation_free(Translation *tr) {
-    free(tr->tokens);
-    free(tr->map);
-    free(tr->inkey);
-    free(tr->forbid);
-    free(tr->choice);
-    free(tr->used);
+    OB_FREE_ALL(tr->tokens, tr->map, tr->inkey, tr->forbid, tr->choice, tr->used);
     memset(tr, 0, sizeof *tr);
 }
 

@@ -71,3 +71,7 @@ void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err) {
     if (!p) ob_errf(err, "out of memory allocating %zu bytes for %s", count * size, what);
     return p;
 }
+
+void ob_free_n(void *const *p, size_t n) {
+    for (size_t i = 0; i < n; i++) free(p[i]);
+}

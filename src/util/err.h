@@ -33,4 +33,10 @@ void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err);
 int ob_grow(void *array, size_t *cap, size_t n, size_t elem, size_t first, const char *what,
             ObErr *err);
 
+/* Frees each of the n pointers; OB_FREE_ALL(a->x, a->y, ...) lists them in
+ * place of one free() a line. */
+void ob_free_n(void *const *p, size_t n);
+#define OB_FREE_ALL(...)                                                                           \
+    ob_free_n((void *const[]){__VA_ARGS__}, sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
+
 #endif
