@@ -182,23 +182,16 @@ static int match_heading(const char *s, size_t n, const char *const *headings, i
 static int find_heading_lines(const char *text, size_t n, const char *const *headings,
                               int n_headings, HeadingLine **lines, int *n_lines, ObErr *err) {
     HeadingLine *hl = NULL;
-    int count = 0, cap = 0,
-        prev_match = -1; /* index in hl of the last non-blank line, if a heading */
+    size_t cap = 0;
+    int count = 0, prev_match = -1; /* index in hl of the last non-blank line, if a heading */
     for (size_t i = 0; i < n;) {
         size_t e = line_end(text, n, i);
         if (!is_blank(text + i, e - i)) {
             int k = match_heading(text + i, e - i, headings, n_headings);
             if (k >= 0) {
                 if (prev_match >= 0) hl[prev_match].toc = 1;
-                if (count == cap) {
-                    cap = cap ? 2 * cap : 64;
-                    HeadingLine *p = realloc(hl, (size_t)cap * sizeof *hl);
-                    if (!p) {
-                        free(hl);
-                        return ob_errf(err, "out of memory listing heading lines");
-                    }
-                    hl = p;
-                }
+                if (ob_grow(&hl, &cap, (size_t)count, sizeof *hl, 64, "heading lines", err))
+                    return free(hl), -1;
                 hl[count] = (HeadingLine){i, e, k, 0};
                 prev_match = count++;
             } else {
@@ -258,20 +251,14 @@ int corpus_split_headings(const char *text, size_t n, const char *const *heading
 int corpus_split_prefix(const char *text, size_t n, const char *prefix, CorpusSpan **parts,
                         int *n_parts, ObErr *err) {
     size_t m = strlen(prefix);
-    int count = 0, cap = 0;
+    int count = 0;
+    size_t cap = 0;
     CorpusSpan *p = NULL;
     for (size_t i = 0; i < n;) {
         size_t e = line_end(text, n, i);
         if (e - i >= m && !memcmp(text + i, prefix, m)) {
-            if (count == cap) {
-                cap = cap ? 2 * cap : 64;
-                CorpusSpan *q = realloc(p, (size_t)cap * sizeof *p);
-                if (!q) {
-                    free(p);
-                    return ob_errf(err, "out of memory splitting at \"%s\"", prefix);
-                }
-                p = q;
-            }
+            if (ob_grow(&p, &cap, (size_t)count, sizeof *p, 64, "chapter spans", err))
+                return free(p), -1;
             p[count++].start = i;
         }
         i = e + 1;

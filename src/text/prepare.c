@@ -130,19 +130,13 @@ static int read_folder(const char *dir, int brown, CorpusDoc **docs, int *n_docs
     *n_docs = 0;
     DIR *d = opendir(dir);
     if (!d) return ob_errf(err, "%s: cannot open folder: %s", dir, strerror(errno));
-    int cap = 0, rc = 0;
+    size_t cap = 0;
+    int rc = 0;
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
         if (!wanted(e->d_name, brown)) continue;
-        if (*n_docs == cap) {
-            cap = cap ? 2 * cap : 256;
-            CorpusDoc *p = realloc(*docs, (size_t)cap * sizeof *p);
-            if (!p) {
-                rc = ob_errf(err, "out of memory");
-                break;
-            }
-            *docs = p;
-        }
+        if ((rc = ob_grow(docs, &cap, (size_t)*n_docs, sizeof **docs, 256, "documents", err)))
+            break;
         char *path = path_join(dir, e->d_name);
         rc = path ? read_doc(path, e->d_name, &(*docs)[*n_docs], err) : ob_errf(err, "oom");
         if (!rc) (*n_docs)++;

@@ -59,7 +59,7 @@ static int count_file(const AnchorDict *d, const Tokenizer *tok, const char *pat
 /* Keys whose tokens are a prefix of another key's (same form, so same
  * first token: the index bucket holds them, longest first). */
 static int find_prefixes(const AnchorDict *d, AnchorsCheck *c, ObErr *err) {
-    int cap = 0;
+    size_t cap = 0;
     for (int a = 0; a < d->n; a++)
         for (int f = 0; f < 2; f++) {
             const TokSeq *s = &d->items[a].key_tok[f];
@@ -73,12 +73,9 @@ static int find_prefixes(const AnchorDict *d, AnchorsCheck *c, ObErr *err) {
                 int j = 0;
                 while (j < c->n_prefix && (c->prefix[j].a != a || c->prefix[j].b != b)) j++;
                 if (j == c->n_prefix) {
-                    if (c->n_prefix == cap) {
-                        cap = cap ? 2 * cap : 16;
-                        AnchorsPrefix *p = realloc(c->prefix, (size_t)cap * sizeof *p);
-                        if (!p) return ob_errf(err, "out of memory");
-                        c->prefix = p;
-                    }
+                    if (ob_grow(&c->prefix, &cap, (size_t)c->n_prefix, sizeof *c->prefix, 16,
+                                "anchor prefixes", err))
+                        return -1;
                     c->prefix[c->n_prefix++] = (AnchorsPrefix){a, b, 0};
                 }
                 c->prefix[j].forms |= 1 << f;
@@ -89,7 +86,7 @@ static int find_prefixes(const AnchorDict *d, AnchorsCheck *c, ObErr *err) {
 
 /* Values in which a key matches (a value equal to a key included). */
 static int find_value_keys(const AnchorDict *d, AnchorsCheck *c, ObErr *err) {
-    int cap = 0;
+    size_t cap = 0;
     for (int a = 0; a < d->n; a++)
         for (int v = 0; v < d->items[a].n_values; v++) {
             int *keys = NULL, nk = 0;
@@ -108,12 +105,9 @@ static int find_value_keys(const AnchorDict *d, AnchorsCheck *c, ObErr *err) {
                 }
             }
             if (!nk) continue;
-            if (c->n_vkey == cap) {
-                cap = cap ? 2 * cap : 16;
-                AnchorsValueKey *p = realloc(c->vkey, (size_t)cap * sizeof *p);
-                if (!p) return free(keys), ob_errf(err, "out of memory");
-                c->vkey = p;
-            }
+            if (ob_grow(&c->vkey, &cap, (size_t)c->n_vkey, sizeof *c->vkey, 16, "anchor values",
+                        err))
+                return free(keys), -1;
             c->vkey[c->n_vkey++] = (AnchorsValueKey){a, v, nk, keys};
         }
     return 0;

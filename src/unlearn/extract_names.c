@@ -171,7 +171,7 @@ char **ex_word_map(Ctx *x, int32_t ent, ObErr *err) {
 
 int extract_names_parse(NameList *l, const char *text, size_t len, ObErr *err) {
     memset(l, 0, sizeof *l);
-    int cap = 0;
+    size_t cap = 0;
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(text + i, '\n', len - i);
         size_t e = nl ? (size_t)(nl - text) : len, s = i;
@@ -180,12 +180,8 @@ int extract_names_parse(NameList *l, const char *text, size_t len, ObErr *err) {
         size_t f = e;
         while (f > s && (text[f - 1] == ' ' || text[f - 1] == '\t' || text[f - 1] == '\r')) f--;
         if (f == s) continue;
-        if (l->n == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **n = realloc(l->names, (size_t)cap * sizeof *n);
-            if (!n) return extract_names_free(l), ob_errf(err, "out of memory for names");
-            l->names = n;
-        }
+        if (ob_grow(&l->names, &cap, (size_t)l->n, sizeof *l->names, 256, "names", err))
+            return extract_names_free(l), -1;
         char *s1 = malloc(f - s + 1);
         if (!s1) return extract_names_free(l), ob_errf(err, "out of memory for names");
         memcpy(s1, text + s, f - s);
