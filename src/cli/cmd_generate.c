@@ -70,10 +70,10 @@ int cmd_perplexity(int argc, char **argv) {
     perplexity_config_defaults(&pc);
     Opt opts[] = {
         {"--model|-m", OPT_STR, &pc.model_path, "model (GGUF), required"},
+        {"--lora", OPT_STR, &pc.lora, LORA_HELP},
         {"--seq", OPT_INT, &pc.seq, "tokens per window (default 256)"},
         {"--batch", OPT_INT, &pc.batch, "windows per forward pass (default 4)"},
         {"--max-windows", OPT_LONG, &pc.max_windows, "stop after N windows (default: all)"},
-        {"--lora", OPT_STR, &pc.lora, LORA_HELP},
         {NULL, 0, NULL, NULL},
     };
     Command cmd = {"perplexity",

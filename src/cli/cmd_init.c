@@ -22,17 +22,10 @@ int parse_dtype(const char *s, uint32_t *type) {
 }
 
 static void print_init(const char *out, const InitResult *r) {
-    const LlamaConfig *c = &r->cfg;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", out);
     cJSON_AddNumberToObject(j, "params", (double)r->n_params);
-    cJSON_AddNumberToObject(j, "dim", c->dim);
-    cJSON_AddNumberToObject(j, "layers", c->n_layers);
-    cJSON_AddNumberToObject(j, "heads", c->n_heads);
-    cJSON_AddNumberToObject(j, "kv_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(j, "ffn", c->ffn_dim);
-    cJSON_AddNumberToObject(j, "vocab", c->vocab);
-    cJSON_AddBoolToObject(j, "tied", c->tied);
+    llama_config_json(&r->cfg, j);
     print_json(j);
 }
 

@@ -340,3 +340,19 @@ int eval_run(const EvalConfig *c, cJSON **result, char **table, ObErr *err) {
     free(q);
     return rc;
 }
+
+cJSON *eval_list_json(const EvalList *l) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < l->n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(l->items[i]));
+    return a;
+}
+
+void eval_sample_json(cJSON *o, const EvalList *files, int n, int requested, size_t candidates,
+                      uint64_t seed, int prompt_tokens) {
+    cJSON_AddItemToObject(o, "files", eval_list_json(files));
+    cJSON_AddNumberToObject(o, "n", n);
+    cJSON_AddNumberToObject(o, "requested", requested);
+    cJSON_AddNumberToObject(o, "candidates", (double)candidates);
+    cJSON_AddNumberToObject(o, "seed", (double)seed);
+    cJSON_AddNumberToObject(o, "prompt_tokens", prompt_tokens);
+}

@@ -68,6 +68,13 @@ typedef struct {
 extern const EvalMeasure measure_perplexity, measure_familiarity, measure_completions,
     measure_choice, measure_relearn, measure_memory;
 
+/* The JSON array of a list's paths. */
+cJSON *eval_list_json(const EvalList *l);
+/* A sample of excerpts cut from files (completion prompts, VerbMem) as o's
+ * members: files, n (cut), requested, candidates, seed, prompt_tokens. */
+void eval_sample_json(cJSON *o, const EvalList *files, int n, int requested, size_t candidates,
+                      uint64_t seed, int prompt_tokens);
+
 /* {"loss", "perplexity", "tokens"} per text, keyed by its name. */
 cJSON *eval_perplexity_json(const EvalRun *run, const double *loss, const long *tokens);
 

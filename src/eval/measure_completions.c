@@ -137,16 +137,10 @@ static void settings_json(const EvalRun *run, const void *st, cJSON *root) {
     const CompState *s = st;
     const CompSet *set = &s->set;
     if (!set->n) return;
-    cJSON *c = cJSON_CreateObject(), *files = cJSON_CreateArray(), *items = cJSON_CreateArray();
-    for (int i = 0; i < run->cfg->comp_targets.n; i++)
-        cJSON_AddItemToArray(files, cJSON_CreateString(run->cfg->comp_targets.items[i]));
-    cJSON_AddItemToObject(c, "files", files);
+    cJSON *c = cJSON_CreateObject(), *items = cJSON_CreateArray();
+    eval_sample_json(c, &run->cfg->comp_targets, set->n, set->cfg.n, set->n_candidates,
+                     set->cfg.seed, set->cfg.prompt_tokens);
     cJSON_AddStringToObject(c, "anchors", run->cfg->anchors);
-    cJSON_AddNumberToObject(c, "n", set->n);
-    cJSON_AddNumberToObject(c, "requested", set->cfg.n);
-    cJSON_AddNumberToObject(c, "candidates", (double)set->n_candidates);
-    cJSON_AddNumberToObject(c, "seed", (double)set->cfg.seed);
-    cJSON_AddNumberToObject(c, "prompt_tokens", set->cfg.prompt_tokens);
     cJSON_AddNumberToObject(c, "completion_tokens", set->cfg.completion_tokens);
     cJSON_AddNumberToObject(c, "max_lead", set->cfg.max_lead);
     cJSON_AddStringToObject(c, "rule",

@@ -202,12 +202,6 @@ static void add_num(cJSON *o, const char *key, double v) {
         cJSON_AddNumberToObject(o, key, v);
 }
 
-static cJSON *files_json(const EvalList *l) {
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < l->n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(l->items[i]));
-    return a;
-}
-
 static cJSON *doubles_json(const double *v, int n) {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
@@ -217,12 +211,8 @@ static cJSON *doubles_json(const double *v, int n) {
 static cJSON *verb_settings_json(const MemState *s) {
     const VerbSet *v = &s->verb;
     cJSON *o = cJSON_CreateObject(), *items = cJSON_CreateArray();
-    cJSON_AddItemToObject(o, "files", files_json(s->verb_files));
-    cJSON_AddNumberToObject(o, "n", v->n);
-    cJSON_AddNumberToObject(o, "requested", v->cfg.n);
-    cJSON_AddNumberToObject(o, "candidates", (double)v->n_candidates);
-    cJSON_AddNumberToObject(o, "seed", (double)v->cfg.seed);
-    cJSON_AddNumberToObject(o, "prompt_tokens", v->cfg.prompt_tokens);
+    eval_sample_json(o, s->verb_files, v->n, v->cfg.n, v->n_candidates, v->cfg.seed,
+                     v->cfg.prompt_tokens);
     cJSON_AddNumberToObject(o, "tokens", v->cfg.gen_tokens);
     cJSON_AddStringToObject(o, "rule",
                             "<|endoftext|> + prompt, greedy continuation with the key/value "
@@ -270,8 +260,8 @@ static cJSON *know_settings_json(const MemState *s, int set, const char *path) {
 static cJSON *mia_settings_json(const EvalRun *run, const MemState *s) {
     const EvalConfig *c = run->cfg;
     cJSON *a = cJSON_CreateObject();
-    cJSON_AddItemToObject(a, "forget", files_json(&c->mia_forget));
-    cJSON_AddItemToObject(a, "holdout", files_json(&c->mia_holdout));
+    cJSON_AddItemToObject(a, "forget", eval_list_json(&c->mia_forget));
+    cJSON_AddItemToObject(a, "holdout", eval_list_json(&c->mia_holdout));
     cJSON_AddNumberToObject(a, "chunk_tokens", c->mia_chunk);
     cJSON_AddNumberToObject(a, "k", MIA_K);
     cJSON_AddNumberToObject(a, "max_chunks", c->mia_max);

@@ -103,11 +103,8 @@ static int refuse_features(const cJSON *root, const HFConfig *c, const char *pat
 
 int hfconfig_parse(HFConfig *c, const char *json, size_t len, const char *path, ObErr *err) {
     memset(c, 0, sizeof *c);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return ob_errf(err, "%s: not a JSON object", path);
-    }
+    cJSON *root = ob_json_parse_object(json, len, path, err);
+    if (!root) return -1;
     const cJSON *mt = item(root, "model_type");
     snprintf(c->model_type, sizeof c->model_type, "%s",
              cJSON_IsString(mt) ? mt->valuestring : "(missing)");

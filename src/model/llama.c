@@ -1,5 +1,6 @@
 #include "model/llama.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,18 @@ static void linear_backward(Llama *m, int kind, int l, float *dinp, const float 
         lora_backward(dinp, lora_grad_a(lo, l, kind), lora_grad_b(lo, l, kind), lo->dmid, dout, inp,
                       lora_mid(lo, l, kind), lora_a(lo, l, kind), lora_b(lo, l, kind), N,
                       lo->dims[kind][1], lo->dims[kind][0], lo->cfg.rank, lo->scale, m->prec);
+}
+
+void llama_config_json(const LlamaConfig *c, cJSON *j) {
+    const struct {
+        const char *key;
+        int value;
+    } shape[] = {{"dim", c->dim},       {"layers", c->n_layers},
+                 {"heads", c->n_heads}, {"kv_heads", c->n_kv_heads},
+                 {"ffn", c->ffn_dim},   {"vocab", c->vocab}};
+    for (size_t i = 0; i < sizeof shape / sizeof *shape; i++)
+        cJSON_AddNumberToObject(j, shape[i].key, shape[i].value);
+    cJSON_AddBoolToObject(j, "tied", c->tied);
 }
 
 int llama_config_check(const LlamaConfig *c, ObErr *err) {

@@ -278,11 +278,8 @@ static float *spm_scores(const Vocab *v, char **merges, int n_merges, ObErr *err
 int tokenizer_hf_parse(Tokenizer *t, const char *json, size_t len, const char *path, int bos_id,
                        int eos_id, int n_vocab_min, ObErr *err) {
     memset(t, 0, sizeof *t);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return ob_errf(err, "%s: not a JSON object", path);
-    }
+    cJSON *root = ob_json_parse_object(json, len, path, err);
+    if (!root) return -1;
     const cJSON *model = item(root, "model");
     Vocab v = {.path = path};
     char **merges = NULL;

@@ -249,7 +249,6 @@ static void add_fractions(cJSON *j, const LlamaConfig *c, int N, double gf, int 
 static cJSON *bench_json(const BenchConfig *bc, const Llama *m, double med) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru); /* before the matmul timing below allocates */
-    const LlamaConfig *c = &m->cfg;
     int bf16 = m->prec == OB_PREC_BF16, fwd = bc->forward_only;
     double toks = (double)bc->batch * bc->seq;
     double gf = (fwd ? 2.0 : 6.0) * m->n_params * toks / med / 1e9;
@@ -257,11 +256,7 @@ static cJSON *bench_json(const BenchConfig *bc, const Llama *m, double med) {
     cJSON_AddStringToObject(j, "impl", "obliviate");
     cJSON_AddStringToObject(j, "mode", fwd ? "forward" : bf16 ? "bf16" : "fp32");
     cJSON_AddStringToObject(j, "precision", bf16 ? "bf16" : "fp32");
-    cJSON_AddNumberToObject(j, "dim", c->dim);
-    cJSON_AddNumberToObject(j, "layers", c->n_layers);
-    cJSON_AddNumberToObject(j, "heads", c->n_heads);
-    cJSON_AddNumberToObject(j, "ffn", c->ffn_dim);
-    cJSON_AddNumberToObject(j, "vocab", c->vocab);
+    llama_config_json(&m->cfg, j);
     cJSON_AddNumberToObject(j, "batch", bc->batch);
     cJSON_AddNumberToObject(j, "seq", bc->seq);
     cJSON_AddNumberToObject(j, "params", (double)m->n_params);
@@ -274,7 +269,7 @@ static cJSON *bench_json(const BenchConfig *bc, const Llama *m, double med) {
     if (fwd)
         bench_machine(j, 0);
     else
-        add_fractions(j, c, bc->batch * bc->seq, gf, bf16);
+        add_fractions(j, &m->cfg, bc->batch * bc->seq, gf, bf16);
     return j;
 }
 

@@ -28,3 +28,11 @@ int ob_json_write(const char *path, const cJSON *j, ObErr *err) {
     free(s);
     return rc;
 }
+
+cJSON *ob_json_parse_object(const char *json, size_t len, const char *path, ObErr *err) {
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (cJSON_IsObject(root)) return root;
+    cJSON_Delete(root);
+    ob_errf(err, "%s: not a JSON object", path);
+    return NULL;
+}

@@ -7,6 +7,10 @@
 
 #include "util/err.h"
 
+/* Parses json[0, len) as one JSON object (caller deletes); NULL with
+ * "PATH: not a JSON object" when it is not one. */
+cJSON *ob_json_parse_object(const char *json, size_t len, const char *path, ObErr *err);
+
 /* Writes j to path; j stays the caller's. */
 int ob_json_write(const char *path, const cJSON *j, ObErr *err);
 
