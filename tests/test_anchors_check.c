@@ -45,14 +45,19 @@ static int write_file(const char *path, const char *text) {
     return fclose(f);
 }
 
+/* The check of DICT over TARGET. */
+static int analyse(AnchorDict *d, AnchorsCheck *c, ObErr *err) {
+    const char *target = tmp("target.txt");
+    CHECK(write_file(target, TARGET) == 0, "write target");
+    return anchors_check_analyse(d, &tok, "t.json", &target, 1, c, err);
+}
+
 static void test_struct(void) {
     AnchorDict d;
     if (dict_from(&d, DICT)) return;
-    const char *target = tmp("target.txt");
-    CHECK(write_file(target, TARGET) == 0, "write target");
     AnchorsCheck c;
     ObErr err = {{0}};
-    int rc = anchors_check_analyse(&d, &tok, "t.json", &target, 1, &c, &err);
+    int rc = analyse(&d, &c, &err);
     CHECK(rc == 0, "analyse: %s", err.msg);
     if (rc) goto done;
     CHECK(d.n == 5 && d.n_dropped == 0, "keys %d, dropped %d", d.n, d.n_dropped);
@@ -109,11 +114,9 @@ static const cJSON *item(const cJSON *o, const char *path) {
 static void test_json_and_table(void) {
     AnchorDict d;
     if (dict_from(&d, DICT)) return;
-    const char *target = tmp("target.txt");
-    CHECK(write_file(target, TARGET) == 0, "write target");
     AnchorsCheck c;
     ObErr err = {{0}};
-    if (anchors_check_analyse(&d, &tok, "t.json", &target, 1, &c, &err)) {
+    if (analyse(&d, &c, &err)) {
         CHECK(0, "analyse: %s", err.msg);
         anchors_check_free(&c);
         anchors_free(&d);
