@@ -143,7 +143,7 @@ typedef struct {
 /* Checks a config for consistency ("n_kv_heads 3 does not divide n_heads 8"). */
 int llama_config_check(const LlamaConfig *c, ObErr *err);
 /* The shape as JSON keys of object j: dim, layers, heads, kv_heads, ffn,
- * vocab, tied (what init and bench print). */
+ * vocab, tied (what init prints). */
 struct cJSON;
 void llama_config_json(const LlamaConfig *c, struct cJSON *j);
 size_t llama_param_count(const LlamaConfig *c);

@@ -256,7 +256,11 @@ static cJSON *bench_json(const BenchConfig *bc, const Llama *m, double med) {
     cJSON_AddStringToObject(j, "impl", "obliviate");
     cJSON_AddStringToObject(j, "mode", fwd ? "forward" : bf16 ? "bf16" : "fp32");
     cJSON_AddStringToObject(j, "precision", bf16 ? "bf16" : "fp32");
-    llama_config_json(&m->cfg, j);
+    cJSON_AddNumberToObject(j, "dim", m->cfg.dim);
+    cJSON_AddNumberToObject(j, "layers", m->cfg.n_layers);
+    cJSON_AddNumberToObject(j, "heads", m->cfg.n_heads);
+    cJSON_AddNumberToObject(j, "ffn", m->cfg.ffn_dim);
+    cJSON_AddNumberToObject(j, "vocab", m->cfg.vocab);
     cJSON_AddNumberToObject(j, "batch", bc->batch);
     cJSON_AddNumberToObject(j, "seq", bc->seq);
     cJSON_AddNumberToObject(j, "params", (double)m->n_params);
