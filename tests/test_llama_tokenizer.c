@@ -23,22 +23,6 @@ static char tmpdir[] = "/tmp/obliviate-llamatok-XXXXXX";
 
 /* ---- a small vocabulary for unit tests ---- */
 
-/* A SentencePiece vocabulary with llama's special ids (unk 0, bos 1, eos 2). */
-static TokSpec llama_spec(int n, const char *const *tokens, const float *scores,
-                          const int32_t *types) {
-    return (TokSpec){.kind = TOK_SPM,
-                     .n_vocab = n,
-                     .tokens = tokens,
-                     .scores = scores,
-                     .types = types,
-                     .bos_id = 1,
-                     .eos_id = 2,
-                     .unk_id = 0,
-                     .pad_id = -1,
-                     .add_bos = 1,
-                     .add_space_prefix = 1};
-}
-
 static int build_small(Tokenizer *t, ObErr *err) {
     static const char *const base[] = {"<unk>", "<s>", "</s>"};
     static const char *const rest[] = {"\xe2\x96\x81",
@@ -65,7 +49,7 @@ static int build_small(Tokenizer *t, ObErr *err) {
         types[n] = 6, tokens[n++] = bytes[b];
     }
     for (int i = 0; i < 10; i++) types[n] = 1, scores[n] = rest_scores[i], tokens[n++] = rest[i];
-    TokSpec s = llama_spec(n, tokens, scores, types);
+    TokSpec s = tok_spec_llama(n, tokens, scores, types);
     return tok_build(t, &s, err);
 }
 
@@ -252,7 +236,7 @@ static int load_package_vocab(Tokenizer *t) {
         scores[i] = (float)b->valuedouble;
         types[i] = (int32_t)c->valuedouble;
     }
-    TokSpec s = llama_spec(n, tokens, scores, types);
+    TokSpec s = tok_spec_llama(n, tokens, scores, types);
     Tokenizer built;
     ok = ok && tok_build(&built, &s, &err) == 0;
     if (ok) {

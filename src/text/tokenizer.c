@@ -618,6 +618,21 @@ static int check_id(int id, int n, const char *what, ObErr *err) {
     return ob_errf(err, "%s token id %d out of range (%d tokens)", what, id, n);
 }
 
+TokSpec tok_spec_llama(int n, const char *const *tokens, const float *scores,
+                       const int32_t *types) {
+    return (TokSpec){.kind = TOK_SPM,
+                     .n_vocab = n,
+                     .tokens = tokens,
+                     .scores = scores,
+                     .types = types,
+                     .bos_id = 1,
+                     .eos_id = 2,
+                     .unk_id = 0,
+                     .pad_id = -1,
+                     .add_bos = 1,
+                     .add_space_prefix = 1};
+}
+
 int tok_build(Tokenizer *t, const TokSpec *s, ObErr *err) {
     memset(t, 0, sizeof *t);
     int min = s->kind == TOK_SPM ? 1 : 256;

@@ -71,6 +71,9 @@ typedef struct {
 /* Builds a tokenizer of any kind (copies the arrays). BPE needs the 256 byte
  * tokens; SPM needs scores. Errors say what is missing. */
 int tok_build(Tokenizer *t, const TokSpec *s, ObErr *err);
+/* A SentencePiece vocabulary as Llama's: unk 0, bos 1, eos 2, no padding, BOS
+ * added, a space before the text. */
+TokSpec tok_spec_llama(int n, const char *const *tokens, const float *scores, const int32_t *types);
 /* The pre-tokenizer's name in GGUF ("gpt-2", "llama-bpe", "smollm"), and
  * back (-1 if unknown; "default" reads as gpt-2). */
 const char *tok_pre_name(int pre);

@@ -144,17 +144,7 @@ static int filler_tokenizer(Tokenizer *tok, int V, ObErr *err) {
             types[i] = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1;
             if (!names[i]) rc = -1;
         }
-        TokSpec ts = {.kind = TOK_SPM,
-                      .n_vocab = V,
-                      .tokens = (const char *const *)names,
-                      .scores = scores,
-                      .types = types,
-                      .bos_id = 1,
-                      .eos_id = 2,
-                      .unk_id = 0,
-                      .pad_id = -1,
-                      .add_bos = 1,
-                      .add_space_prefix = 1};
+        TokSpec ts = tok_spec_llama(V, (const char *const *)names, scores, types);
         if (!rc) rc = tok_build(tok, &ts, err);
     } else {
         ob_errf(err, "out of memory building a %d-token vocabulary", V);
