@@ -265,7 +265,7 @@ int comp_cut(CompSet *s, const TokenStream *ds, const Tokenizer *tok, const Anch
         size_t q = p - P;
         while (q < p && !word_start(tok, t, q)) q++;
         if (p - q < min_len) continue;
-        if (ob_grow(&cand, &cap, n_cand, sizeof *cand, 1024, "completion prompts", err))
+        if (ob_grow(&cand, &cap, n_cand + 1, sizeof *cand, 1024, "completion prompts", err))
             return free(cand), free(next_key), -1;
         cand[n_cand++] = (Cut){p, q};
     }

@@ -128,7 +128,7 @@ int verb_cut(VerbSet *s, const TokenStream *ds, const Tokenizer *tok, const Verb
             size_t q = p - P; /* the prompt's first token */
             if (!(q == a || starts_space(tok, t[q]) || ends_with(tok, t[q - 1], 1))) continue;
             if (!(starts_space(tok, t[p]) || ends_with(tok, t[p - 1], 0))) continue;
-            if (ob_grow(&cand, &cap, n_cand, sizeof *cand, 1024, "verbmem excerpts", err))
+            if (ob_grow(&cand, &cap, n_cand + 1, sizeof *cand, 1024, "verbmem excerpts", err))
                 return free(cand), -1;
             cand[n_cand++] = p;
         }

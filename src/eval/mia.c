@@ -55,7 +55,7 @@ int mia_chunks(const TokenStream *ds, int32_t eot_id, int len, int max, uint64_t
         size_t end = i; /* the document is [i, end) */
         while (end < ds->n && ds->tokens[end] != eot_id) end++;
         for (size_t p = i; p + (size_t)len <= end; p += (size_t)len) {
-            if (ob_grow(&s, &cap, count, sizeof *s, 256, "membership chunks", err))
+            if (ob_grow(&s, &cap, count + 1, sizeof *s, 256, "membership chunks", err))
                 return free(s), -1;
             s[count++] = p;
         }

@@ -190,7 +190,7 @@ static int find_heading_lines(const char *text, size_t n, const char *const *hea
             int k = match_heading(text + i, e - i, headings, n_headings);
             if (k >= 0) {
                 if (prev_match >= 0) hl[prev_match].toc = 1;
-                if (ob_grow(&hl, &cap, (size_t)count, sizeof *hl, 64, "heading lines", err))
+                if (ob_grow(&hl, &cap, (size_t)count + 1, sizeof *hl, 64, "heading lines", err))
                     return free(hl), -1;
                 hl[count] = (HeadingLine){i, e, k, 0};
                 prev_match = count++;
@@ -257,7 +257,7 @@ int corpus_split_prefix(const char *text, size_t n, const char *prefix, CorpusSp
     for (size_t i = 0; i < n;) {
         size_t e = line_end(text, n, i);
         if (e - i >= m && !memcmp(text + i, prefix, m)) {
-            if (ob_grow(&p, &cap, (size_t)count, sizeof *p, 64, "chapter spans", err))
+            if (ob_grow(&p, &cap, (size_t)count + 1, sizeof *p, 64, "chapter spans", err))
                 return free(p), -1;
             p[count++].start = i;
         }

@@ -135,7 +135,7 @@ static int read_folder(const char *dir, int brown, CorpusDoc **docs, int *n_docs
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
         if (!wanted(e->d_name, brown)) continue;
-        if ((rc = ob_grow(docs, &cap, (size_t)*n_docs, sizeof **docs, 256, "documents", err)))
+        if ((rc = ob_grow(docs, &cap, (size_t)*n_docs + 1, sizeof **docs, 256, "documents", err)))
             break;
         char *path = path_join(dir, e->d_name);
         rc = path ? read_doc(path, e->d_name, &(*docs)[*n_docs], err) : ob_errf(err, "oom");

@@ -152,16 +152,6 @@ static size_t next_cap(size_t cap, size_t need) {
     return c;
 }
 
-/* arr (elements of elem bytes, room for *cap) grown to hold need: the
- * capacity next_cap gives, stored in *cap once the block is had. NULL (arr
- * untouched) when memory runs out. */
-static void *grown(void *arr, size_t *cap, size_t need, size_t elem, const char *what, ObErr *err) {
-    size_t c = next_cap(*cap, need);
-    void *p = resize(arr, c, elem, what, err);
-    if (p) *cap = c;
-    return p;
-}
-
 static uint32_t hash_bytes(const char *s, size_t n) {
     return ob_hash32(s, n);
 }
@@ -678,11 +668,7 @@ static int32_t rank_of(const TokImpl *im, int32_t a, int32_t b) {
 }
 
 static int emit(EncBuf *eb, const int32_t *ids, size_t n, ObErr *err) {
-    if (eb->n + n > eb->cap) {
-        int32_t *p = grown(eb->ids, &eb->cap, eb->n + n, sizeof *p, "token ids", err);
-        if (!p) return -1;
-        eb->ids = p;
-    }
+    if (ob_grow(&eb->ids, &eb->cap, eb->n + n, sizeof *eb->ids, 16, "token ids", err)) return -1;
     if (n) memcpy(eb->ids + eb->n, ids, n * sizeof *ids);
     eb->n += n;
     return 0;
@@ -971,11 +957,8 @@ static void heap_pop(Trainer *tr) {
 }
 
 static int heap_push(Trainer *tr, int32_t pi, ObErr *err) {
-    if (tr->n_heap == tr->cap_heap) {
-        HeapEnt *h = grown(tr->heap, &tr->cap_heap, tr->n_heap + 1, sizeof *h, "pair heap", err);
-        if (!h) return -1;
-        tr->heap = h;
-    }
+    if (ob_grow(&tr->heap, &tr->cap_heap, tr->n_heap + 1, sizeof *tr->heap, 16, "pair heap", err))
+        return -1;
     const Pair *p = &tr->pairs[pi];
     tr->heap[tr->n_heap] = (HeapEnt){p->count, p->a, p->b, pi};
     heap_sift_up(tr->heap, tr->n_heap++);
@@ -1003,11 +986,8 @@ static int32_t pair_get_or_add(Trainer *tr, int32_t a, int32_t b, ObErr *err) {
     int32_t pi = pairmap_get(&tr->pair_ix, key);
     if (pi >= 0) return pi;
     if (tr->n_pairs >= INT32_MAX) return ob_errf(err, "too many distinct pairs");
-    if (tr->n_pairs == tr->cap_pairs) {
-        Pair *p = grown(tr->pairs, &tr->cap_pairs, tr->n_pairs + 1, sizeof *p, "pairs", err);
-        if (!p) return -1;
-        tr->pairs = p;
-    }
+    if (ob_grow(&tr->pairs, &tr->cap_pairs, tr->n_pairs + 1, sizeof *tr->pairs, 16, "pairs", err))
+        return -1;
     pi = (int32_t)tr->n_pairs++;
     tr->pairs[pi] = (Pair){a, b, 0, -1, 0, NULL, 0, 0};
     return pairmap_put(&tr->pair_ix, key, pi, err) < 0 ? -1 : pi;
@@ -1028,12 +1008,9 @@ static int append_i32(int32_t **arr, int32_t *n, int32_t *cap, int32_t v, ObErr 
 
 static int mark_dirty(Trainer *tr, int32_t pi, ObErr *err) {
     tr->pairs[pi].stamp = tr->step;
-    if (tr->n_dirty == tr->cap_dirty) {
-        int32_t *d =
-            grown(tr->dirty, &tr->cap_dirty, tr->n_dirty + 1, sizeof *d, "dirty pairs", err);
-        if (!d) return -1;
-        tr->dirty = d;
-    }
+    if (ob_grow(&tr->dirty, &tr->cap_dirty, tr->n_dirty + 1, sizeof *tr->dirty, 16, "dirty pairs",
+                err))
+        return -1;
     tr->dirty[tr->n_dirty++] = pi;
     return 0;
 }
@@ -1126,13 +1103,10 @@ static int32_t make_token(Trainer *tr, int32_t a, int32_t b, ObErr *err) {
 }
 
 static int record_merge(Trainer *tr, int32_t a, int32_t b, ObErr *err) {
-    if (tr->n_merges == tr->cap_merges) {
-        /* two ids (a, b) a merge */
-        int32_t *m =
-            grown(tr->merge_ab, &tr->cap_merges, tr->n_merges + 1, 2 * sizeof *m, "merges", err);
-        if (!m) return -1;
-        tr->merge_ab = m;
-    }
+    /* two ids (a, b) a merge */
+    if (ob_grow(&tr->merge_ab, &tr->cap_merges, tr->n_merges + 1, 2 * sizeof *tr->merge_ab, 16,
+                "merges", err))
+        return -1;
     tr->merge_ab[2 * tr->n_merges] = a;
     tr->merge_ab[2 * tr->n_merges + 1] = b;
     tr->n_merges++;

@@ -73,7 +73,7 @@ static int find_prefixes(const AnchorDict *d, AnchorsCheck *c, ObErr *err) {
                 int j = 0;
                 while (j < c->n_prefix && (c->prefix[j].a != a || c->prefix[j].b != b)) j++;
                 if (j == c->n_prefix) {
-                    if (ob_grow(&c->prefix, &cap, (size_t)c->n_prefix, sizeof *c->prefix, 16,
+                    if (ob_grow(&c->prefix, &cap, (size_t)c->n_prefix + 1, sizeof *c->prefix, 16,
                                 "anchor prefixes", err))
                         return -1;
                     c->prefix[c->n_prefix++] = (AnchorsPrefix){a, b, 0};
@@ -105,7 +105,7 @@ static int find_value_keys(const AnchorDict *d, AnchorsCheck *c, ObErr *err) {
                 }
             }
             if (!nk) continue;
-            if (ob_grow(&c->vkey, &cap, (size_t)c->n_vkey, sizeof *c->vkey, 16, "anchor values",
+            if (ob_grow(&c->vkey, &cap, (size_t)c->n_vkey + 1, sizeof *c->vkey, 16, "anchor values",
                         err))
                 return free(keys), -1;
             c->vkey[c->n_vkey++] = (AnchorsValueKey){a, v, nk, keys};

@@ -180,7 +180,7 @@ int extract_names_parse(NameList *l, const char *text, size_t len, ObErr *err) {
         size_t f = e;
         while (f > s && (text[f - 1] == ' ' || text[f - 1] == '\t' || text[f - 1] == '\r')) f--;
         if (f == s) continue;
-        if (ob_grow(&l->names, &cap, (size_t)l->n, sizeof *l->names, 256, "names", err))
+        if (ob_grow(&l->names, &cap, (size_t)l->n + 1, sizeof *l->names, 256, "names", err))
             return extract_names_free(l), -1;
         char *s1 = malloc(f - s + 1);
         if (!s1) return extract_names_free(l), ob_errf(err, "out of memory for names");

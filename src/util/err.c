@@ -49,13 +49,13 @@ void *ob_malloc(size_t n, const char *what, ObErr *err) {
     return p;
 }
 
-int ob_grow(void *array, size_t *cap, size_t n, size_t elem, size_t first, const char *what,
-            ObErr *err) {
-    if (n < *cap) return 0;
-    size_t c = *cap ? 2 * *cap : first;
+int ob_grow_to(void *array, size_t *cap, size_t need, size_t elem, size_t first, const char *what,
+               ObErr *err) {
+    size_t c = *cap ? *cap : first;
+    while (c < need && c <= (size_t)-1 / 2) c *= 2;
     void *old, *p;
     memcpy(&old, array, sizeof old); /* array is a T **, whatever T is */
-    p = c > (size_t)-1 / elem ? NULL : realloc(old, c * elem);
+    p = c < need || c > (size_t)-1 / elem ? NULL : realloc(old, c * elem);
     if (!p) return ob_errf(err, "out of memory for %s", what);
     memcpy(array, &p, sizeof p);
     *cap = c;

@@ -26,12 +26,18 @@ int ob_err_prefix(ObErr *err, const char *fmt, ...) __attribute__((format(printf
 void *ob_malloc(size_t n, const char *what, ObErr *err);
 void *ob_calloc(size_t count, size_t size, const char *what, ObErr *err);
 
-/* Room for one more element in a growing array: when n == *cap, *array (a
+/* Room for need elements in a growing array: when need > *cap, *array (a
  * pointer to the array's pointer, elements of elem bytes) is reallocated to
- * twice *cap (first when empty). -1 with "out of memory for WHAT" and the
- * array as it was (still the caller's to free) when that fails. */
-int ob_grow(void *array, size_t *cap, size_t n, size_t elem, size_t first, const char *what,
-            ObErr *err);
+ * *cap (first when empty) doubled until it holds them. -1 with "out of memory
+ * for WHAT" and the array as it was (still the caller's to free) when that
+ * fails. */
+int ob_grow_to(void *array, size_t *cap, size_t need, size_t elem, size_t first, const char *what,
+               ObErr *err);
+/* (inline: the encoders and the BPE trainer grow in their inner loops) */
+static inline int ob_grow(void *array, size_t *cap, size_t need, size_t elem, size_t first,
+                          const char *what, ObErr *err) {
+    return need <= *cap ? 0 : ob_grow_to(array, cap, need, elem, first, what, err);
+}
 
 /* Frees each of the n pointers; OB_FREE_ALL(a->x, a->y, ...) lists them in
  * place of one free() a line. */

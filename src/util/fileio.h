@@ -53,14 +53,14 @@ int ob_check_output(const char *out, const char *const *inputs, int n, ObErr *er
  * rather than at its first checkpoint. */
 int ob_check_output_room(const char *out, const char *suffix, ObErr *err);
 
-/* Files to remove should the process be interrupted: ObAtomicFile's
- * temporaries and held locks register themselves (at most 32 at once, more
- * are simply not tracked). ob_tmp_remove_all is async-signal-safe: a
- * SIGINT/SIGTERM handler calls it before the process dies. */
 /* Creates a new private folder "PARENT/obliviate-WHAT-XXXXXX" in buf (cap
  * bytes): PARENT is parent, else $TMPDIR, else /tmp. */
 int ob_make_temp_dir(char *buf, size_t cap, const char *parent, const char *what, ObErr *err);
 
+/* Files to remove should the process be interrupted: ObAtomicFile's
+ * temporaries and held locks register themselves (at most 32 at once, more
+ * are simply not tracked). ob_tmp_remove_all is async-signal-safe: a
+ * SIGINT/SIGTERM handler calls it before the process dies. */
 void ob_tmp_register(const char *path);
 void ob_tmp_unregister(const char *path);
 void ob_tmp_remove_all(void);
