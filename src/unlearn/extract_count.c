@@ -152,10 +152,9 @@ static int count_phrases(Ctx *x, const Word *w, size_t n, const char *text, int 
             Phrase *ph = &x->t.ph[p];
             ph->cnt[g]++;
             if (g) continue;
-            int32_t *o = ex_room_for_one(ph->occ, ph->n_occ, &ph->cap_occ, sizeof *o, 16,
-                                         "occurrences", err);
-            if (!o) return -1;
-            ph->occ = o;
+            if (ob_grow(&ph->occ, &ph->cap_occ, (size_t)ph->n_occ + 1, sizeof *ph->occ, 16,
+                        "occurrences", err))
+                return -1;
             ph->occ[ph->n_occ++] = (int32_t)i;
         }
     }

@@ -231,9 +231,8 @@ static int accept_substitute(const Ctx *x, const Cand *k, const char *w) {
 static int add_subst(Cand *k, const char *w, double mass, ObErr *err) {
     for (int i = 0; i < k->n_sub; i++)
         if (!strcmp(k->sub[i].word, w)) return k->sub[i].mass += mass, 0;
-    Subst *s = ex_room_for_one(k->sub, k->n_sub, &k->cap_sub, sizeof *s, 8, "substitutes", err);
-    if (!s) return -1;
-    k->sub = s;
+    if (ob_grow(&k->sub, &k->cap_sub, (size_t)k->n_sub + 1, sizeof *k->sub, 8, "substitutes", err))
+        return -1;
     k->sub[k->n_sub].word = strdup(w);
     if (!k->sub[k->n_sub].word) return ob_errf(err, "out of memory");
     k->sub[k->n_sub++].mass = mass;

@@ -70,7 +70,8 @@ typedef struct {
     int titled, title_n[3];
     int speech;
     int32_t *occ; /* T words where it starts */
-    int n_occ, cap_occ;
+    int n_occ;
+    size_t cap_occ;
 } Phrase;
 
 /* One word of a scanned text. */
@@ -85,10 +86,12 @@ typedef struct {
 
 typedef struct {
     WordEnt *w;
-    int32_t n, cap;
+    int32_t n;
+    size_t cap;
     StrIndex idx;
     Phrase *ph;
-    int32_t n_ph, cap_ph;
+    int32_t n_ph;
+    size_t cap_ph;
     StrIndex ph_idx;
 } Tables;
 
@@ -127,7 +130,8 @@ typedef struct {
     int person, gender;
     char why[96];
     Subst *sub;
-    int n_sub, cap_sub;
+    int n_sub;
+    size_t cap_sub;
     int selected;
 } Cand;
 
@@ -167,12 +171,6 @@ int ex_setup_lists(Ctx *x, const char *const *female, int nf, const char *const 
                    ObErr *err);
 
 /* ---- extract_tables.c ---- */
-
-/* arr (n elements of `size` bytes, room for *cap) with room for one more:
- * arr itself while there is, else a block twice the size (`first` elements
- * to begin with); NULL with err set when memory runs out. */
-void *ex_room_for_one(void *arr, int32_t n, int32_t *cap, size_t size, int32_t first,
-                      const char *what, ObErr *err);
 
 int32_t ex_word_find(const Tables *t, const char *fold);
 /* The entry of fold, added when new; -1 when out of memory. */

@@ -12,16 +12,6 @@ static const char *phrase_key(const void *ctx, int32_t i) {
     return ((const Tables *)ctx)->ph[i].text;
 }
 
-void *ex_room_for_one(void *arr, int32_t n, int32_t *cap, size_t size, int32_t first,
-                      const char *what, ObErr *err) {
-    if (n < *cap) return arr;
-    int32_t c = *cap ? *cap * 2 : first;
-    void *p = realloc(arr, (size_t)c * size);
-    if (!p) return ob_errf(err, "out of memory for %d %s", c, what), NULL;
-    *cap = c;
-    return p;
-}
-
 int32_t ex_word_find(const Tables *t, const char *fold) {
     return strindex_find(&t->idx, fold, went_key, t);
 }
@@ -29,9 +19,7 @@ int32_t ex_word_find(const Tables *t, const char *fold) {
 int32_t ex_word_get(Tables *t, const char *fold, ObErr *err) {
     int32_t i = ex_word_find(t, fold);
     if (i >= 0) return i;
-    WordEnt *w = ex_room_for_one(t->w, t->n, &t->cap, sizeof *w, 4096, "words", err);
-    if (!w) return -1;
-    t->w = w;
+    if (ob_grow(&t->w, &t->cap, (size_t)t->n + 1, sizeof *t->w, 4096, "words", err)) return -1;
     if (strindex_reserve(&t->idx, t->n, t->n + 1, went_key, t, err)) return -1;
     WordEnt *e = &t->w[t->n];
     memset(e, 0, sizeof *e);
@@ -49,9 +37,8 @@ int32_t ex_phrase_find(const Tables *t, const char *text) {
 int32_t ex_phrase_get(Tables *t, const char *text, ObErr *err) {
     int32_t i = ex_phrase_find(t, text);
     if (i >= 0) return i;
-    Phrase *grown = ex_room_for_one(t->ph, t->n_ph, &t->cap_ph, sizeof *grown, 1024, "names", err);
-    if (!grown) return -1;
-    t->ph = grown;
+    if (ob_grow(&t->ph, &t->cap_ph, (size_t)t->n_ph + 1, sizeof *t->ph, 1024, "names", err))
+        return -1;
     if (strindex_reserve(&t->ph_idx, t->n_ph, t->n_ph + 1, phrase_key, t, err)) return -1;
     Phrase *p = &t->ph[t->n_ph];
     memset(p, 0, sizeof *p);
