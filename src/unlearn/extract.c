@@ -28,7 +28,6 @@ static void ctx_free(Ctx *x) {
     free(x->tw);
     free(x->next_occ);
     free(x->key_firsts);
-    for (int i = 0; i < 4; i++) free(x->builtin[i]);
     for (int i = 0; i < 3; i++) ex_pool_free(&x->pool[i]);
     for (int i = 0; i < 2; i++) ex_pool_free(&x->fallback[i]);
 }
@@ -39,13 +38,13 @@ static int run(Ctx *x, ExtractResult *r, ObErr *err) {
     double t0 = ob_now();
     const NameList *nl = in->names;
     int have_lists = nl && (nl[0].n || nl[1].n);
-    const char *const lists[4] = {ex_builtin_female, ex_builtin_male, ex_surname_words,
-                                  ex_place_name_words};
-    for (int i = 0; i < 4; i++)
-        if (!(x->builtin[i] = ex_split_words(lists[i], &x->n_builtin[i], err))) return -1;
-    const char *const *female = have_lists ? (const char *const *)nl[0].names : x->builtin[0];
-    const char *const *male = have_lists ? (const char *const *)nl[1].names : x->builtin[1];
-    int nf = have_lists ? nl[0].n : x->n_builtin[0], nm = have_lists ? nl[1].n : x->n_builtin[1];
+    const char *const *female = have_lists ? (const char *const *)nl[0].names : ex_builtin_female;
+    const char *const *male = have_lists ? (const char *const *)nl[1].names : ex_builtin_male;
+    int nf = have_lists ? nl[0].n : 0, nm = have_lists ? nl[1].n : 0;
+    if (!have_lists) {
+        while (ex_builtin_female[nf]) nf++;
+        while (ex_builtin_male[nm]) nm++;
+    }
     if (ex_setup_lists(x, female, nf, male, nm, err) || ex_scan_target(x, err)) return -1;
     for (int32_t i = 0; i < x->t.n; i++) {
         WordEnt *e = &x->t.w[i];
@@ -73,8 +72,9 @@ static int run(Ctx *x, ExtractResult *r, ObErr *err) {
     if (ex_build_pool(x, &x->pool[0], female, nf, err) ||
         ex_build_pool(x, &x->pool[1], male, nm, err))
         return -1;
-    if (ex_build_pool(x, &x->pool[2], x->builtin[2], x->n_builtin[2], err) ||
-        ex_build_fallback(x, err))
+    int ns = 0;
+    while (ex_surname_list[ns]) ns++;
+    if (ex_build_pool(x, &x->pool[2], ex_surname_list, ns, err) || ex_build_fallback(x, err))
         return -1;
     if (ex_make_proposals(x, r, err)) return -1;
     r->n_t = x->n_t;

@@ -148,24 +148,15 @@ typedef struct {
     char **key_firsts; /* sorted first words of all candidate keys */
     Pool pool[3];      /* female first names, male first names, surnames */
     Pool fallback[2];  /* capitalised, lower-case words of G absent from T */
-    /* The built-in female, male, surname and place-name lists, split */
-    const char **builtin[4];
-    int n_builtin[4];
 } Ctx;
 
 /* ---- extract_words.c ---- */
 
-/* Space-separated lists the other files draw on. */
-extern const char ex_abbrev_words[];
-extern const char ex_builtin_female[], ex_builtin_male[];
-extern const char ex_surname_words[];
-extern const char ex_place_name_words[];
-/* The next word of a space-separated list at *list: its start, with its
- * length in *n and *list moved past it; NULL after the last. */
-const char *ex_next_word(const char **list, size_t *n);
-/* A list's words split once into a NULL-terminated array of *n (the array
- * and the words in one block: free the array); NULL when out of memory. */
-const char **ex_split_words(const char *list, int *n, ObErr *err);
+/* NULL-terminated lists the other files draw on. */
+extern const char *const ex_abbrev_list[];
+extern const char *const ex_builtin_female[], *const ex_builtin_male[];
+extern const char *const ex_surname_list[];
+extern const char *const ex_place_name_list[];
 /* Flags the table's words from the built-in lists and the first-name lists. */
 int ex_setup_lists(Ctx *x, const char *const *female, int nf, const char *const *male, int nm,
                    ObErr *err);
@@ -178,6 +169,7 @@ int32_t ex_word_get(Tables *t, const char *fold, ObErr *err);
 int32_t ex_phrase_find(const Tables *t, const char *text);
 int32_t ex_phrase_get(Tables *t, const char *text, ObErr *err);
 void ex_tables_free(Tables *t, int n_values);
+int ex_add_flag_words(Tables *t, const char *const *list, int flag, ObErr *err);
 
 /* ---- extract_scan.c ---- */
 

@@ -95,7 +95,9 @@ int ex_build_pool(Ctx *x, Pool *p, const char *const *names, int n, ObErr *err) 
 /* Fallback values: [1] generic place names not in T; [0] the lower-case
  * words most frequent in G that T does not use. */
 int ex_build_fallback(Ctx *x, ObErr *err) {
-    if (ex_build_pool(x, &x->fallback[1], x->builtin[3], x->n_builtin[3], err)) return -1;
+    int np = 0;
+    while (ex_place_name_list[np]) np++;
+    if (ex_build_pool(x, &x->fallback[1], ex_place_name_list, np, err)) return -1;
     PoolEnt *e = ob_malloc((size_t)(x->t.n ? x->t.n : 1) * sizeof *e, "words", err);
     if (!e) return -1;
     int k = 0;

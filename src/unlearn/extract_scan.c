@@ -47,10 +47,9 @@ size_t ex_norm_word(const char *s, size_t n, int lower, char *out) {
     return k;
 }
 
-static int in_list_ci(const char *s, size_t n, const char *list) {
-    size_t len;
-    for (const char *w; (w = ex_next_word(&list, &len));)
-        if (len == n && !strncasecmp(s, w, n)) return 1;
+static int in_list_ci(const char *s, size_t n, const char *const *list) {
+    for (int i = 0; list[i]; i++)
+        if (strlen(list[i]) == n && !strncasecmp(s, list[i], n)) return 1;
     return 0;
 }
 
@@ -81,7 +80,7 @@ static int sentence_initial(const char *t, size_t s) {
     size_t e = j - 1, b = e;
     while (b > 0 && (is_upper(u[b - 1]) || is_lower(u[b - 1]))) b--;
     if (e - b == 1 && is_upper(u[b])) return 0;
-    return !(e > b && in_list_ci(t + b, e - b, ex_abbrev_words));
+    return !(e > b && in_list_ci(t + b, e - b, ex_abbrev_list));
 }
 
 /* The words of text[0, n), with class, sentence start and joins filled in;

@@ -62,3 +62,12 @@ void ex_tables_free(Tables *t, int n_values) {
     strindex_free(&t->ph_idx);
     memset(t, 0, sizeof *t);
 }
+
+int ex_add_flag_words(Tables *t, const char *const *list, int flag, ObErr *err) {
+    for (int i = 0; list[i]; i++) {
+        int32_t k = ex_word_get(t, list[i], err);
+        if (k < 0) return -1;
+        t->w[k].flags |= flag;
+    }
+    return 0;
+}
